@@ -1,0 +1,27 @@
+"""SQLAlchemy models, one module per aggregate."""
+from .alert import Alert
+from .assessment import AssessmentAssignment, AssessmentResponse
+from .attendance import AttendanceRecord
+from .auth import AuthSession
+from .base import Base, db, savepoint, set_clock, utcnow
+from .delivery import Delivery, NotificationPreference
+from .checkin import Checkin, CheckinRevision
+from .enums import (
+    DEFAULT_COPING_SKILLS, PLANNED_WEEKLY_HOURS, SUBSTANCES, TRIGGERS, AlertSeverity, AlertStatus,
+    AttendanceStatus, ConsentScope, LevelOfCare, Role, SessionKind,
+)
+from .goal import WeeklyGoal
+from .organization import CopingSkill, Organization, Program
+from .privacy import AuditEvent, Consent, Disclosure
+from .user import CareTeamMember, Invite, LevelOfCareChange, PatientProfile, User
+
+__all__ = [
+    "Delivery", "NotificationPreference",
+    "savepoint", "Alert", "AlertSeverity", "AlertStatus", "AuditEvent", "Consent", "ConsentScope", "Disclosure",
+    "AssessmentAssignment", "AssessmentResponse", "AttendanceRecord", "WeeklyGoal",
+    "PLANNED_WEEKLY_HOURS", "AttendanceStatus", "SessionKind",
+    "AuthSession", "Base", "db", "set_clock", "utcnow", "Checkin", "CheckinRevision",
+    "DEFAULT_COPING_SKILLS", "SUBSTANCES", "TRIGGERS", "LevelOfCare", "Role",
+    "CopingSkill", "Organization", "Program", "CareTeamMember", "Invite",
+    "LevelOfCareChange", "PatientProfile", "User",
+]

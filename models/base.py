@@ -1,0 +1,81 @@
+"""The declarative base, the naming convention and the Flask-SQLAlchemy handle."""
+from datetime import datetime, timezone
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import DateTime, MetaData
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+# Named constraints let Alembic drop and alter them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def savepoint():
+    """Begin a SAVEPOINT inside a transaction the database has really begun.
+
+    pysqlite opens its transaction only before an INSERT/UPDATE/DELETE; a
+    SAVEPOINT sent first would start one of its own, and its RELEASE would
+    commit everything so far, beyond the reach of the request's rollback.
+    IMMEDIATE takes the write lock now: a savepoint always guards a write, and
+    a transaction that read first could not wait for the lock later.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return db.session.begin_nested()
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC instant on every backend.
+
+    SQLite has no time zone type and hands back naive values; this puts the
+    UTC zone back so that comparisons with aware "now" never raise.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a UTC instant is needed")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    """Return the current instant; the one clock the code reads (tests freeze it)."""
+    return _clock()
+
+
+def _system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+_clock = _system_clock
+
+
+def set_clock(clock) -> None:
+    """Replace the clock (tests); pass None to restore the system clock."""
+    global _clock
+    _clock = clock or _system_clock
