@@ -1,0 +1,390 @@
+"""What the care team comes for: trends, the caseload and the patient dashboard.
+
+Every loader here reads many patients in a fixed number of statements, so a
+caseload of 500 costs the same number of round trips as one of 5.
+"""
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from models import Checkin, PatientProfile, Program, Role, User, db
+
+from .access import patient_in_reach, require_role
+from .clock import local_today
+from .errors import NotAllowed
+from .trends import DayRecord, abstinence, adherence, patient_trends, rolling_mean, slope
+from .risk import assess_risk
+
+
+@dataclass(frozen=True)
+class CheckinHistory:
+    """One patient's check-ins as the statistics need them."""
+
+    records: list[DayRecord]
+    self_harm_days: list[date]
+
+
+def checkin_histories(patient_ids: list[int], since: date | None = None) -> dict[int, CheckinHistory]:
+    """Load the check-ins of many patients in one statement."""
+    histories: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
+    if not patient_ids:
+        return {}
+    query = select(
+        Checkin.patient_id, Checkin.day, Checkin.craving, Checkin.mood, Checkin.sleep_hours,
+        Checkin.used_substance, Checkin.coping_skills, Checkin.late, Checkin.self_harm_thoughts,
+    ).where(Checkin.patient_id.in_(patient_ids))
+    if since is not None:
+        query = query.where(Checkin.day >= since)
+    for row in db.session.execute(query):
+        records, harm = histories[row.patient_id]
+        records.append(DayRecord(
+            day=row.day, craving=row.craving, mood=row.mood, sleep_hours=row.sleep_hours,
+            used_substance=row.used_substance, coping_skills=tuple(row.coping_skills or ()), late=row.late,
+        ))
+        if row.self_harm_thoughts:
+            harm.append(row.day)
+    return {pid: CheckinHistory(records, harm) for pid, (records, harm) in histories.items()}
+
+
+def _history(histories, patient_id) -> CheckinHistory:
+    return histories.get(patient_id) or CheckinHistory([], [])
+
+
+def trends_for(actor: User, patient_id: int, now: datetime, window: int) -> dict:
+    """Return a patient's trends (any actor who reaches the patient)."""
+    profile = patient_in_reach(actor, patient_id)
+    today = local_today(now, profile.timezone)
+    history = _history(checkin_histories([profile.user_id]), profile.user_id)
+    return patient_trends(history.records, today, profile.recovery_start_date, window).to_dict()
+
+
+# --- the caseload -------------------------------------------------------------
+
+CASELOAD_SORTS = ("risk", "name", "last_checkin", "streak")
+
+
+def _metric_summary(records, metric, today) -> dict:
+    mean = rolling_mean(records, metric, today, 7)
+    trend = slope(records, metric, today)
+    return {"value": mean.value, "n": mean.n, "direction": trend.direction, "slope": trend.value,
+            "slope_n": trend.n}
+
+
+def _attendance_14(rows, today) -> dict:
+    recent = [r for r in rows if today - timedelta(days=13) <= r.session_date <= today]
+    attended = sum(1 for r in recent if r.status.value == "attended")
+    missed = sum(1 for r in recent if r.status.value == "missed")
+    counted = attended + missed
+    return {"attended": attended, "missed": missed,
+            "rate": round(100 * attended / counted, 1) if counted else None}
+
+
+def _score_brief(summary: dict | None) -> dict | None:
+    if summary is None:
+        return None
+    return {
+        "total": summary["total"], "band": summary["band"], "item9": summary["item9"],
+        "subscales": summary["subscales"], "local_day": summary["local_day"],
+        "from_previous": summary["change"]["from_previous"],
+        "reliable_change": summary["change"]["reliable_change_previous"],
+    }
+
+
+def _caseload_patients(actor: User, level_of_care=None, program_id=None):
+    query = (
+        select(PatientProfile, User, Program)
+        .join(User, User.id == PatientProfile.user_id)
+        .outerjoin(Program, Program.id == PatientProfile.program_id)
+        .where(User.organization_id == actor.organization_id, User.is_active.is_(True))
+    )
+    if actor.role is Role.clinician:
+        from models import CareTeamMember
+
+        query = query.join(CareTeamMember, CareTeamMember.patient_id == PatientProfile.user_id).where(
+            CareTeamMember.clinician_id == actor.id)
+    if level_of_care is not None:
+        query = query.where(PatientProfile.level_of_care == level_of_care)
+    if program_id is not None:
+        query = query.where(PatientProfile.program_id == program_id)
+    return db.session.execute(query).all()
+
+
+def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None, risk=None,
+             sort: str = "risk", page: int = 1, page_size: int = 50) -> tuple[list[dict], int]:
+    """Return one page of the actor's caseload, ranked, and the number of rows.
+
+    A clinician sees the patients on their care teams, an admin the whole
+    organization. The statements run are the same whatever the caseload size.
+    """
+    from models import Organization
+
+    from .alerts import alerts_by_patient, open_alert_counts, step_up_flag, thresholds
+    from .assessments import latest_scores
+    from .attendance import attendance_by_patient
+
+    require_role(actor, Role.clinician, Role.admin)
+    patients = _caseload_patients(actor, level_of_care, program_id)
+    ids = [profile.user_id for profile, _user, _program in patients]
+    histories = checkin_histories(ids)
+    scores = latest_scores(ids)
+    alert_counts = open_alert_counts(ids)
+    limits = thresholds(db.session.get(Organization, actor.organization_id))
+    earliest = min((local_today(now, profile.timezone) for profile, _u, _p in patients), default=None)
+    # The step-up flag compares the last two weeks of attendance with the two before.
+    step_up_days = 2 * int(limits["step_up_window_days"])
+    attendance = attendance_by_patient(ids, earliest - timedelta(days=step_up_days)) if earliest else {}
+    recent_alerts = alerts_by_patient(ids, earliest - timedelta(days=step_up_days)) if earliest else {}
+
+    rows = []
+    for profile, user, program in patients:
+        today = local_today(now, profile.timezone)
+        history = _history(histories, user.id)
+        records = history.records
+        streaks = abstinence(records, today, profile.recovery_start_date)
+        patient_scores = scores.get(user.id, {})
+        sessions = attendance.get(user.id, [])
+        attended = _attendance_14(sessions, today)
+        # Check-in adherence counts from enrolment (no app to check in with
+        # before it), the same span the risk rule judges, so the figure shown
+        # and the reason given never disagree.
+        enrolled_on = local_today(profile.enrolled_at, profile.timezone)
+        level = assess_risk(
+            records, today, self_harm_days=history.self_harm_days,
+            latest_scores={code: {**s, "local_day": s["local_day"].isoformat()} for code, s in patient_scores.items()},
+            attendance_rate=attended["rate"], attended_sessions=attended["attended"] + attended["missed"],
+            in_treatment_since=enrolled_on,
+        )
+        last = max((r.day for r in records if r.day <= today), default=None)
+        checkin_share = adherence(records, today, 7, recovery_start=enrolled_on)
+        rows.append({
+            "patient": {"id": user.id, "display_name": user.display_name},
+            "level_of_care": profile.level_of_care.value,
+            "program": {"id": program.id, "name": program.name} if program else None,
+            "today": today,
+            "last_checkin": last,
+            "days_since_last_checkin": (today - last).days if last else None,
+            "current_streak": streaks.current_streak,
+            "means_7": {metric: _metric_summary(records, metric, today)
+                        for metric in ("craving", "mood", "sleep_hours")},
+            "adherence_7": {"percent": checkin_share.percent, "days_reported": checkin_share.days_reported,
+                            "days_in_window": checkin_share.days_in_window},
+            "latest_scores": {code: _score_brief(patient_scores.get(code)) for code in ("phq9", "gad7", "bam")},
+            "attendance_14": attended,
+            "open_alerts": alert_counts.get(user.id, {}).get("open", 0),
+            "urgent_alerts": alert_counts.get(user.id, {}).get("urgent", 0),
+            "step_up": step_up_flag(records, recent_alerts.get(user.id, []), sessions, today, limits).to_dict(),
+            "risk": level.to_dict(),
+            "_rank": level.rank,
+        })
+    if risk is not None:
+        rows = [row for row in rows if row["risk"]["level"] == risk]
+    rows.sort(key=_sort_key(sort))
+    total = len(rows)
+    start = (page - 1) * page_size
+    page_rows = rows[start:start + page_size]
+    for row in page_rows:
+        row.pop("_rank")
+    return page_rows, total
+
+
+def _sort_key(sort: str):
+    name = lambda row: (row["patient"]["display_name"].lower(), row["patient"]["id"])  # noqa: E731
+    if sort == "name":
+        return name
+    if sort == "last_checkin":  # longest silence first, never-checked-in on top
+        return lambda row: (row["last_checkin"] is not None, row["last_checkin"] or date.min, *name(row))
+    if sort == "streak":
+        return lambda row: (-row["current_streak"], *name(row))
+    # risk: highest level first, then the most reasons, then the longest silence
+    # (never having checked in is the longest silence of all).
+    return lambda row: (-row["_rank"], -len(row["risk"]["reasons"]), -_silence(row), *name(row))
+
+
+def _silence(row) -> float:
+    days = row["days_since_last_checkin"]
+    return float("inf") if days is None else days
+
+
+# --- one patient -----------------------------------------------------------------
+
+def patient_dashboard(actor: User, patient_id: int, now: datetime, days: int = 90) -> dict:
+    """Return everything the care team charts for one patient, in one response."""
+    from .alerts import list_alerts
+    from .assessments import latest_scores, score_history
+    from .attendance import attendance_by_patient, treatment_start, weekly_attendance
+    from .goals import goals_by_patient, weekly_completion
+
+    profile = patient_in_reach(actor, patient_id)
+    # The risk flag and its reasons are decision support for the care team;
+    # the patient has /me/summary and /me/trends.
+    require_role(actor, Role.clinician, Role.admin)
+    today = local_today(now, profile.timezone)
+    history = _history(checkin_histories([profile.user_id]), profile.user_id)
+    by_day = {record.day: record for record in history.records}
+    series = []
+    for offset in range(days - 1, -1, -1):
+        day = today - timedelta(days=offset)
+        record = by_day.get(day)
+        series.append({
+            "date": day, "checked_in": record is not None,
+            "craving": record.craving if record else None, "mood": record.mood if record else None,
+            "sleep_hours": record.sleep_hours if record else None,
+            "used_substance": record.used_substance if record else None,
+            "late": record.late if record else None,
+        })
+    weeks = 8
+    since = today - timedelta(days=7 * weeks + 7)
+    sessions = attendance_by_patient([profile.user_id], since)[profile.user_id]
+    changes = [(c.effective_date, c.level_of_care) for c in profile.level_of_care_history]
+    attendance_weeks = weekly_attendance(sessions, today, weeks, profile.level_of_care,
+                                         treatment_start=treatment_start(profile), level_changes=changes)
+    goal_weeks = weekly_completion(goals_by_patient([profile.user_id], since)[profile.user_id], today, weeks)
+    scores = latest_scores([profile.user_id])[profile.user_id]
+    last_14 = [s for s in sessions if s.session_date > today - timedelta(days=14)]
+    attended = _attendance_14(last_14, today)
+    risk = assess_risk(
+        history.records, today, self_harm_days=history.self_harm_days,
+        latest_scores={code: {**s, "local_day": s["local_day"].isoformat()} for code, s in scores.items()},
+        attendance_rate=attended["rate"], attended_sessions=attended["attended"] + attended["missed"],
+        in_treatment_since=local_today(profile.enrolled_at, profile.timezone),
+    )
+    return {
+        "patient": profile,
+        "today": today,
+        "days": days,
+        "series": series,
+        "trends": patient_trends(history.records, today, profile.recovery_start_date, 28).to_dict(),
+        "goals": [{"week_start": w.week_start, "done": w.done, "total": w.total,
+                   "rate": None if w.rate is None else round(100 * w.rate, 1)} for w in goal_weeks],
+        "attendance": [{
+            "week_start": w.week_start, "level_of_care": w.level_of_care.value, "attended": w.attended,
+            "missed": w.missed, "excused": w.excused, "hours_attended": w.hours_attended,
+            "planned_hours": [w.planned_hours_min, w.planned_hours_max], "plan_status": w.plan_status,
+            "in_progress": w.in_progress,
+        } for w in attendance_weeks],
+        "scores": score_history(profile.user_id),
+        "risk": risk.to_dict(),
+        "alerts": list_alerts(actor, patient_id=profile.user_id, page_size=200)[0],
+    }
+
+
+# --- the patient's own summary -------------------------------------------------------
+
+def own_summary(patient: User, now: datetime) -> dict:
+    """Return the patient's home screen: today's status, streaks, what is due."""
+    from .assessments import due_assessments
+    from .goals import goal_week
+
+    profile = patient.patient_profile
+    today = local_today(now, profile.timezone)
+    history = _history(checkin_histories([patient.id]), patient.id)
+    streaks = abstinence(history.records, today, profile.recovery_start_date)
+    due = due_assessments(patient, now)
+    goals = goal_week(patient, None, now).completion
+    return {
+        "today": today,
+        "checked_in_today": any(r.day == today for r in history.records),
+        "current_streak": streaks.current_streak,
+        "longest_streak": streaks.longest_streak,
+        "days_since_recovery_start": streaks.days_since_recovery_start,
+        "percent_days_abstinent_30": streaks.pda_for(30).to_dict(),
+        "assessments_due": [{"instrument": o.instrument, "assignment_id": o.assignment_id,
+                             "occurrence_on": o.occurrence_on, "due_until": o.due_until} for o in due.due],
+        "goals_this_week": {"done": goals.done, "total": goals.total},
+    }
+
+
+# --- a program, for directors ------------------------------------------------------------
+
+def program_report(actor: User, program_id: int, now: datetime) -> dict:
+    """Return a program's outcomes: enrolment, retention, attendance, PDA and score change.
+
+    An admin of the organization, or a clinician on the care team of at least
+    one of the program's patients, may read it; for anyone else it does not exist.
+    """
+    from models import CareTeamMember
+
+    from .assessments import latest_scores
+    from .attendance import attendance_by_patient
+    from .errors import NotFound
+
+    require_role(actor, Role.clinician, Role.admin)
+    program = db.session.get(Program, program_id)
+    if program is None or program.organization_id != actor.organization_id:
+        raise NotFound("No such program.")
+    patients = db.session.execute(
+        select(PatientProfile, User).join(User, User.id == PatientProfile.user_id)
+        .where(PatientProfile.program_id == program_id)
+    ).all()
+    ids = [profile.user_id for profile, _user in patients]
+    if actor.role is Role.clinician and not db.session.scalar(
+        select(CareTeamMember.patient_id).where(
+            CareTeamMember.clinician_id == actor.id, CareTeamMember.patient_id.in_(ids or [-1])
+        ).limit(1)
+    ):
+        raise NotFound("No such program.")
+
+    histories = checkin_histories(ids)
+    scores = latest_scores(ids)
+    earliest = min((local_today(now, p.timezone) for p, _u in patients), default=None)
+    sessions = attendance_by_patient(ids, earliest - timedelta(days=29)) if earliest else {}
+    active = 0
+    retention = {4: [0, 0], 8: [0, 0]}
+    pda_first, pda_latest = [], []
+    attended = missed = 0
+    score_change = {"phq9": [], "gad7": []}
+    for profile, user in patients:
+        today = local_today(now, profile.timezone)
+        start = local_today(profile.enrolled_at, profile.timezone)
+        records = _history(histories, user.id).records
+        days = {r.day for r in records}
+        if any(today - timedelta(days=13) <= d <= today for d in days):
+            active += 1
+        for weeks, tally in retention.items():
+            if (today - start).days >= 7 * weeks:
+                tally[0] += 1
+                tally[1] += any(d >= start + timedelta(weeks=weeks) for d in days)
+        if (today - start).days >= 30:  # the first 30 days are over
+            latest_30 = abstinence(records, today, start).pda_for(30)
+            if latest_30.days_in_window:
+                pda_first.append(_abstinent_share(records, start, 30))
+                pda_latest.append(latest_30.days_abstinent / latest_30.days_in_window)
+        for session in sessions.get(user.id, []):
+            if today - timedelta(days=29) <= session.session_date <= today:
+                attended += session.status.value == "attended"
+                missed += session.status.value == "missed"
+        for code, changes in score_change.items():
+            latest = scores.get(user.id, {}).get(code)
+            if latest and latest["change"]["from_first"] is not None:
+                changes.append(latest["change"]["from_first"])
+    mean = lambda values: round(sum(values) / len(values), 1) if values else None  # noqa: E731
+    # Shares are averaged unrounded and rounded once, at the output.
+    mean_percent = lambda shares: round(100 * sum(shares) / len(shares), 1) if shares else None  # noqa: E731
+    return {
+        "program": program,
+        "patients_enrolled": len(patients),
+        "active_patients": active,
+        "retention": {f"{weeks}_weeks": {
+            "eligible": eligible, "retained": retained,
+            "percent": round(100 * retained / eligible, 1) if eligible else None,
+        } for weeks, (eligible, retained) in retention.items()},
+        "attendance_30": {"attended": attended, "missed": missed,
+                          "rate": round(100 * attended / (attended + missed), 1) if attended + missed else None},
+        "pda": {"first_30_days": mean_percent(pda_first), "latest_30_days": mean_percent(pda_latest),
+                "patients": len(pda_first)},
+        "score_change": {code: {"mean_from_first": mean(values), "patients": len(values)}
+                         for code, values in score_change.items()},
+    }
+
+
+def _abstinent_share(records: list[DayRecord], start: date, days: int) -> float:
+    """Return the share of the days start .. start + days - 1 with an abstinent check-in.
+
+    A closed window in the past: every day of it is over, so unlike "the
+    last N days" (services.trends), its last day counts with or without a
+    check-in, and a missing day counts as use.
+    """
+    end = start + timedelta(days=days - 1)
+    return sum(1 for r in records if start <= r.day <= end and not r.used_substance) / days

@@ -1,0 +1,181 @@
+"""Login sessions and the rotation of their refresh tokens."""
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from models import AuthSession, User, db, utcnow
+
+from .errors import AuthenticationFailed
+from .passwords import verify_password
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    """How many wrong passwords in a row lock an account, and for how long."""
+
+    max_failures: int = 10
+    lockout: timedelta = timedelta(minutes=15)
+
+
+def authenticate(email: str, password: str, now: datetime | None = None,
+                 policy: LockoutPolicy = LockoutPolicy()) -> User:
+    """Return the active user with these credentials, or raise AuthenticationFailed.
+
+    Every refusal (unknown e-mail, wrong password, not registered, disabled,
+    locked) is the same AuthenticationFailed, and every one verifies a
+    password hash, so neither the answer nor its timing tells them apart.
+    A wrong password counts towards the lockout; the caller must commit that
+    before answering.
+    """
+    now = now or utcnow()
+    user = db.session.scalars(
+        select(User).where(User.email == email.strip().lower())
+    ).one_or_none()
+    # verify_password runs even for an unknown e-mail so timing tells nothing.
+    matches = verify_password(user.password_hash if user else None, password)
+    if user is None or not user.is_active:
+        raise AuthenticationFailed("Wrong e-mail or password.")
+    if is_locked(user, now):
+        # Even the right password: guessing on during a lockout learns nothing.
+        raise AuthenticationFailed("Wrong e-mail or password.")
+    if not matches:
+        record_failed_login(user, now, policy)
+        raise AuthenticationFailed("Wrong e-mail or password.")
+    if user.failed_logins or user.locked_until is not None:
+        user.failed_logins, user.locked_until = 0, None
+        db.session.flush()
+    return user
+
+
+def is_locked(user: User, now: datetime) -> bool:
+    """Tell whether the account is locked out at instant now."""
+    return user.locked_until is not None and user.locked_until > now
+
+
+def record_failed_login(user: User, now: datetime, policy: LockoutPolicy) -> None:
+    """Count a wrong password; the policy's n-th in a row locks the account."""
+    # One UPDATE, so concurrent guesses cannot overwrite each other's count.
+    failures = db.session.execute(
+        update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+    ).scalar_one()
+    if failures >= policy.max_failures:
+        db.session.execute(
+            update(User).where(User.id == user.id).values(failed_logins=0, locked_until=now + policy.lockout)
+        )
+    db.session.flush()
+    db.session.expire(user, ["failed_logins", "locked_until"])
+
+
+def start_session(user: User, refresh_jti: str, now: datetime, session_id: str | None = None) -> AuthSession:
+    """Open a login session whose current refresh token is refresh_jti."""
+    session = AuthSession(
+        id=session_id or new_session_id(), user_id=user.id,
+        current_refresh_jti=refresh_jti, created_at=now,
+    )
+    db.session.add(session)
+    db.session.flush()
+    return session
+
+
+def new_session_id() -> str:
+    """Return a fresh session (refresh-token family) id."""
+    return str(uuid.uuid4())
+
+
+class RefreshReused(AuthenticationFailed):
+    """A refresh token that was already rotated away was presented again."""
+
+
+def rotate_refresh(session_id: str, presented_jti: str, new_jti: str, now: datetime) -> AuthSession:
+    """Make new_jti the session's only valid refresh token.
+
+    Presenting a token that was already rotated away means someone holds a
+    copy: the whole session is revoked (the caller must commit that) and
+    RefreshReused is raised.
+    """
+    session = db.session.scalars(
+        select(AuthSession).where(AuthSession.id == session_id).with_for_update()
+    ).one_or_none()
+    if session is None or session.revoked_at is not None:
+        raise AuthenticationFailed("This session has ended; log in again.")
+    if session.current_refresh_jti != presented_jti:
+        session.revoked_at = now
+        session.revoked_reason = "refresh_reuse"
+        db.session.flush()
+        raise RefreshReused("This refresh token was already used; the session is revoked.")
+    session.current_refresh_jti = new_jti
+    session.last_refreshed_at = now
+    db.session.flush()
+    return session
+
+
+def end_session(session_id: str, now: datetime) -> None:
+    """Revoke a session: its access and refresh tokens stop working."""
+    session = db.session.get(AuthSession, session_id)
+    if session is not None and session.revoked_at is None:
+        session.revoked_at = now
+        session.revoked_reason = "logout"
+        db.session.flush()
+
+
+def end_all_sessions(user: User, now: datetime, reason: str) -> int:
+    """Revoke every open session of user; return how many were open."""
+    result = db.session.execute(
+        update(AuthSession).where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    db.session.flush()
+    return result.rowcount
+
+
+def invalidate_tokens(user: User, now: datetime, reason: str) -> None:
+    """Kill every token user holds: tokens valid after now, every session revoked."""
+    user.tokens_valid_after = now
+    end_all_sessions(user, now, reason)
+    db.session.flush()
+
+
+def session_is_revoked(session_id: str | None) -> bool:
+    """Tell whether a token's session is revoked (or unknown)."""
+    if session_id is None:
+        return True
+    row = db.session.execute(
+        select(AuthSession.revoked_at).where(AuthSession.id == session_id)
+    ).first()
+    return row is None or row.revoked_at is not None
+
+
+def token_is_revoked(user_id: int | None, session_id: str | None, issued_at: int | None) -> bool:
+    """Tell whether a token is dead: its session is revoked, unknown or another user's,
+    or it predates the user's tokens_valid_after."""
+    if user_id is None or session_id is None or issued_at is None:
+        return True
+    row = db.session.execute(
+        select(AuthSession.revoked_at, AuthSession.created_at, User.tokens_valid_after)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.id == session_id, AuthSession.user_id == user_id)
+    ).first()
+    if row is None or row.revoked_at is not None:
+        return True
+    return issued_before_cutoff(issued_at, row.created_at, row.tokens_valid_after)
+
+
+def issued_before_cutoff(issued_at: int, session_started: datetime, cutoff: datetime | None) -> bool:
+    """Tell whether a token was issued before cutoff (the user's tokens_valid_after).
+
+    A JWT's iat is in whole seconds, so it cannot tell a token issued just
+    before the cut-off from the fresh pair issued just after it in the same
+    second. iat decides across seconds (strictly earlier second: dead); within
+    the cut-off's own second the token's session decides, by the instant it
+    started (microseconds): a session started before the cut-off is dead, the
+    session the password change itself opened is not. (The cut-off also
+    revokes every open session, so this is the second of two locks.)
+    """
+    if cutoff is None:
+        return False
+    if issued_at < int(cutoff.timestamp()):
+        return True
+    return session_started < cutoff
