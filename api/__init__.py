@@ -1,0 +1,63 @@
+"""The Waypoint HTTP API: `flask --app api ...` finds create_app here."""
+import logging
+
+from flask import Flask
+
+from models import db
+
+from .audit import register_audit
+from .config import Config, check_production_settings
+from .database import configure_database
+from .errors import register_error_handlers
+from .extensions import api, document_items_schemas, jwt, migrate
+from .requests import DayConverter, RecordIdConverter
+from .security import register_security
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application; test_config overrides settings from the environment."""
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_object(Config)
+    if test_config:
+        app.config.update(test_config)
+    check_production_settings(app.config)
+    logging.basicConfig(level=logging.INFO)
+
+    db.init_app(app)
+    configure_database(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    jwt.init_app(app)
+    app.url_map.converters["day"] = DayConverter
+    app.url_map.converters["int"] = RecordIdConverter
+    api.init_app(app)
+    api.register_converter(DayConverter, lambda _converter: {"type": "string", "format": "date"})
+    api.register_converter(RecordIdConverter, lambda converter: {
+        "type": "integer", "minimum": 0, "maximum": converter.max})
+    document_items_schemas(api)
+    _register_blueprints()
+    register_error_handlers(app)
+    register_audit(app)
+    register_security(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _register_blueprints() -> None:
+    """Register the blueprint of every module in api/resources, in name order."""
+    import importlib
+    import pkgutil
+
+    from . import resources
+
+    for module_info in sorted(pkgutil.iter_modules(resources.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{resources.__name__}.{module_info.name}")
+        api.register_blueprint(module.blp)
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"

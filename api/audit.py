@@ -1,0 +1,359 @@
+"""The audit trail's HTTP side: which routes touch patient data, and one event per request to them.
+
+Every route the app registers is classified here, by rule: a route under
+PATIENT_DATA_PATHS is audited, and so is one in AUDITED_ENDPOINTS; one in
+NOT_AUDITED_ENDPOINTS is not. A test fails on a route that is none of these
+(and at run time such a route is audited, not skipped).
+
+The event is written after the response is decided (after_request, or
+teardown when an exception escaped), with one INSERT in a transaction of its
+own: it is kept when the request's own work was refused or rolled back, and
+it never joins the request's unit of work.
+"""
+import ipaddress
+import logging
+import re
+import traceback
+from dataclasses import dataclass
+
+from flask import Flask, Response, current_app, request
+from flask_jwt_extended import decode_token, get_jwt
+from werkzeug.routing import Rule
+
+from models import db, utcnow
+from services.audit import AuditEntry, append_audit_event
+
+log = logging.getLogger("waypoint.audit")
+
+
+@dataclass(frozen=True)
+class Audited:
+    """How requests to one route are recorded.
+
+    action: None for "read" (GET, HEAD) or "write" (anything else).
+    patient: where the patient comes from: "path" (the URL's patient_id),
+    "caller" (the patient calling), "response" (the patients a successful
+    response names: one, or the ids of a list), or "none" (a list still
+    records its count).
+    """
+
+    action: str | None = None
+    patient: str = "path"
+    # For lists of patient records: an item's own "id" is the patient.
+    items_are_patients: bool = False
+    # The URL argument that names the patient, for patient="path".
+    path_argument: str = "patient_id"
+
+
+# Every route under these paths touches patient records.
+PATIENT_DATA_PATHS = ("/api/v1/me", "/api/v1/patients", "/api/v1/alerts")
+
+# Audited routes outside those paths, and patient routes recorded more finely.
+AUDITED_ENDPOINTS = {
+    "dashboards.Caseload": Audited(patient="response"),
+    # Figures over a whole program's patients, shown to directors.
+    "dashboards.ProgramReport": Audited(patient="none"),
+    # Who touched which patient is itself worth knowing who looked at.
+    "audit.AuditLog": Audited(patient="none"),
+    "patients.Patients": Audited(patient="response", items_are_patients=True),
+    "privacy.MyExport": Audited(action="export", patient="caller"),
+    "privacy.PatientDisclosures": Audited(action="disclose"),
+    # The organization's e-mail ledger: who was sent a summary or reminder.
+    "preferences.Deliveries": Audited(patient="none"),
+    # A patient's e-mail preference, changed from a link without signing in.
+    "preferences.Unsubscribe": Audited(patient="none"),
+    "auth.Login": Audited(action="login", patient="none"),
+    "auth.Register": Audited(action="register", patient="caller"),
+    "auth.Refresh": Audited(action="refresh", patient="none"),
+    "auth.Logout": Audited(action="logout", patient="none"),
+    "auth.LogoutEverywhere": Audited(action="logout_everywhere", patient="none"),
+    "auth.MyPassword": Audited(action="password_change", patient="caller"),
+    # An admin turning an account off or on: a patient's, or staff's (no patient then).
+    "auth.UserDisable": Audited(action="disable_account", path_argument="user_id"),
+    "auth.UserEnable": Audited(action="enable_account", path_argument="user_id"),
+}
+
+# Routes that never touch a patient's records, and why.
+NOT_AUDITED_ENDPOINTS = {
+    "health.Health": "liveness; touches no data",
+    "health.Ready": "readiness; touches no data",
+    "catalogue.Catalogue": "the organization's vocabularies",
+    "catalogue.CopingSkills": "the organization's coping-skill catalogue",
+    "catalogue.Programs": "the organization's programs",
+    "assessments.Instruments": "the questionnaires themselves, no answers",
+    "api-docs.openapi_json": "the API description",
+    "api-docs.openapi_redoc": "the API documentation page",
+    "static": "static files",
+}
+
+# Refusals: the caller may not (or may no longer) do this.
+_DENIED = frozenset({401, 403, 404, 429})
+_READS = frozenset({"GET", "HEAD"})
+# Query values that say nothing about a patient; every other value stays out of the trail.
+_SAFE_QUERY_KEYS = ("page", "page_size", "format")
+_SAFE_VALUE = re.compile(r"[A-Za-z0-9_-]{1,20}", re.ASCII)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_MAX_LISTED = 200
+_RECORDED = "waypoint.audit.recorded"
+_EARLIER_CLAIMS = "waypoint.audit.earlier_claims"
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def is_classified(rule: Rule) -> bool:
+    """Tell whether a route carries an explicit audit decision."""
+    return (rule.endpoint in AUDITED_ENDPOINTS or rule.endpoint in NOT_AUDITED_ENDPOINTS
+            or any(_under(rule.rule, prefix) for prefix in PATIENT_DATA_PATHS))
+
+
+def audit_plan(rule: Rule) -> Audited | None:
+    """Return how requests to a route are audited, or None for a route that is never audited.
+
+    An unclassified route is audited (with whatever patients its responses
+    name): forgetting to classify must not lose events.
+    """
+    if rule.endpoint in NOT_AUDITED_ENDPOINTS:
+        return None
+    if rule.endpoint in AUDITED_ENDPOINTS:
+        return AUDITED_ENDPOINTS[rule.endpoint]
+    if "patient_id" in rule.arguments:
+        return Audited(patient="path")
+    if _under(rule.rule, "/api/v1/me"):
+        return Audited(patient="caller")
+    return Audited(patient="response")
+
+
+def register_audit(app: Flask) -> None:
+    """Record every request to an audited route, and keep patient data out of the logs."""
+    # First of the before_request hooks: one that verifies a token early
+    # (a rate limiter keyed by user) must not look like an earlier request's.
+    app.before_request_funcs.setdefault(None, []).insert(0, _note_earlier_claims)
+    app.after_request(_audit_response)
+    app.teardown_request(_audit_escaped_exception)
+    _withhold(app.logger, WithholdExceptionMessages)
+    _withhold(logging.getLogger("waypoint.errors"), WithholdExceptionMessages)
+    _withhold(logging.getLogger("werkzeug"), WithholdQueryStrings)
+
+
+# --- the request hooks ---------------------------------------------------------
+
+def _note_earlier_claims() -> None:
+    # Tests push one app context for many requests, so flask_jwt_extended's
+    # claims in g can be an earlier request's: remember them to tell apart.
+    request.environ[_EARLIER_CLAIMS] = _claims_in_g()
+
+
+def _audit_response(response: Response) -> Response:
+    plan = _plan_for_request()
+    if plan is not None:
+        _record(plan, response.status_code, response)
+    return response
+
+
+def _audit_escaped_exception(error: BaseException | None) -> None:
+    if error is None:
+        return
+    plan = _plan_for_request()
+    if plan is not None:
+        _record(plan, 500, None)
+
+
+def _plan_for_request() -> Audited | None:
+    if request.url_rule is None or request.method == "OPTIONS" or request.environ.get(_RECORDED):
+        return None
+    return audit_plan(request.url_rule)
+
+
+def _record(plan: Audited, status: int, response: Response | None) -> None:
+    request.environ[_RECORDED] = True
+    try:
+        if response is None or not response.is_streamed:
+            # End the request's transaction first (what was meant to stay is
+            # committed; the rest would be rolled back at teardown anyway):
+            # on SQLite it may hold the write lock, on PostgreSQL row locks
+            # that the audit INSERT's foreign keys would wait on for ever.
+            # Its connection goes back to the pool before ours is taken.
+            db.session.rollback()
+        append_audit_event(_entry(plan, status, response))
+    except Exception as error:  # noqa: BLE001 - the response stands; say so without data
+        log.error("audit event not recorded for %s %s: %s", request.method, request.endpoint,
+                  type(error).__name__)
+
+
+def _entry(plan: Audited, status: int, response: Response | None) -> AuditEntry:
+    outcome = "allowed" if status < 400 else "denied" if status in _DENIED else "failed"
+    claims = _claims_in_g()
+    if _EARLIER_CLAIMS not in request.environ or claims is request.environ[_EARLIER_CLAIMS]:
+        claims = None
+    actor_id = _user_id(claims.get("sub")) if claims else None
+    actor_email = None
+    if plan.action in ("login", "register"):
+        if outcome == "allowed" and response is not None:
+            actor_id = _issued_to(response)
+        elif plan.action == "login":
+            actor_email = _email_tried()
+    view_args = request.view_args or {}
+    detail = {"method": request.method}
+    for name, value in view_args.items():
+        # Record ids and days name what was touched; other path text is left out.
+        if name != "patient_id" and (isinstance(value, int) or isinstance(value, str) and _DAY.fullmatch(value)):
+            detail[name] = value
+    for name in _SAFE_QUERY_KEYS:
+        value = request.args.get(name)
+        if value is not None and _SAFE_VALUE.fullmatch(value):
+            detail[name] = value
+    patient_id = None
+    if plan.patient == "path":
+        patient_id = view_args.get(plan.path_argument)
+        if outcome != "allowed" and "patient_id" in view_args:
+            # The row keeps only a patient of the actor's organization;
+            # the id tried is worth keeping whatever it named.
+            detail["requested_patient_id"] = patient_id
+    elif plan.patient == "caller":
+        patient_id = actor_id
+    elif plan.patient == "response" and outcome == "allowed" and response is not None:
+        patient_id, listed = _patients_named(response, plan.items_are_patients)
+        detail.update(listed)
+    elif plan.patient == "none" and outcome == "allowed" and response is not None:
+        detail.update(_count_listed(response))
+    return AuditEntry(
+        occurred_at=utcnow(), action=plan.action or ("read" if request.method in _READS else "write"),
+        resource=request.endpoint, outcome=outcome, status_code=status, actor_id=actor_id,
+        actor_email=actor_email, patient_id=patient_id, client_address=client_address(), detail=detail,
+    )
+
+
+def _claims_in_g() -> dict | None:
+    try:
+        return get_jwt()
+    except RuntimeError:
+        return None
+
+
+def _user_id(subject) -> int | None:
+    try:
+        return int(subject)
+    except (TypeError, ValueError):
+        return None
+
+
+def _issued_to(response: Response) -> int | None:
+    """Return the user a successful sign-in issued tokens to."""
+    body = response.get_json(silent=True)
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str):
+        return None
+    try:
+        return _user_id(decode_token(token).get("sub"))
+    except Exception:  # noqa: BLE001 - not our token: no actor
+        return None
+
+
+def _email_tried() -> str | None:
+    """Return the e-mail a sign-in named, to find the account (never stored)."""
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    return email.strip().lower()[:254] if isinstance(email, str) else None
+
+
+def _patients_named(response: Response, items_are_patients: bool) -> tuple[int | None, dict]:
+    """Return the patient a response is about, and for a page the count and ids shown."""
+    if response.is_streamed or not response.is_json:
+        return None, {}
+    body = response.get_json(silent=True)
+    if isinstance(body, dict) and isinstance(body.get("items"), list):
+        items = body["items"]
+        shown = sorted({patient for item in items
+                        if (patient := _patient_of(item, items_are_patients)) is not None})
+        only = shown[0] if len(shown) == 1 else None
+        return only, {"count": len(items), "patient_ids": shown[:_MAX_LISTED]}
+    return _patient_of(body, False), {}
+
+
+def _count_listed(response: Response) -> dict:
+    """Return how many entries a page showed."""
+    body = response.get_json(silent=True) if response.is_json and not response.is_streamed else None
+    if isinstance(body, dict) and isinstance(body.get("items"), list):
+        return {"count": len(body["items"])}
+    return {}
+
+
+def _patient_of(item, is_patient_record: bool) -> int | None:
+    if not isinstance(item, dict):
+        return None
+    if is_patient_record:
+        candidate = item.get("id")
+    elif "patient_id" in item:
+        candidate = item["patient_id"]
+    else:
+        candidate = item.get("patient", {}).get("id") if isinstance(item.get("patient"), dict) else None
+    return candidate if isinstance(candidate, int) and not isinstance(candidate, bool) else None
+
+
+def client_address() -> str | None:
+    """Return the caller's address; X-Forwarded-For counts only behind configured proxies.
+
+    TRUSTED_PROXY_HOPS=n trusts the n proxies nearest the app, taking the
+    address the farthest of them saw. Under werkzeug's ProxyFix the address
+    is already the client's.
+    """
+    hops = current_app.config.get("TRUSTED_PROXY_HOPS", 0)
+    if hops and "werkzeug.proxy_fix.orig" not in request.environ:
+        forwarded = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
+        if len(forwarded) >= hops:
+            try:
+                return str(ipaddress.ip_address(forwarded[-hops]))
+            except ValueError:
+                pass
+    return request.remote_addr
+
+
+# api/security.py imports the earlier name.
+_client_address = client_address
+
+
+# --- logs without patient data ------------------------------------------------
+
+def _withhold(logger: logging.Logger, kind: type[logging.Filter]) -> None:
+    if not any(isinstance(existing, kind) for existing in logger.filters):
+        logger.addFilter(kind())
+
+
+class WithholdExceptionMessages(logging.Filter):
+    """Log an exception's type and trace, not its message: a message may quote patient data.
+
+    A database error's message, for one, carries the statement's parameters.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = trace_without_messages(record.exc_info[1])
+            record.exc_info = None
+        return True
+
+
+def trace_without_messages(error: BaseException) -> str:
+    """Return a traceback (with its causes) naming each exception's type but not its message."""
+    parts, seen = [], set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        kind = type(error)
+        parts.append("Traceback (most recent call last):\n"
+                     + "".join(traceback.format_tb(error.__traceback__))
+                     + f"{kind.__module__}.{kind.__qualname__} (message withheld)")
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    return "\n\nwhile handling the exception above, the one below was raised:\n\n".join(reversed(parts))
+
+
+class WithholdQueryStrings(logging.Filter):
+    """Cut the query string out of werkzeug's access log lines."""
+
+    _QUERY = re.compile(r"\?[^\s'\"]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._QUERY.sub("?[withheld]", arg) if isinstance(arg, str) else arg
+                                for arg in record.args)
+        return True

@@ -1,0 +1,109 @@
+"""JWT wiring: who the caller is, and tokens that die with their session."""
+from datetime import timedelta
+
+from flask import current_app, request
+from flask_jwt_extended import (
+    create_access_token, create_refresh_token, current_user, get_jti, jwt_required,
+)
+
+from models import User, db
+from services.accounts import user_by_id
+from services.errors import AuthenticationFailed
+from services.sessions import LockoutPolicy, new_session_id, token_is_revoked
+
+from .errors import problem_response
+from .extensions import jwt
+
+__all__ = ["current_user", "jwt_required", "issue_tokens", "bearer", "commit", "lockout_policy"]
+
+# The OpenAPI security requirement for a bearer-protected operation.
+bearer = [{"bearerAuth": []}]
+
+
+def issue_tokens(user: User, session_id: str | None = None) -> dict:
+    """Return a fresh access/refresh pair for user in session session_id (new if None)."""
+    session_id = session_id or new_session_id()
+    claims = {"sid": session_id, "role": user.role.value}
+    access = create_access_token(identity=str(user.id), additional_claims=claims)
+    refresh = create_refresh_token(identity=str(user.id), additional_claims=claims)
+    expires: timedelta = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return {
+        "access_token": access, "refresh_token": refresh, "token_type": "Bearer",
+        "expires_in": int(expires.total_seconds()), "session_id": session_id,
+        "refresh_jti": get_jti(refresh),
+    }
+
+
+def _unauthorized(detail: str, status: int = 401):
+    headers = {"WWW-Authenticate": 'Bearer realm="waypoint"'} if status == 401 else {}
+    return problem_response(status, "unauthorized", "Unauthorized", detail, headers=headers)
+
+
+@jwt.user_lookup_loader
+def _load_user(_header, payload) -> User | None:
+    try:
+        return user_by_id(int(payload["sub"]))
+    except (AuthenticationFailed, ValueError):
+        return None
+
+
+@jwt.token_in_blocklist_loader
+def _token_revoked(_header, payload) -> bool:
+    # Dead when its session ended, or when it predates the user's
+    # tokens_valid_after (password change, logout everywhere, disabling).
+    try:
+        user_id = int(payload["sub"])
+    except (KeyError, TypeError, ValueError):
+        return True
+    issued_at = payload.get("iat")
+    return token_is_revoked(user_id, payload.get("sid"), issued_at if isinstance(issued_at, int) else None)
+
+
+@jwt.unauthorized_loader
+def _missing_token(reason):
+    return _unauthorized("Log in and send 'Authorization: Bearer <access token>'.")
+
+
+@jwt.invalid_token_loader
+def _invalid_token(reason):
+    return _unauthorized("The token is not valid.")
+
+
+@jwt.expired_token_loader
+def _expired_token(_header, _payload):
+    return _unauthorized("The token has expired; refresh it or log in again.")
+
+
+@jwt.revoked_token_loader
+def _revoked_token(_header, _payload):
+    return _unauthorized("The token's session has ended; log in again.")
+
+
+@jwt.user_lookup_error_loader
+def _unknown_user(_header, _payload):
+    return _unauthorized("The account is unknown or disabled.")
+
+
+@jwt.needs_fresh_token_loader
+def _needs_fresh(_header, _payload):
+    return _unauthorized("Log in again to do this.")
+
+
+@jwt.token_verification_failed_loader
+def _verification_failed(_header, _payload):
+    return _unauthorized("The token was refused.")
+
+
+def client_address() -> str | None:
+    """Return the caller's address as the server saw it."""
+    return request.remote_addr
+
+
+def lockout_policy() -> LockoutPolicy:
+    """Return the configured lockout: failures in a row, and for how long."""
+    return LockoutPolicy(current_app.config["LOGIN_MAX_FAILURES"], current_app.config["LOGIN_LOCKOUT"])
+
+
+def commit() -> None:
+    """Commit the request's unit of work (services only flush)."""
+    db.session.commit()

@@ -1,0 +1,79 @@
+"""Configuration read from the environment."""
+import os
+from datetime import timedelta
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+DEFAULT_JWT_SECRET = "dev-only-secret-change-me-please-0123456789"
+MIN_SECRET_LENGTH = 32
+# A stolen access token is good until it expires; past this, revocation
+# (which only the session and tokens-valid-after checks give) matters too much.
+MAX_ACCESS_TOKEN_MINUTES = 15
+
+
+class Config:
+    """Settings with safe defaults for a laptop; production must override secrets."""
+
+    ENV_NAME = os.environ.get("WAYPOINT_ENV", "development")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'waypoint.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", DEFAULT_JWT_SECRET)
+    JWT_ALGORITHM = "HS256"
+    JWT_DECODE_ALGORITHMS = ["HS256"]
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=int(os.environ.get("ACCESS_TOKEN_MINUTES", "15")))
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=int(os.environ.get("REFRESH_TOKEN_DAYS", "30")))
+    JWT_TOKEN_LOCATION = ["headers"]
+
+    # Login throttling (Flask-Limiter). Redis when REDIS_URL is set, so every
+    # worker counts together; otherwise each process counts on its own.
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    RATELIMIT_KEY_PREFIX = "waypoint"
+    RATELIMIT_STRATEGY = "moving-window"
+    RATELIMIT_HEADERS_ENABLED = True
+    # Redis down: count in-process rather than refuse every login.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    LOGIN_LIMITS_PER_ACCOUNT = "5/minute;20/hour"
+    LOGIN_LIMITS_PER_ADDRESS = "30/minute"
+    PASSWORD_CHANGE_LIMITS = "5/minute;20/hour"
+    # Consecutive failures that lock an account, and for how long.
+    LOGIN_MAX_FAILURES = 10
+    LOGIN_LOCKOUT = timedelta(minutes=15)
+    # Check-ins are small; a body this large is a bug or an attack.
+    MAX_CONTENT_LENGTH = 256 * 1024
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+
+    API_TITLE = "Waypoint"
+    API_VERSION = "1.0.0"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/docs"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_REDOC_PATH = "/"
+    OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"
+    API_SPEC_OPTIONS = {
+        "info": {
+            "description": "Daily check-ins, trends and care-team views for outpatient addiction treatment.",
+        },
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+        "servers": [{"url": "/"}],
+    }
+
+
+def check_production_settings(config) -> None:
+    """Refuse to start in production with a default or weak secret, or long-lived access tokens."""
+    if config.get("ENV_NAME") != "production":
+        return
+    secret = config.get("JWT_SECRET_KEY") or ""
+    if secret == DEFAULT_JWT_SECRET or len(secret) < MIN_SECRET_LENGTH:
+        raise RuntimeError(
+            f"JWT_SECRET_KEY must be set to a random value of at least {MIN_SECRET_LENGTH} "
+            "characters in production (WAYPOINT_ENV=production)."
+        )
+    if config["JWT_ACCESS_TOKEN_EXPIRES"] > timedelta(minutes=MAX_ACCESS_TOKEN_MINUTES):
+        raise RuntimeError(f"Access tokens may live at most {MAX_ACCESS_TOKEN_MINUTES} minutes "
+                           "(ACCESS_TOKEN_MINUTES) in production.")
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") and not os.environ.get("DATABASE_URL"):
+        raise RuntimeError("Set DATABASE_URL in production; the default SQLite file is for development.")

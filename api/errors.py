@@ -1,0 +1,137 @@
+"""One error shape for every source: RFC 9457 problem details as JSON."""
+import logging
+
+from flask import Flask, json
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from services import errors as domain
+
+log = logging.getLogger("waypoint.errors")
+PROBLEM_TYPE_BASE = "https://waypoint.example/problems/"
+
+# Domain refusal -> (status, problem type, title).
+_DOMAIN_ANSWERS = {
+    domain.NotFound: (404, "not-found", "Not found"),
+    domain.NotAllowed: (403, "forbidden", "Forbidden"),
+    domain.InvalidInput: (422, "validation-error", "Invalid input"),
+    domain.CheckinLocked: (409, "checkin-locked", "Check-in locked"),
+    domain.Conflict: (409, "conflict", "Conflict"),
+    domain.VersionRequired: (428, "version-required", "Precondition required"),
+    domain.StaleVersion: (412, "stale-version", "Precondition failed"),
+    domain.AuthenticationFailed: (401, "unauthorized", "Unauthorized"),
+}
+
+
+def problem_body(status: int, type_: str, title: str, detail: str | None = None,
+                 errors: dict | None = None) -> dict:
+    """Return a problem-details dict."""
+    body = {"type": PROBLEM_TYPE_BASE + type_, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def problem_response(status, type_, title, detail=None, errors=None, headers=None):
+    """Return a Flask response carrying problem details."""
+    body = problem_body(status, type_, title, detail, errors)
+    response = Flask.response_class(
+        json.dumps(body), status=status, mimetype="application/problem+json"
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def domain_problem(error: domain.DomainError) -> dict:
+    """Return the problem body for a domain refusal (also used per sync entry)."""
+    for kind in type(error).__mro__:
+        if kind in _DOMAIN_ANSWERS:
+            status, type_, title = _DOMAIN_ANSWERS[kind]
+            return problem_body(status, type_, title, error.detail, error.errors)
+    return problem_body(400, "bad-request", "Bad request", error.detail, error.errors)
+
+
+def flatten_validation(messages: dict) -> dict:
+    """Merge webargs' per-location messages ({"json": {...}}) into one field map."""
+    flat = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            flat.update(fields)
+        else:
+            flat[location] = fields
+    return flat
+
+
+def handle_http_exception(error: HTTPException):
+    """Answer any HTTP error (404, 405, 413, webargs' 422, ...) as problem details."""
+    data = getattr(error, "data", None) or {}
+    errors = data.get("errors") or data.get("messages")
+    if errors and error.code == 422:
+        errors = flatten_validation(errors)
+    headers = dict(data.get("headers") or {})
+    if error.code == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods)
+    detail = data.get("message") or error.description
+    if error.code == 422 and not data.get("message"):
+        detail = "The request has invalid fields; see errors."
+    type_ = "validation-error" if error.code == 422 else (error.name or "error").lower().replace(" ", "-")
+    return problem_response(error.code, type_, error.name, detail, errors, headers)
+
+
+def handle_domain_error(error: domain.DomainError):
+    body = domain_problem(error)
+    return problem_response(body["status"], body["type"].rsplit("/", 1)[1], body["title"],
+                            body.get("detail"), body.get("errors"))
+
+
+def handle_database_unavailable(error: DBAPIError):
+    """Answer 503 when the database cannot be reached; any other database error is a 500.
+
+    The pool pre-pings connections, so once the database is back the next
+    request gets a fresh connection: no restart needed.
+    """
+    if not _database_unreachable(error):
+        return handle_unexpected(error)
+    log.error("database unavailable: %s", type(error.orig).__name__ if error.orig else type(error).__name__)
+    return problem_response(503, "database-unavailable", "Service Unavailable",
+                            "The database is not reachable just now; nothing was saved. Try again shortly.",
+                            headers={"Retry-After": "5"})
+
+
+# SQLite reports a missing table and a busy file alike as OperationalError;
+# only these result codes mean "try again", the rest are bugs (a 500).
+_SQLITE_UNAVAILABLE = {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_CANTOPEN",
+                       "SQLITE_FULL", "SQLITE_NOMEM", "SQLITE_READONLY"}
+
+
+def _database_unreachable(error: DBAPIError) -> bool:
+    if error.connection_invalidated or isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    sqlite_code = getattr(error.orig, "sqlite_errorname", None)
+    if sqlite_code is not None:
+        primary = "_".join(sqlite_code.split("_")[:2])  # SQLITE_IOERR_WRITE -> SQLITE_IOERR
+        return primary in _SQLITE_UNAVAILABLE
+    # psycopg's OperationalError: a lost or refused connection, a shutdown,
+    # a statement or lock timeout, a serialization failure: all transient.
+    return True
+
+
+def handle_unexpected(error: Exception):
+    """Log the failure (type and trace, never request data) and answer a bare 500."""
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    log.exception("unhandled %s", type(error).__name__)
+    return problem_response(500, "internal-error", InternalServerError().name,
+                            "Something went wrong on our side; nothing was saved.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(domain.DomainError, handle_domain_error)
+    app.register_error_handler(DBAPIError, handle_database_unavailable)
+    app.register_error_handler(Exception, handle_unexpected)

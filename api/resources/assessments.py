@@ -1,0 +1,111 @@
+"""Questionnaires: the instruments, schedules the care team sets, answers and scores."""
+from flask.views import MethodView
+from flask_jwt_extended import current_user, jwt_required
+from flask_smorest import Blueprint
+
+from models import utcnow
+from schemas.assessment import (
+    AssessmentAssignmentSchema, AssessmentHistoryQuerySchema, AssessmentResultSchema,
+    AssessmentSubmissionSchema, DueAssessmentsSchema, InstrumentSchema, SubmittedAssessmentSchema,
+)
+from schemas.common import paged
+from services.assessments import (
+    assign_assessment, due_assessments, end_assignment, list_assignments, list_instruments,
+    list_own_responses, list_responses, submit_assessment,
+)
+
+from ..auth import bearer, commit
+from ..requests import page_of
+
+blp = Blueprint("assessments", __name__, url_prefix="/api/v1", description="Questionnaires")
+AssessmentPageSchema = paged(AssessmentResultSchema, "AssessmentPage")
+
+
+@blp.route("/instruments")
+class Instruments(MethodView):
+    @jwt_required()
+    @blp.doc(security=bearer)
+    @blp.response(200, InstrumentSchema(many=True))
+    def get(self):
+        """List the questionnaires with their items, answer options and bands, exactly as scored."""
+        return list_instruments()
+
+
+@blp.route("/patients/<int:patient_id>/assessment-assignments")
+class PatientAssignments(MethodView):
+    @jwt_required()
+    @blp.doc(security=bearer)
+    @blp.response(200, AssessmentAssignmentSchema(many=True))
+    def get(self, patient_id):
+        """List a patient's questionnaire schedules, active first (care team and admins)."""
+        return list_assignments(current_user, patient_id)
+
+    @jwt_required()
+    @blp.doc(security=bearer)
+    @blp.arguments(AssessmentAssignmentSchema)
+    @blp.response(201, AssessmentAssignmentSchema)
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, order, patient_id):
+        """Put a questionnaire on a patient's schedule; one active assignment per instrument."""
+        assignment = assign_assessment(current_user, patient_id, order, utcnow())
+        commit()
+        return assignment
+
+
+@blp.route("/patients/<int:patient_id>/assessment-assignments/<int:assignment_id>/end")
+class PatientAssignmentEnd(MethodView):
+    @jwt_required()
+    @blp.doc(security=bearer)
+    @blp.response(200, AssessmentAssignmentSchema)
+    def post(self, patient_id, assignment_id):
+        """Stop a schedule (its responses stay); ending it again changes nothing."""
+        assignment = end_assignment(current_user, patient_id, assignment_id, utcnow())
+        commit()
+        return assignment
+
+
+@blp.route("/patients/<int:patient_id>/assessments")
+class PatientAssessments(MethodView):
+    @jwt_required()
+    @blp.doc(security=bearer)
+    @blp.arguments(AssessmentHistoryQuerySchema, location="query")
+    @blp.response(200, AssessmentPageSchema)
+    def get(self, query, patient_id):
+        """List a patient's scored questionnaires, newest first (care team, admins, the patient)."""
+        responses, total = list_responses(current_user, patient_id, query.get("instrument"),
+                                          query["page"], query["page_size"])
+        return page_of(responses, total, query)
+
+
+@blp.route("/me/assessments/due")
+class MyDueAssessments(MethodView):
+    @jwt_required()
+    @blp.doc(security=bearer)
+    @blp.response(200, DueAssessmentsSchema)
+    def get(self):
+        """Return the questionnaires open today and not yet answered, and what comes next."""
+        return due_assessments(current_user, utcnow())
+
+
+@blp.route("/me/assessments")
+class MyAssessments(MethodView):
+    @jwt_required()
+    @blp.doc(security=bearer)
+    @blp.arguments(AssessmentHistoryQuerySchema, location="query")
+    @blp.response(200, AssessmentPageSchema)
+    def get(self, query):
+        """List the caller's scored questionnaires, newest first."""
+        responses, total = list_own_responses(current_user, query.get("instrument"),
+                                              query["page"], query["page_size"])
+        return page_of(responses, total, query)
+
+    @jwt_required()
+    @blp.doc(security=bearer)
+    @blp.arguments(AssessmentSubmissionSchema)
+    @blp.response(201, SubmittedAssessmentSchema)
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, submission):
+        """Answer the questionnaire open today; returns the score and, on a crisis signal, where to get help."""
+        submitted = submit_assessment(current_user, submission["assignment_id"], submission["answers"], utcnow())
+        commit()
+        return submitted.as_dict()

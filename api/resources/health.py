@@ -1,0 +1,34 @@
+"""Liveness and readiness for load balancers."""
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from models import db
+
+from ..errors import problem_response
+
+blp = Blueprint("health", __name__, description="Health checks")
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    @blp.response(200, description="The process is up")
+    def get(self):
+        """Answer if the process is alive (no database touched)."""
+        return {"status": "ok"}
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    @blp.response(200, description="The database answers")
+    @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
+    def get(self):
+        """Answer if the process can reach its database."""
+        try:
+            db.session.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            db.session.rollback()
+            return problem_response(503, "database-unavailable", "Service Unavailable",
+                                    "The database is not reachable.", headers={"Retry-After": "5"})
+        return {"status": "ready"}

@@ -1,0 +1,116 @@
+"""Login throttling (Flask-Limiter) and the security headers every response carries."""
+import hashlib
+import hmac
+
+from flask import Flask, Response, current_app, request
+from flask_jwt_extended import get_jwt_identity
+from flask_limiter import Limiter
+
+from .audit import _client_address
+
+TOO_MANY = "Too many attempts; wait a while before trying again."
+
+
+def client_address_key() -> str:
+    """Rate-limit key of the caller's address (X-Forwarded-For only behind trusted proxies)."""
+    return f"address:{_client_address() or 'unknown'}"
+
+
+def account_key() -> str:
+    """Rate-limit key of the e-mail a login names.
+
+    Keyed by a keyed hash, not the address itself: that someone has an
+    account here says they are in treatment, and Redis keys are not a place
+    for that.
+    """
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    email = email.strip().lower() if isinstance(email, str) else ""
+    return f"account:{_pseudonym(email)}"
+
+
+def user_key() -> str:
+    """Rate-limit key of the signed-in caller."""
+    return f"user:{get_jwt_identity()}"
+
+
+def _pseudonym(value: str) -> str:
+    secret = current_app.config["JWT_SECRET_KEY"].encode()
+    return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _config_limit(name: str):
+    return lambda: current_app.config[name]
+
+
+limiter = Limiter(key_func=client_address_key)
+
+# Each attempt counts, successful or not: a limit that counts only failures
+# is checked before the failure is known, so parallel guesses slip through.
+login_limits = [
+    limiter.limit(_config_limit("LOGIN_LIMITS_PER_ACCOUNT"), key_func=account_key,
+                  scope="login-account", error_message=TOO_MANY),
+    limiter.limit(_config_limit("LOGIN_LIMITS_PER_ADDRESS"), key_func=client_address_key,
+                  scope="login-address", error_message=TOO_MANY),
+]
+password_change_limits = [
+    limiter.limit(_config_limit("PASSWORD_CHANGE_LIMITS"), key_func=user_key,
+                  scope="password-change", error_message=TOO_MANY),
+]
+
+
+def throttled(limits):
+    """Apply a list of limits to a view function (innermost, after the token check)."""
+    def decorate(view):
+        for limit in reversed(limits):
+            view = limit(view)
+        return view
+    return decorate
+
+
+# --- security headers ------------------------------------------------------------
+
+# A JSON API renders nothing, runs nothing and is framed by no one.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# The docs page loads ReDoc from the CDN; ReDoc injects its styles, fetches
+# the spec from here, and runs its search in a worker made from a blob.
+DOCS_CSP = ("default-src 'none'; script-src https://cdn.jsdelivr.net; style-src 'unsafe-inline'; "
+            "img-src 'self' data: https:; font-src https:; connect-src 'self'; worker-src blob:; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+DOCS_ENDPOINTS = frozenset({"api-docs.openapi_redoc"})
+HSTS = "max-age=63072000; includeSubDomains"
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+
+
+def add_security_headers(response: Response) -> Response:
+    """Set the security headers; they go on errors and the docs page too."""
+    headers = response.headers
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Permissions-Policy"] = PERMISSIONS_POLICY
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    # Patient data must not sit in a browser's or a proxy's cache.
+    headers["Cache-Control"] = "no-store"
+    headers["Pragma"] = "no-cache"
+    headers["Content-Security-Policy"] = DOCS_CSP if request.endpoint in DOCS_ENDPOINTS else API_CSP
+    if request.is_secure or current_app.config.get("ENV_NAME") == "production":
+        headers["Strict-Transport-Security"] = HSTS
+    if response.status_code not in (429, 503):
+        # Flask-Limiter sends it with every limited answer; it means "wait" only on these.
+        headers.pop("Retry-After", None)
+    # The WSGI server may add its own Server header; ours says nothing.
+    headers.pop("Server", None)
+    return response
+
+
+def register_security(app: Flask) -> None:
+    """Bind the limiter and the security headers to app."""
+    # after_request hooks run last-registered first: the headers go on after
+    # Flask-Limiter's, so they can correct them.
+    app.after_request(add_security_headers)
+    # Flask-Limiter keeps the first app's key prefix for good; each app (each
+    # test's) must count under its own.
+    limiter._key_prefix = app.config.get("RATELIMIT_KEY_PREFIX", "")
+    limiter.init_app(app)

@@ -1,0 +1,33 @@
+"""Shapes shared by every resource: the error body and pagination."""
+from marshmallow import Schema, fields, validate
+
+from .fields import QueryInteger
+
+
+class ProblemSchema(Schema):
+    """An error, as RFC 9457 problem details."""
+
+    type = fields.String(metadata={"description": "A URI naming the kind of problem."})
+    title = fields.String(metadata={"description": "Short summary of the kind of problem."})
+    status = fields.Integer()
+    detail = fields.String(metadata={"description": "What went wrong this time."})
+    errors = fields.Dict(
+        metadata={"description": "Per-field messages: field name -> list of messages (nested for lists)."}
+    )
+
+
+class PageQuerySchema(Schema):
+    # Query values are always text: a strict integer would refuse every page.
+    page = QueryInteger(load_default=1, validate=validate.Range(min=1, max=100_000))
+    page_size = QueryInteger(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class PageSchema(Schema):
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+def paged(items_schema: type[Schema], name: str) -> type[Schema]:
+    """Return a page envelope schema around items of items_schema."""
+    return type(name, (PageSchema,), {"items": fields.List(fields.Nested(items_schema), required=True)})
