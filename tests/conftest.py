@@ -1,0 +1,195 @@
+"""Fixtures: a fresh app per test on one schema per run, factories, a frozen clock.
+
+The database comes from WAYPOINT_TEST_DATABASE_URL (PostgreSQL in CI's second
+pass); without it, a SQLite file in a temporary folder.
+"""
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, func, select, text
+
+from api import create_app
+from models import Base, db, set_clock
+
+from .factories import Factory
+
+TEST_DATABASE_URL = os.environ.get("WAYPOINT_TEST_DATABASE_URL")
+
+
+# The app asks SQLite for synchronous=FULL: an fsync per commit, most of a
+# test's time on a disk. Memory-backed files keep the same engine settings
+# and lose only the durability no test needs.
+_MEMORY_DISK = Path("/dev/shm")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    if TEST_DATABASE_URL:
+        yield TEST_DATABASE_URL
+        return
+    if _MEMORY_DISK.is_dir() and os.access(_MEMORY_DISK, os.W_OK):
+        directory = Path(tempfile.mkdtemp(prefix="waypoint-test-", dir=_MEMORY_DISK))
+        yield f"sqlite:///{directory / 'waypoint-test.db'}"
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'waypoint-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url):
+    """Create the tables once per run (migrations are tested on their own)."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True})
+    with app.app_context():
+        Base.metadata.drop_all(db.engine)
+        Base.metadata.create_all(db.engine)
+        db.engine.dispose()
+    return database_url
+
+
+@pytest.fixture
+def app(_schema):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": _schema, "TESTING": True,
+                      # Never a developer's REDIS_URL: each test counts logins afresh.
+                      "RATELIMIT_STORAGE_URI": "memory://"})
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_tables()
+        db.engine.dispose()
+
+
+def _empty_tables() -> None:
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with db.engine.begin() as connection:
+        # DELETE, not TRUNCATE: a test leaves a handful of rows, and TRUNCATE's
+        # fixed cost per table (new files, an fsync) was most of the suite's time.
+        for table in tables:
+            connection.execute(table.delete())
+        if connection.dialect.name == "postgresql":
+            # What TRUNCATE's RESTART IDENTITY did: ids start at 1 in every test.
+            connection.execute(text(
+                "SELECT setval(c.oid, 1, false) FROM pg_class c "
+                "WHERE c.relkind = 'S' AND c.relnamespace = current_schema()::regnamespace"
+            ))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def dialect(app) -> str:
+    return db.engine.dialect.name
+
+
+@pytest.fixture
+def postgres_only(dialect):
+    if dialect != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises writes and hides races")
+
+
+class FrozenClock:
+    """The one clock the code reads, held still and moved by hand."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, iso: str) -> None:
+        self.now = datetime.fromisoformat(iso).astimezone(timezone.utc)
+
+    def advance(self, **delta) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock():
+    """Freeze "now" at 2026-11-23 17:00 UTC (noon in New York) unless a test moves it."""
+    frozen = FrozenClock(datetime(2026, 11, 23, 17, 0, tzinfo=timezone.utc))
+    set_clock(frozen)
+    yield frozen
+    set_clock(None)
+
+
+@pytest.fixture
+def make(app, clock) -> Factory:
+    """Factories for organizations, staff, patients and their tokens."""
+    return Factory(clock)
+
+
+@pytest.fixture
+def count(app):
+    """Count the rows of a model, optionally filtered: `count(Checkin)`, `count(Invite, Invite.used_at.is_(None))`."""
+
+    def rows(model, *conditions) -> int:
+        return db.session.scalar(select(func.count()).select_from(model).where(*conditions))
+
+    return rows
+
+
+@contextmanager
+def count_queries():
+    """Count the SQL statements run inside the block: `with count_queries() as n: ...; n()`."""
+    statements = []
+
+    def before_execute(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", before_execute)
+    try:
+        yield lambda: len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", before_execute)
+
+
+# --- outgoing mail (services.mail) ------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _no_real_mail(request, monkeypatch, tmp_path):
+    """Fail any test that would reach a real mail server; .eml files go to a temporary folder.
+
+    A test that starts its own SMTP server on loopback asks for `real_smtp`.
+    """
+    import smtplib
+
+    monkeypatch.delenv("SMTP_URL", raising=False)
+    monkeypatch.setenv("OUTBOX_DIR", str(tmp_path / "outbox"))
+    attempts = []
+    if "real_smtp" not in request.fixturenames:
+        class RefusedSMTP:
+            def __init__(self, host="", port=0, *args, **kwargs):
+                attempts.append(f"{host}:{port}")
+                raise ConnectionRefusedError("tests may not reach a real mail server")
+
+        monkeypatch.setattr(smtplib, "SMTP", RefusedSMTP)
+        monkeypatch.setattr(smtplib, "SMTP_SSL", RefusedSMTP)
+    yield
+    if attempts:
+        pytest.fail(f"the test tried to reach a real mail server at {attempts}")
+
+
+@pytest.fixture
+def real_smtp():
+    """Let this test's code reach an SMTP server (one the test starts itself on loopback)."""
+
+
+@pytest.fixture
+def sent_mail():
+    """Capture what services.mail hands over after each commit: a list of OutgoingEmail."""
+    from services.mail import set_sender
+
+    sent = []
+    previous = set_sender(sent.extend)
+    yield sent
+    set_sender(previous)
