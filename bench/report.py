@@ -1,0 +1,219 @@
+"""The table the harness prints (Markdown, ready for the README) and its JSON file."""
+import json
+import os
+import platform
+import runpy
+import sqlite3
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .figures import CASELOAD_CASES, TARGETS
+from .server import ROOT
+
+_SETTINGS_SHOWN = ("workers", "worker_class", "threads", "keepalive", "timeout", "preload_app", "max_requests")
+
+
+def machine_info(postgres_url: str | None, load_generator: str) -> dict:
+    import gunicorn
+
+    info = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_model": _cpu_model(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "sqlite": sqlite3.sqlite_version,
+        "gunicorn": gunicorn.__version__,
+        "load_generator": load_generator,
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        # Other work on a shared machine shows here; the ratios are paired within a round to damp it.
+        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
+    }
+    if postgres_url:
+        import psycopg
+
+        from .data import libpq_url
+
+        with psycopg.connect(libpq_url(postgres_url)) as connection:
+            info["postgresql"] = connection.execute("SHOW server_version").fetchone()[0]
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def shipped_config(database_url: str) -> dict:
+    """Return what gunicorn.conf.py decides for a database (it reads DATABASE_URL)."""
+    saved = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = database_url
+    try:
+        settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    finally:
+        if saved is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = saved
+    return {name: settings[name] for name in _SETTINGS_SHOWN if name in settings}
+
+
+def write_json(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+
+# --- the table ---------------------------------------------------------------------------
+
+def print_table(report: dict) -> None:
+    print()
+    print(table_markdown(report))
+
+
+def table_markdown(report: dict) -> str:
+    machine, settings = report["machine"], report["settings"]
+    lines = [
+        f"Measured {machine['date']} on {machine['nproc']} cores ({machine['cpu_model']}), "
+        f"{machine['memory_gb']} GB, Python {machine['python']}, SQLite {machine['sqlite']}"
+        + (f", PostgreSQL {machine['postgresql']}" if machine.get("postgresql") else "")
+        + f", gunicorn {machine['gunicorn']}; load: {machine['load_generator']}, "
+        f"{settings['seconds']:g} s per load, median of {settings['repetitions']} [min–max]; "
+        f"commit {machine['commit']}{' + uncommitted changes' if machine['uncommitted_changes'] else ''}.",
+        "",
+        "| DB | Figure | Measured | Baseline (same run) | Ratio | Target | Met |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, database in report["databases"].items():
+        for row in _rows(database["figures"]):
+            lines.append("| " + " | ".join([name, *row]) + " |")
+    for kind, config in report.get("gunicorn", {}).items():
+        shown = ", ".join(f"{key}={value}" for key, value in config.items())
+        lines.append(f"\ngunicorn.conf.py on {kind}: {shown}")
+    for note in report.get("notes", []):
+        lines.append(f"\nNote: {note}")
+    return "\n".join(lines)
+
+
+def _rows(figures: dict) -> list[list[str]]:
+    rows = []
+    if "P1" in figures:
+        figure = figures["P1"]
+        rows.append(["P1 ingest: PUT check-in (real writes)", _throughput(figure["measured"]),
+                     _throughput(figure["baseline"]), _percent(figure["ratio"]), _target("P1"), _met(figure["met"])])
+    if "P2" in figures:
+        p2 = figures["P2"]
+        for case in CASELOAD_CASES:
+            figure = p2["cases"][case]
+            patients, days = case.split("x")
+            rows.append([f"P2 caseload: {patients} patients x {days} days", _throughput(figure["measured"]),
+                         _throughput(figure["baseline"]), _percent(figure["ratio"]),
+                         _target("P2") if "target" in figure else "", _met(figure.get("met"))])
+        large, small, year = (p2["cases"]["500x90"]["measured"], p2["cases"]["100x90"]["measured"],
+                              p2["cases"]["500x365"]["measured"])
+        basis = lambda key: "" if p2[key].get("basis", "time").startswith("time") else ", by server CPU/req"  # noqa: E731
+        rows.append([f"P2 cost of 500 patients vs 100{basis('size')}", _throughput(large),
+                     _throughput(small), _times(p2["size"]["ratio"]), _target("P2.size"), _met(p2["size"]["met"])])
+        rows.append([f"P2 a year of history vs 90 days, 500 patients{basis('year')}", _throughput(year),
+                     _throughput(large),
+                     _times(p2["year"]["ratio"]), _target("P2.year"), _met(p2["year"]["met"])])
+        counts = ", ".join(f"{case.replace('x', '×')}: {count}" for case, count in p2["statements"]["counts"].items())
+        rows.append(["P2 SQL statements per caseload request", counts, "", "", "the same at every size",
+                     _met(p2["statements"]["met"])])
+    if "P3" in figures:
+        figure = figures["P3"]
+        memory = figure["memory"]
+        times = "" if figure["repetitions"] >= 3 else f", {figure['repetitions']} repetition(s): over the time budget"
+        rows.append([f"P3 weekly figures, {figure['what'].split(' / ')[0].removeprefix('weekly figures for ')}{times}",
+                     _seconds(figure["measured"]) + f" ({figure['measured']['per_patient_ms']:.2f} ms/patient)",
+                     "full scan " + _seconds(figure["baseline"]), _times(figure["ratio"]), _target("P3"),
+                     _met(figure["met"])])
+        if figure.get("render_ms_per_email") is not None:
+            rows.append(["P3 beside it: rendering one weekly summary e-mail (jobs.emails)",
+                         f"{figure['render_ms_per_email']:.2f} ms per e-mail "
+                         f"({figure['render_ms_per_email'] * int(figure['what'].split()[3]) / 1000:.1f} s for all)",
+                         "", "", "", ""])
+        added = memory["added_mb"]
+        rows.append(["P3 memory the figures add (peak RSS − RSS before)",
+                     f"{added['median']:.0f} MB {_range(added)} at {figure['what'].split()[3]} patients "
+                     f"(process peak {memory['process_peak_mb']['median']:.0f} MB)",
+                     f"{memory['small_added_mb']:.0f} MB at {memory['small_patients']} patients",
+                     f"{memory['growth']:.2f}×", "≤ 100 MB; ≤ 1.2×",
+                     _met(memory["met_peak"] and memory["met_growth"])])
+    if "P4" in figures:
+        figure = figures["P4"]
+        rows.append(["P4 offline sync: 90 days in one request", _latency(figure["measured"]),
+                     "one PUT " + _latency(figure["baseline"]), _times(figure["ratio"]), _target("P4"),
+                     _met(figure["met"])])
+    if "P5" in figures:
+        figure = figures["P5"]
+        rows.append(["P5 check-in p99, shipped config", _p99(figure["measured"]),
+                     "plain sync workers " + _p99(figure["baseline"]), _times(figure["ratio"]), _target("P5"),
+                     _met(figure["met"])])
+    return rows
+
+
+def _range(values: dict, digits: int = 0) -> str:
+    return f"[{values['min']:.{digits}f}–{values['max']:.{digits}f}]"
+
+
+def _cpu(values: dict) -> str:
+    cpu = values.get("cpu_ms_per_request")
+    return f", {cpu:.2f} ms CPU/req" if cpu is not None else ""
+
+
+def _throughput(values: dict) -> str:
+    few = values.get("fewest_requests")
+    thin = f" (only {few} requests finished in a window)" if few is not None and few < 2 * values["in_flight"] else ""
+    digits = 1 if values["median"] < 10 else 0
+    return f"{values['median']:.{digits}f} req/s {_range(values, digits)}{_cpu(values)}{thin}"
+
+
+def _latency(values: dict) -> str:
+    return f"{values['median']:.1f} ms {_range(values, 1)}{_cpu(values)}"
+
+
+def _p99(values: dict) -> str:
+    return (f"{values['median']:.1f} ms {_range(values, 1)} at {values['throughput']:.0f} req/s"
+            f"{_cpu(values)}")
+
+
+def _seconds(values: dict) -> str:
+    return f"{values['median']:.2f} s {_range(values, 2)}"
+
+
+def _percent(ratio: dict) -> str:
+    return f"{100 * ratio['median']:.1f} % [{100 * ratio['min']:.1f}–{100 * ratio['max']:.1f}]"
+
+
+def _times(ratio: dict) -> str:
+    return f"{ratio['median']:.2f}× [{ratio['min']:.2f}–{ratio['max']:.2f}]"
+
+
+def _target(key: str) -> str:
+    unit, operator, limit = TARGETS[key]
+    symbol = "≥" if operator == ">=" else "≤"
+    if key in ("P1", "P2"):
+        return f"{symbol} {100 * limit:.0f} %"
+    return f"{symbol} {limit:g}×"
+
+
+def _met(value) -> str:
+    if value is None:
+        return ""
+    return "yes" if value else "**no**"
