@@ -18,7 +18,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'waypoint.db'}"
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: a database error's message would otherwise quote the
+    # statement's values (a note, an e-mail) into whatever logs it.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", DEFAULT_JWT_SECRET)
     JWT_ALGORITHM = "HS256"
     JWT_DECODE_ALGORITHMS = ["HS256"]
@@ -42,6 +44,9 @@ class Config:
     LOGIN_LOCKOUT = timedelta(minutes=15)
     # Check-ins are small; a body this large is a bug or an attack.
     MAX_CONTENT_LENGTH = 256 * 1024
+    # Reverse proxies in front of the app whose X-Forwarded-For is believed
+    # (for the audit log's client address and per-address login limits).
+    TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
 
     API_TITLE = "Waypoint"

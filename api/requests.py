@@ -48,17 +48,24 @@ def etag(checkin: Checkin) -> str:
 
 
 def parse_if_match(header: str | None) -> list[str] | None:
-    """Return the versions an If-Match header names, ["*"], or None if absent."""
+    """Return the versions an If-Match header names, ["*"], or None if absent.
+
+    If-Match compares strongly (RFC 9110 13.1.1): a weak tag (W/"2") never
+    matches, so a header of weak tags alone names no version and gets 412.
+    """
     if header is None or not header.strip():
         return None
     if header.strip() == "*":
         return ["*"]
     versions = []
     for tag in header.split(","):
-        tag = tag.strip().removeprefix("W/").strip('"')
+        tag = tag.strip()
+        if tag.startswith("W/"):
+            continue
+        tag = tag.strip('"')
         if tag:
             versions.append(tag)
-    return versions or None
+    return versions
 
 
 def page_of(items, total: int, paging: dict) -> dict:

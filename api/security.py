@@ -6,14 +6,14 @@ from flask import Flask, Response, current_app, request
 from flask_jwt_extended import get_jwt_identity
 from flask_limiter import Limiter
 
-from .audit import _client_address
+from .audit import client_address
 
 TOO_MANY = "Too many attempts; wait a while before trying again."
 
 
 def client_address_key() -> str:
     """Rate-limit key of the caller's address (X-Forwarded-For only behind trusted proxies)."""
-    return f"address:{_client_address() or 'unknown'}"
+    return f"address:{client_address() or 'unknown'}"
 
 
 def account_key() -> str:

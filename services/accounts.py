@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from models import (
     DEFAULT_COPING_SKILLS, CareTeamMember, CopingSkill, Invite, LevelOfCare,
-    LevelOfCareChange, Organization, PatientProfile, Program, Role, User, db,
+    LevelOfCareChange, Organization, PatientProfile, Program, Role, User, db, savepoint,
 )
 
 from .access import patient_in_reach, require_role
@@ -96,8 +97,14 @@ def enrol_patient(actor: User, enrolment: dict, now: datetime) -> tuple[PatientP
         organization_id=actor.organization_id, email=email,
         display_name=enrolment["display_name"], role=Role.patient,
     )
-    db.session.add(user)
-    db.session.flush()
+    try:
+        # Two enrolments of one e-mail at once both pass the check above;
+        # the unique index decides, and the loser hears 409, not a 500.
+        with savepoint():
+            db.session.add(user)
+            db.session.flush()
+    except IntegrityError:
+        raise Conflict("This e-mail already has an account.", {"email": ["Already in use."]}) from None
     level = LevelOfCare(enrolment["level_of_care"])
     profile = PatientProfile(
         user_id=user.id, timezone=enrolment["timezone"], recovery_start_date=recovery_start,

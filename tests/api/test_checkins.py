@@ -124,6 +124,22 @@ def test_a_stale_phone_cannot_overwrite_a_newer_edit(client, auth, count):
     assert count(CheckinRevision) == 2
 
 
+@pytest.mark.parametrize("if_match", ['W/"1"', 'W/"1", W/"2"'])
+def test_a_weak_etag_never_matches_so_the_edit_is_refused_with_412(client, auth, count, if_match):
+    put(client, auth, TODAY, checkin_body(craving=3))
+
+    response = put(client, auth, TODAY, checkin_body(craving=9), if_match=if_match)
+
+    problem(response, 412)
+    assert stored() == [(date(2026, 11, 23), 1, 3)]
+
+
+def test_a_strong_tag_beside_a_weak_one_still_matches(client, auth):
+    put(client, auth, TODAY, checkin_body(craving=3))
+
+    assert put(client, auth, TODAY, checkin_body(craving=9), if_match='W/"7", "1"').status_code == 200
+
+
 @pytest.mark.parametrize("if_match", ['"1"', '"7"', "1"])
 def test_if_match_on_a_day_never_written_is_refused_with_412(client, auth, count, if_match):
     response = put(client, auth, TODAY, checkin_body(), if_match=if_match)

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from api import create_app
-from models import AuthSession, Checkin, CheckinRevision, db
+from models import AuthSession, Checkin, CheckinRevision, PatientProfile, User, db
 from tests.factories import bearer, checkin_body
 
 WRITERS = 20
@@ -137,3 +137,19 @@ def test_a_refresh_token_presented_twenty_times_at_once_is_honoured_at_most_once
     # Racing copies of one token look like theft: the family is revoked.
     session = db.session.scalars(select(AuthSession).execution_options(populate_existing=True)).one()
     assert session.revoked_at is not None
+
+
+def test_two_clinicians_enrolling_one_email_at_once_get_one_patient_and_one_409(server, make, count):
+    clinician = make.clinician()
+    colleague = make.clinician(clinician.organization)
+    body = {"email": "sam@example.org", "display_name": "Sam", "timezone": "America/New_York",
+            "level_of_care": "iop"}
+    requests = [lambda c, h=make.headers(who): c.post("/api/v1/patients", headers=h, json=body)
+                for who in (clinician, colleague) for _ in range(5)]
+
+    responses = all_at_once(server, requests)
+
+    statuses = Counter(status for status, _, _ in responses)
+    assert statuses == {201: 1, 409: 9}, statuses
+    assert count(User, User.email == "sam@example.org") == 1
+    assert count(PatientProfile) == 1

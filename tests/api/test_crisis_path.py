@@ -70,3 +70,38 @@ def test_a_self_harm_answer_in_an_offline_queue_gets_the_same_response(client, m
     crisis = [result["crisis_resources"] for result in answer.json["results"]]
     assert crisis[0]["lifeline"]["call"] == "988" and crisis[1] is None
     assert len(sent_mail) == 1
+
+
+def test_the_audit_log_accounts_for_the_whole_crisis_scenario(client, make, sent_mail):
+    clinician = make.clinician(name="Dr First")
+    patient = make.patient(clinician, name="Robin Quill")
+    outsider = make.clinician(patient.organization)
+    admin = make.admin(patient.organization)
+    ids = {"patient": patient.id, "clinician": clinician.id, "outsider": outsider.id}
+    staff = make.headers(clinician)
+
+    # The patient writes; the care team finds, reads and works the alert; a
+    # colleague off the care team tries to look and is turned away.
+    client.put("/api/v1/me/checkins/2026-11-23", headers=make.headers(patient),
+               json=checkin_body(self_harm_thoughts=True, note="a very private note"))
+    alert_id = client.get("/api/v1/alerts", headers=staff).json["items"][0]["id"]
+    client.get(f"/api/v1/patients/{ids['patient']}/checkins", headers=staff)
+    client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=staff, json={"note": "Called; safe tonight"})
+    client.post(f"/api/v1/alerts/{alert_id}/resolve", headers=staff)
+    client.get(f"/api/v1/patients/{ids['patient']}/checkins", headers=make.headers(outsider))
+
+    trail = client.get(f"/api/v1/audit-log?patient_id={ids['patient']}&page_size=50",
+                       headers=make.headers(admin)).json["items"]
+    told = [(event["actor_id"], event["action"], event["resource"], event["outcome"])
+            for event in reversed(trail)]
+
+    assert told == [
+        (ids["patient"], "write", "checkins.MyCheckinDay", "allowed"),
+        (ids["clinician"], "read", "alerts.Alerts", "allowed"),
+        (ids["clinician"], "read", "checkins.PatientCheckins", "allowed"),
+        (ids["clinician"], "write", "alerts.AlertAcknowledge", "allowed"),
+        (ids["clinician"], "write", "alerts.AlertResolve", "allowed"),
+        (ids["outsider"], "read", "checkins.PatientCheckins", "denied"),
+    ]
+    assert all(event["patient_id"] == ids["patient"] for event in trail)
+    assert "private note" not in str(trail) and "Called" not in str(trail)
