@@ -1,13 +1,17 @@
 """One error shape for every source: RFC 9457 problem details as JSON."""
 import logging
 
-from flask import Flask, json
+from flask import Flask, json, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from services import errors as domain
 
 log = logging.getLogger("waypoint.errors")
+# Where an answer that means "come back later" keeps its Retry-After, so the
+# security headers can restore it after Flask-Limiter writes its own.
+RETRY_AFTER = "waypoint.retry_after"
+DATABASE_RETRY_SECONDS = "5"
 PROBLEM_TYPE_BASE = "https://waypoint.example/problems/"
 
 # Domain refusal -> (status, problem type, title).
@@ -96,9 +100,10 @@ def handle_database_unavailable(error: DBAPIError):
     if not _database_unreachable(error):
         return handle_unexpected(error)
     log.error("database unavailable: %s", type(error.orig).__name__ if error.orig else type(error).__name__)
+    request.environ[RETRY_AFTER] = DATABASE_RETRY_SECONDS
     return problem_response(503, "database-unavailable", "Service Unavailable",
                             "The database is not reachable just now; nothing was saved. Try again shortly.",
-                            headers={"Retry-After": "5"})
+                            headers={"Retry-After": DATABASE_RETRY_SECONDS})
 
 
 # SQLite reports a missing table and a busy file alike as OperationalError;

@@ -7,6 +7,7 @@ from flask_jwt_extended import get_jwt_identity
 from flask_limiter import Limiter
 
 from .audit import client_address
+from .errors import RETRY_AFTER
 
 TOO_MANY = "Too many attempts; wait a while before trying again."
 
@@ -97,8 +98,12 @@ def add_security_headers(response: Response) -> Response:
     headers["Content-Security-Policy"] = DOCS_CSP if request.endpoint in DOCS_ENDPOINTS else API_CSP
     if request.is_secure or current_app.config.get("ENV_NAME") == "production":
         headers["Strict-Transport-Security"] = HSTS
-    if response.status_code not in (429, 503):
-        # Flask-Limiter sends it with every limited answer; it means "wait" only on these.
+    # Flask-Limiter sends Retry-After with every answer of a limited route
+    # (its own window); it means "wait" only on a 429, or where an error
+    # handler set its own (a database outage's 503).
+    if request.environ.get(RETRY_AFTER):
+        headers["Retry-After"] = request.environ[RETRY_AFTER]
+    elif response.status_code != 429:
         headers.pop("Retry-After", None)
     # The WSGI server may add its own Server header; ours says nothing.
     headers.pop("Server", None)

@@ -17,18 +17,27 @@ _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-
 class DayOrInstant(fields.String):
     """A calendar day (YYYY-MM-DD, a whole UTC day) or an instant with its offset (RFC 3339)."""
 
-    default_error_messages = {"invalid": "Use a day (YYYY-MM-DD) or an instant with its offset (2026-11-23T17:00:00Z)."}
+    default_error_messages = {
+        "invalid": "Use a day (YYYY-MM-DD) or an instant with its offset (2026-11-23T17:00:00Z).",
+        "range": "Use a year from 2000 to 9998.",
+    }
 
     def _deserialize(self, value, attr, data, **kwargs) -> date | datetime:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             if _DAY.fullmatch(text):
-                return date.fromisoformat(text)
-            if _INSTANT.fullmatch(text):
-                return datetime.fromisoformat(text)
+                parsed = date.fromisoformat(text)
+            elif _INSTANT.fullmatch(text):
+                parsed = datetime.fromisoformat(text)
+            else:
+                raise ValueError(text)
         except ValueError:
-            pass
-        raise self.make_error("invalid")
+            raise self.make_error("invalid") from None
+        # The next day, or the instant in UTC, must still be on the calendar
+        # (9999-12-31 + 1 day overflowed into a 500); no event predates 2000.
+        if not 2000 <= parsed.year <= 9998:
+            raise self.make_error("range")
+        return parsed
 
 
 class AuditQuerySchema(PageQuerySchema):

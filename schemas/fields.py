@@ -79,12 +79,20 @@ class Day(fields.Date):
 
     date.fromisoformat alone would also take "20261123" and ISO week dates
     ("2026-W48-1"); the contract promises RFC 3339 full-date only.
+    Years 1900 to 9998 only: the calendar's own edges (0001-01-01,
+    9999-12-31) are typos here, and a week or window around them overflows
+    Python's date arithmetic into a 500.
     """
+
+    default_error_messages = {"range": "Use a year from 1900 to 9998."}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str) or not _FULL_DATE.fullmatch(value):
             raise self.make_error("invalid", input=value)
-        return super()._deserialize(value, attr, data, **kwargs)
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not 1900 <= day.year <= 9998:
+            raise self.make_error("range")
+        return day
 
 
 class Text(fields.String):

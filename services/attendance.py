@@ -215,6 +215,10 @@ def _level_on(day: date, fallback: LevelOfCare, changes: list[tuple[date, LevelO
 
 # --- recording and reading ------------------------------------------------------
 
+# Sessions are recorded as they happen; a year back covers any catch-up, and
+# a date like 0001-01-01 is a typo (it once overflowed the alert rules' date math).
+RECORDABLE_DAYS_BACK = 365
+
 def record_attendance(actor: User, patient_id: int, entry: dict, now: datetime) -> AttendanceRecord:
     """Record one session for a patient (care team or admin).
 
@@ -224,8 +228,11 @@ def record_attendance(actor: User, patient_id: int, entry: dict, now: datetime) 
     require_role(actor, Role.clinician, Role.admin)
     status = AttendanceStatus(entry["status"])
     errors = {}
-    if entry["session_date"] > local_today(now, profile.timezone):
+    today = local_today(now, profile.timezone)
+    if entry["session_date"] > today:
         errors["session_date"] = ["Is in the future for the patient's time zone."]
+    elif entry["session_date"] < today - timedelta(days=RECORDABLE_DAYS_BACK):
+        errors["session_date"] = [f"Is more than {RECORDABLE_DAYS_BACK} days back."]
     if status is AttendanceStatus.attended and entry["hours"] <= 0:
         errors["hours"] = ["An attended session lasts more than 0 hours."]
     if errors:
@@ -299,7 +306,7 @@ def attendance_by_patient(patient_ids: Iterable[int], since: date) -> dict[int, 
     sessions: dict[int, list[AttendanceRow]] = {patient_id: [] for patient_id in ids}
     if not ids:
         return sessions
-    rows = db.session.execute(
+    rows = db.session.connection().execute(  # Core: no ORM row processing for plain columns
         select(AttendanceRecord.id, AttendanceRecord.patient_id, AttendanceRecord.session_date,
                AttendanceRecord.kind, AttendanceRecord.status, AttendanceRecord.hours)
         .where(AttendanceRecord.patient_id.in_(ids), AttendanceRecord.session_date >= since)

@@ -620,3 +620,14 @@ def test_only_admins_read_the_log_and_the_refusal_is_recorded(client, make, clin
     refused, anonymous = events()
     assert summary(refused) == (caller.id, role.value, "read", "audit.AuditLog", None, "denied", 403)
     assert (anonymous.actor_id, anonymous.outcome) == (None, "denied")
+
+
+@pytest.mark.parametrize("query", [
+    "to=9999-12-31", "from=9999-12-31&to=9999-12-31", "from=0001-01-01&to=0001-01-01",
+    "to=9999-12-31T23:59:59Z", "from=0001-01-01T00:00:00Z",
+])
+def test_the_calendars_edges_are_answered_not_overflowed(client, admin, tokens, query):
+    response = client.get(f"/api/v1/audit-log?{query}", headers=tokens(admin))
+
+    assert response.status_code in (200, 422), response.json
+    assert response.content_type == "application/problem+json" or response.json["items"] == []

@@ -212,3 +212,24 @@ def test_a_note_with_an_unpaired_surrogate_is_a_field_error_not_a_500(client, ma
 
     assert response.status_code == 422
     assert "note" in response.json["errors"]
+
+
+@pytest.mark.parametrize("edge", ["0001-01-01", "9999-12-31", "1899-12-31"])
+def test_a_day_at_the_calendars_edge_is_a_422_wherever_a_day_is_taken(client, make, edge):
+    """Such a day once overflowed a week or window computed around it into a 500."""
+    clinician = make.clinician()
+    patient = make.patient(clinician)
+    staff, own = make.headers(clinician), make.headers(patient)
+    attempts = [
+        client.get(f"/api/v1/me/goals?week={edge}", headers=own),
+        client.get(f"/api/v1/me/checkins?from={edge}&to={edge}", headers=own),
+        client.post(f"/api/v1/patients/{patient.id}/assessment-assignments", headers=staff,
+                    json={"instrument": "phq9", "cadence_days": 7, "window_days": 3, "starts_on": edge}),
+        client.post("/api/v1/patients", headers=staff, json={
+            "email": "new@example.org", "display_name": "New", "timezone": "UTC",
+            "level_of_care": "iop", "recovery_start_date": edge}),
+    ]
+
+    for response in attempts:
+        body = problem(response, 422)
+        assert "Use a year from 1900 to 9998." in str(body["errors"])
