@@ -21,7 +21,8 @@ class AttendanceRecord(Base):
     session_date: Mapped[date] = mapped_column(Date)
     kind: Mapped[SessionKind] = mapped_column(Enum(SessionKind, native_enum=False, length=20))
     status: Mapped[AttendanceStatus] = mapped_column(Enum(AttendanceStatus, native_enum=False, length=20))
-    hours: Mapped[float] = mapped_column(Float)  # hours attended (0 when missed)
+    # Hours attended; for a missed or excused session its scheduled length (0 when unknown).
+    hours: Mapped[float] = mapped_column(Float)
     note: Mapped[str | None] = mapped_column(Text)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

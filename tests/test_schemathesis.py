@@ -3,6 +3,7 @@
 Run as a patient and as a clinician (with real data behind them), so the
 generated requests reach the code behind the access checks, not only 401s.
 """
+import os
 from datetime import date
 from pathlib import Path
 
@@ -27,8 +28,9 @@ CHECKS = [
     not_a_server_error, status_code_conformance, content_type_conformance,
     response_schema_conformance, response_headers_conformance,
 ]
-# Enough to find a crash in each operation while the suite stays quick.
-EXAMPLES_PER_OPERATION = 25
+# Enough to find a crash in each operation while the suite stays quick;
+# WAYPOINT_SCHEMATHESIS_EXAMPLES=500 digs deeper before a release.
+EXAMPLES_PER_OPERATION = int(os.environ.get("WAYPOINT_SCHEMATHESIS_EXAMPLES", "25"))
 
 
 @pytest.fixture
