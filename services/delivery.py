@@ -487,7 +487,9 @@ def _deliver(delivery: Claimed, letter, transport: _Transport, report: SendRepor
     try:
         transport.send_message(build_email(delivery, letter))
     except PermanentFailure as error:
-        log.warning("%s %s failed permanently: %s", delivery.kind, delivery.id, error)
+        # Not the server's reply: it often quotes the recipient's address.
+        # Admins read it in the ledger (GET /deliveries?status=failed).
+        log.warning("%s delivery %s failed permanently", delivery.kind, delivery.id)
         return mark_failed(delivery, str(error))
     except TemporaryFailure as error:
         report.transport_down = transport.down is not None

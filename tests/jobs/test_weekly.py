@@ -80,9 +80,9 @@ def test_a_mail_server_that_is_down_is_retried_and_every_summary_arrives_once(en
     assert [(r.status, r.attempts, r.last_error) for r in ledger()] == [("sent", 2, None)] * 3
 
 
-def test_a_refused_recipient_is_a_permanent_failure_and_is_not_retried(enrol, smtp_server, clock):
+def test_a_refused_recipient_is_a_permanent_failure_and_is_not_retried(enrol, smtp_server, clock, caplog):
     refused, accepted = enrol(), enrol()
-    smtp_server.handler.refuse[refused.email] = "550 5.1.1 No such mailbox"
+    smtp_server.handler.refuse[refused.email] = f"550 5.1.1 <{refused.email}>: No such mailbox"
 
     report = weekly_summaries(clock.now)
     clock.advance(hours=2)
@@ -92,7 +92,9 @@ def test_a_refused_recipient_is_a_permanent_failure_and_is_not_retried(enrol, sm
     assert [m["To"] for m in smtp_server.messages] == [accepted.email]
     failed = db.session.get(Delivery, ledger()[0].id)
     assert (failed.status, failed.attempts) == ("failed", 1)
-    assert failed.last_error == "recipient refused: 550 5.1.1 No such mailbox"
+    assert failed.last_error == f"recipient refused: 550 5.1.1 <{refused.email}>: No such mailbox"
+    # The server quoted the address; the ledger (admins only) keeps it, the logs must not.
+    assert "failed permanently" in caplog.text and refused.email not in caplog.text
 
 
 def test_a_temporary_refusal_is_retried_with_growing_backoff_until_accepted(enrol, smtp_server, clock):
