@@ -8,7 +8,10 @@ NOT_AUDITED_ENDPOINTS is not. A test fails on a route that is none of these
 The event is written after the response is decided (after_request, or
 teardown when an exception escaped), with one INSERT in a transaction of its
 own: it is kept when the request's own work was refused or rolled back, and
-it never joins the request's unit of work.
+it never joins the request's unit of work. The exception: a view whose
+answer is settled before it commits may commit its event with its work
+(commit_with_audit), one transaction instead of two; should that commit
+fail, the failure is recorded the usual way.
 """
 import ipaddress
 import logging
@@ -21,7 +24,7 @@ from flask_jwt_extended import decode_token, get_jwt
 from werkzeug.routing import Rule
 
 from models import db, utcnow
-from services.audit import AuditEntry, append_audit_event
+from services.audit import AuditEntry, append_audit_event, stage_audit_event
 
 log = logging.getLogger("waypoint.audit")
 
@@ -182,6 +185,33 @@ def _record(plan: Audited, status: int, response: Response | None) -> None:
                   type(error).__name__)
 
 
+def commit_with_audit(status: int, *shown) -> None:
+    """Commit the request's unit of work with its audit event inside: one transaction, one durable commit.
+
+    For a view whose answer is settled before it commits (status) and whose
+    event needs nothing from the response body: a patient's own write. The
+    event then lands with the work or not at all; if the commit fails,
+    nothing is marked recorded, and the failure is recorded like any other
+    request's (after_request or teardown, in a transaction of its own).
+
+    shown: the rows the response shows as just written. They are detached
+    before the commit, which would otherwise expire them and make the
+    response read each back with a SELECT.
+    """
+    plan = _plan_for_request()
+    if plan is not None and (plan.action is not None or plan.patient not in ("caller", "path")):
+        plan = None  # the event needs the response: after_request writes it
+    if plan is not None:
+        stage_audit_event(_entry(plan, status, None))
+    session = db.session()
+    for row in shown:
+        if row in session:
+            session.expunge(row)
+    session.commit()
+    if plan is not None:
+        request.environ[_RECORDED] = True
+
+
 def _entry(plan: Audited, status: int, response: Response | None) -> AuditEntry:
     outcome = "allowed" if status < 400 else "denied" if status in _DENIED else "failed"
     claims = _claims_in_g()
@@ -308,10 +338,6 @@ def client_address() -> str | None:
             except ValueError:
                 pass
     return request.remote_addr
-
-
-# api/security.py imports the earlier name.
-_client_address = client_address
 
 
 # --- logs without patient data ------------------------------------------------

@@ -1,7 +1,7 @@
 """JWT wiring: who the caller is, and tokens that die with their session."""
 from datetime import timedelta
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_jwt_extended import (
     create_access_token, create_refresh_token, current_user, get_jti, jwt_required,
 )
@@ -9,7 +9,7 @@ from flask_jwt_extended import (
 from models import User, db
 from services.accounts import user_by_id
 from services.errors import AuthenticationFailed
-from services.sessions import LockoutPolicy, new_session_id, token_is_revoked
+from services.sessions import LockoutPolicy, new_session_id, token_holder
 
 from .errors import problem_response
 from .extensions import jwt
@@ -18,6 +18,7 @@ __all__ = ["current_user", "jwt_required", "issue_tokens", "bearer", "commit", "
 
 # The OpenAPI security requirement for a bearer-protected operation.
 bearer = [{"bearerAuth": []}]
+_TOKEN_HOLDER = "waypoint.token_holder"
 
 
 def issue_tokens(user: User, session_id: str | None = None) -> dict:
@@ -56,7 +57,13 @@ def _token_revoked(_header, payload) -> bool:
     except (KeyError, TypeError, ValueError):
         return True
     issued_at = payload.get("iat")
-    return token_is_revoked(user_id, payload.get("sid"), issued_at if isinstance(issued_at, int) else None)
+    holder = token_holder(user_id, payload.get("sid"), issued_at if isinstance(issued_at, int) else None)
+    if has_request_context():
+        # Held for the user lookup that follows, which then finds the caller (and
+        # profile and organization) in the session instead of reading them again:
+        # the session itself keeps only weak references.
+        request.environ[_TOKEN_HOLDER] = holder
+    return holder is None
 
 
 @jwt.unauthorized_loader

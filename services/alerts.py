@@ -78,7 +78,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import and_, case, exists, func, insert, or_, select
+from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -278,13 +278,18 @@ def short_sleep_rule(by_day: Mapping[date, DayRecord], today: date, limits: Mapp
 
 
 def checkin_findings(by_day: Mapping[date, DayRecord], day: date, self_harm_thoughts: bool | None,
-                     today: date, limits: Mapping, substances: Sequence[str] = ()) -> dict[str, Finding]:
-    """Return every check-in rule that holds for the check-in of day, by rule."""
+                     today: date, limits: Mapping, substances: Sequence[str] = (), *,
+                     mood_trend: bool = True) -> dict[str, Finding]:
+    """Return every check-in rule that holds for the check-in of day, by rule.
+
+    mood_trend=False leaves out mood_worsening, for a caller that knows the
+    day lies outside the slope's window (so the day cannot change it).
+    """
     findings = [
         self_harm_rule(day, self_harm_thoughts),
         substance_use_rule(by_day.get(day), today, limits, substances),
         craving_spike_rule(by_day, day, today, limits),
-        mood_worsening_rule(by_day.values(), today, limits),
+        mood_worsening_rule(by_day.values(), today, limits) if mood_trend else None,
         short_sleep_rule(by_day, today, limits),
     ]
     return {finding.rule: finding for finding in findings if finding is not None}
@@ -491,33 +496,113 @@ def _rules_seen(patient_id: int, rules: list[str], source: str, written_at: date
 
 # --- hooks: call each right after the write, before the commit ------------------------------------
 
-def alerts_after_checkin(patient: User, checkin: Checkin, now: datetime) -> list[Alert]:
-    """Raise what a newly written check-in (created or changed) makes true; flushes only."""
-    from .dashboards import checkin_histories
+CHECKIN_RULES = (SELF_HARM, SUBSTANCE_USE, CRAVING_SPIKE, MOOD_WORSENING, SHORT_SLEEP)
+_FROM_REVISIONS = object()
 
-    profile = patient.patient_profile
-    today = local_today(now, profile.timezone)
-    limits = thresholds(db.session.get(Organization, patient.organization_id))
-    since = min(today - timedelta(days=SLOPE_DAYS),
-                checkin.day - timedelta(days=limits["craving_baseline_days"] + 1))
-    history = checkin_histories([patient.id], since).get(patient.id)
-    after = {record.day: record for record in (history.records if history else [])}
-    before = dict(after)
-    previous = _previous_content(checkin)
-    if previous is None:
-        before.pop(checkin.day, None)
-    else:
-        before[checkin.day] = DayRecord(
-            day=checkin.day, craving=previous["craving"], mood=previous["mood"],
-            sleep_hours=previous["sleep_hours"], used_substance=previous["used_substance"],
-            coping_skills=tuple(previous.get("coping_skills") or ()), late=checkin.late,
+
+def alerts_after_checkin(patient: User, checkin: Checkin, now: datetime, previous: Any = _FROM_REVISIONS,
+                         organization: Organization | None = None) -> list[Alert]:
+    """Raise what a newly written check-in (created or changed) makes true; flushes only.
+
+    previous is the content of the version before (None for a new day);
+    left out, it is read from the check-in's revisions.
+    """
+    if previous is _FROM_REVISIONS:
+        previous = _previous_content(checkin)
+    organization = organization or db.session.get(Organization, patient.organization_id)
+    return CheckinRules(patient, organization, now, [checkin.day]).judge(checkin, previous)
+
+
+# What the check-in rules read of a patient's history (as services.dashboards.checkin_histories), built once.
+_RULES_HISTORY = select(
+    Checkin.day, Checkin.craving, Checkin.mood, Checkin.sleep_hours, Checkin.used_substance,
+    Checkin.coping_skills, Checkin.late,
+).where(Checkin.patient_id == bindparam("patient_id"), Checkin.day >= bindparam("since"))
+
+
+class CheckinRules:
+    """The check-in rules over one request's writes of one patient's days.
+
+    The history the rules read is loaded once, then kept current in memory as
+    each written day is judged, in the order written: every day meets the
+    history it would have met had the days come one request at a time, and
+    a sync of many days costs one load instead of one per day. Likewise the
+    rules' latest alerts (which sources they took into account) are read once
+    and followed as this request raises them.
+    """
+
+    def __init__(self, patient: User, organization: Organization, now: datetime, days: Iterable[date]):
+        self.patient = patient
+        self.now = now
+        self.today = local_today(now, patient.patient_profile.timezone)
+        self.limits = thresholds(organization)
+        self._since = min(self.today - timedelta(days=SLOPE_DAYS),
+                          min(days) - timedelta(days=self.limits["craving_baseline_days"] + 1))
+        self._by_day: dict[date, DayRecord] | None = None
+        self._latest: dict[str, tuple[dict, datetime]] | None = None
+
+    def load_history(self) -> None:
+        """Read the check-ins the rules look at (before the writes, for a batch written in one go)."""
+        self._by_day = {
+            row.day: DayRecord(day=row.day, craving=row.craving, mood=row.mood, sleep_hours=row.sleep_hours,
+                               used_substance=row.used_substance, coping_skills=tuple(row.coping_skills or ()),
+                               late=row.late)
+            for row in db.session.execute(_RULES_HISTORY, {"patient_id": self.patient.id, "since": self._since})
+        }
+
+    def judge(self, checkin: Checkin, previous: dict | None) -> list[Alert]:
+        """Raise what the written check-in makes true that its previous version (None: none) did not."""
+        if self._by_day is None:
+            self.load_history()
+        after = self._by_day
+        # float(): as a read would give it back (SQLite's RETURNING may hand back 3 for a stored 3.0).
+        after[checkin.day] = DayRecord(
+            day=checkin.day, craving=checkin.craving, mood=checkin.mood, sleep_hours=float(checkin.sleep_hours),
+            used_substance=checkin.used_substance, coping_skills=tuple(checkin.coping_skills or ()),
+            late=checkin.late,
         )
-    held = checkin_findings(before, checkin.day, (previous or {}).get("self_harm_thoughts"), today, limits)
-    holds = checkin_findings(after, checkin.day, checkin.self_harm_thoughts, today, limits,
-                             checkin.substances or ())
-    new = [finding for rule, finding in holds.items() if rule not in held]
-    return _raise_findings(patient, new, f"checkin:{checkin.id}:v{checkin.version}", checkin.updated_at,
-                           today, now)
+        before = dict(after)
+        if previous is None:
+            before.pop(checkin.day, None)
+        else:
+            before[checkin.day] = DayRecord(
+                day=checkin.day, craving=previous["craving"], mood=previous["mood"],
+                sleep_hours=previous["sleep_hours"], used_substance=previous["used_substance"],
+                coping_skills=tuple(previous.get("coping_skills") or ()), late=checkin.late,
+            )
+        # A day before the slope's window leaves the mood trend as it was: it cannot raise it.
+        mood_trend = checkin.day > self.today - timedelta(days=SLOPE_DAYS)
+        held = checkin_findings(before, checkin.day, (previous or {}).get("self_harm_thoughts"), self.today,
+                                self.limits, mood_trend=mood_trend)
+        holds = checkin_findings(after, checkin.day, checkin.self_harm_thoughts, self.today, self.limits,
+                                 checkin.substances or (), mood_trend=mood_trend)
+        new = [finding for rule, finding in holds.items() if rule not in held]
+        if not new:
+            return []
+        source = f"checkin:{checkin.id}:v{checkin.version}"
+        seen = self._rules_seen(source, checkin.updated_at)
+        raised = []
+        for finding in new:
+            if finding.rule in seen:
+                continue
+            evidence = {**finding.evidence, "source": source}
+            raised.append(raise_alert(self.patient, finding.rule, finding.severity, finding.summary, evidence,
+                                      self.today, self.now))
+            self._latest[finding.rule] = (evidence, self.now)
+        return raised
+
+    def _rules_seen(self, source: str, written_at: datetime) -> set[str]:
+        # As _rules_seen, over every check-in rule at once.
+        if self._latest is None:
+            self._latest = {}
+            for rule, evidence, triggered_at in db.session.execute(
+                select(Alert.rule, Alert.evidence, Alert.last_triggered_at)
+                .where(Alert.patient_id == self.patient.id, Alert.rule.in_(CHECKIN_RULES))
+                .order_by(Alert.id.desc())
+            ):
+                self._latest.setdefault(rule, (evidence or {}, triggered_at))
+        return {rule for rule, (evidence, triggered_at) in self._latest.items()
+                if evidence.get("source") == source or triggered_at > written_at}
 
 
 def _previous_content(checkin: Checkin) -> dict | None:
@@ -664,11 +749,12 @@ def crisis_resources(organization: Organization) -> dict[str, Any]:
     return resources(organization)
 
 
-def checkin_crisis_resources(patient: User, checkin: Checkin) -> dict[str, Any] | None:
+def checkin_crisis_resources(patient: User, checkin: Checkin,
+                             organization: Organization | None = None) -> dict[str, Any] | None:
     """Return crisis resources for the check-in's answer when it reports self-harm thoughts, else None."""
     if not checkin.self_harm_thoughts:
         return None
-    return crisis_resources(db.session.get(Organization, patient.organization_id))
+    return crisis_resources(organization or db.session.get(Organization, patient.organization_id))
 
 
 # --- the care team's side -------------------------------------------------------------------------

@@ -83,6 +83,22 @@ _INSERT_BY_ACTOR_EMAIL = _build_insert(actor_by_email=True)
 
 def append_audit_event(entry: AuditEntry) -> None:
     """Write one event in a transaction of its own, kept whatever becomes of the caller's."""
+    statement, params = _insert_of(entry)
+    with db.engine.begin() as connection:
+        connection.execute(statement, params)
+
+
+def stage_audit_event(entry: AuditEntry) -> None:
+    """Add one event to the session's unit of work: it is kept if, and only if, that commits.
+
+    For a request whose outcome is settled before its commit; whoever calls
+    this must write the event anew (append_audit_event) should the commit fail.
+    """
+    statement, params = _insert_of(entry)
+    db.session.execute(statement, params)
+
+
+def _insert_of(entry: AuditEntry) -> tuple:
     by_email = entry.actor_id is None and entry.actor_email is not None
     params = {
         "occurred_at": entry.occurred_at, "action": entry.action, "resource": entry.resource[:120],
@@ -94,8 +110,7 @@ def append_audit_event(entry: AuditEntry) -> None:
         params["actor_email"] = entry.actor_email
     else:
         params["actor_id"] = entry.actor_id
-    with db.engine.begin() as connection:
-        connection.execute(_INSERT_BY_ACTOR_EMAIL if by_email else _INSERT_BY_ACTOR_ID, params)
+    return _INSERT_BY_ACTOR_EMAIL if by_email else _INSERT_BY_ACTOR_ID, params
 
 
 def list_audit_events(

@@ -6,9 +6,9 @@ nothing, and changing an existing day needs the version it was based on.
 """
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, func, insert, select, text
 
 from models import (
     Checkin, CheckinRevision, CopingSkill, Organization, PatientProfile, User, db, savepoint,
@@ -87,42 +87,95 @@ def record_checkin(
     If-Match header), ["*"] for any, or None when it sent none. A created or
     changed day goes through the alert rules.
     """
-    from .alerts import alerts_after_checkin, checkin_crisis_resources  # alerts read check-ins
+    from .alerts import CheckinRules, checkin_crisis_resources  # alerts read check-ins
 
-    write = _upsert_day(patient, day, content, if_match, now)
-    alerts = alerts_after_checkin(patient, write.checkin, now) if write.outcome != "unchanged" else []
-    return replace(write, crisis_resources=checkin_crisis_resources(patient, write.checkin),
+    desk = _Desk.of(patient, now)
+    write, previous = _upsert_day(desk, day, content, if_match)
+    alerts = []
+    if write.outcome != "unchanged":
+        alerts = CheckinRules(patient, desk.organization, now, [day]).judge(write.checkin, previous)
+    return replace(write, crisis_resources=checkin_crisis_resources(patient, write.checkin, desk.organization),
                    alerts=tuple(alerts))
 
 
+# Statements of every write, built once.
+_ACTIVE_SKILLS = select(CopingSkill.code).where(
+    CopingSkill.organization_id == bindparam("organization_id"), CopingSkill.active.is_(True))
+_INSERT_REVISIONS = insert(CheckinRevision.__table__)
+
+
+@dataclass
+class _Desk:
+    """What writing a patient's days reads once per request, however many days it writes."""
+
+    patient: User
+    profile: PatientProfile
+    organization: Organization
+    now: datetime
+    today: date
+    _known_skills: set[str] | None = None
+
+    @classmethod
+    def of(cls, patient: User, now: datetime) -> "_Desk":
+        profile = patient.patient_profile
+        return cls(patient, profile, db.session.get(Organization, patient.organization_id), now,
+                   local_today(now, profile.timezone))
+
+    def known_skills(self) -> set[str]:
+        """Return the codes of the organization's active coping skills."""
+        if self._known_skills is None:
+            self._known_skills = set(db.session.scalars(_ACTIVE_SKILLS, {"organization_id": self.organization.id}))
+        return self._known_skills
+
+    def too_far_back(self, day: date) -> bool:
+        return day < self.today - timedelta(days=self.organization.late_entry_days)
+
+
 def _upsert_day(
-    patient: User, day: date, content: dict, if_match: list[str] | None, now: datetime
-) -> CheckinWrite:
-    profile: PatientProfile = patient.patient_profile
-    organization = db.session.get(Organization, patient.organization_id)
+    desk: _Desk, day: date, content: dict, if_match: list[str] | None
+) -> tuple[CheckinWrite, dict | None]:
+    """Write the day; return the write and the content it replaced (None unless updated)."""
     content = normalise_content(content)
-    _check_day_and_codes(profile, organization, day, content, now)
+    _check_day_and_codes(desk, day, content)
+    if if_match in (None, ["*"]) and not desk.too_far_back(day):
+        # Most writes are a new day: try the insert first, one statement instead of a read and an insert.
+        created = _insert_days(desk, [(day, content)])
+        if created:
+            return CheckinWrite(created[day], "created"), None
+        # The day exists (or another request wrote it a moment ago): an edit of it.
+        existing = _locked_row(desk.patient.id, day)
+    else:
+        existing = _locked_row(desk.patient.id, day)
+        if existing is None:
+            _refuse_new_day(desk, day, if_match)
+    outcome = _edit_outcome(desk, existing, content, if_match)
+    if outcome == "unchanged":
+        return CheckinWrite(existing, "unchanged"), None
+    previous = content_of(existing)
+    _apply_edits(desk, [(existing, content)])
+    return CheckinWrite(existing, "updated"), previous
 
-    existing = _locked_row(patient.id, day)
-    if existing is None:
-        if if_match is not None and if_match != ["*"]:
-            raise StaleVersion("There is no check-in for this day to match the version you sent.")
-        if day < local_today(now, profile.timezone) - timedelta(days=organization.late_entry_days):
-            raise InvalidInput(
-                "This day is too far back to fill in.",
-                {"date": [f"Days more than {organization.late_entry_days} days back cannot be filled in."]},
-            )
-        created = _insert_if_absent(patient, profile, day, content, now)
-        if created is not None:
-            return CheckinWrite(created, "created")
-        # Another request wrote the day a moment ago; treat ours as an edit of it.
-        existing = _locked_row(patient.id, day)
 
+def _refuse_new_day(desk: _Desk, day: date, if_match: list[str] | None) -> None:
+    """Raise if a day with no check-in may not be created by this write."""
+    if if_match is not None and if_match != ["*"]:
+        raise StaleVersion("There is no check-in for this day to match the version you sent.")
+    if desk.too_far_back(day):
+        days = desk.organization.late_entry_days
+        raise InvalidInput(
+            "This day is too far back to fill in.",
+            {"date": [f"Days more than {days} days back cannot be filled in."]},
+        )
+
+
+def _edit_outcome(desk: _Desk, existing: Checkin, content: dict, if_match: list[str] | None) -> str:
+    """Return "unchanged" or "updated" for a write over an existing day, or raise the refusal."""
     if content_of(existing) == content:
-        return CheckinWrite(existing, "unchanged")
-    if now >= existing.created_at + timedelta(hours=organization.edit_window_hours):
+        return "unchanged"
+    hours = desk.organization.edit_window_hours
+    if desk.now >= existing.created_at + timedelta(hours=hours):
         raise CheckinLocked(
-            f"This day's check-in was recorded more than {organization.edit_window_hours} hours ago "
+            f"This day's check-in was recorded more than {hours} hours ago "
             "and can no longer be changed."
         )
     if if_match is None:
@@ -133,16 +186,22 @@ def _upsert_day(
         raise StaleVersion(
             f"The check-in was changed since you read it (now version {existing.version})."
         )
-    for field, value in content.items():
-        setattr(existing, field, value)
-    existing.version += 1
-    existing.updated_at = now
-    db.session.add(CheckinRevision(
-        checkin_id=existing.id, version=existing.version, content=content,
-        recorded_at=now, recorded_by_id=patient.id,
-    ))
+    return "updated"
+
+
+def _apply_edits(desk: _Desk, edits: list[tuple[Checkin, dict]]) -> None:
+    """Change existing days to their new content, each with its revision."""
+    for existing, content in edits:
+        for field, value in content.items():
+            setattr(existing, field, value)
+        existing.version += 1
+        existing.updated_at = desk.now
     db.session.flush()
-    return CheckinWrite(existing, "updated")
+    db.session.execute(_INSERT_REVISIONS, [
+        {"checkin_id": existing.id, "version": existing.version, "content": content,
+         "recorded_at": desk.now, "recorded_by_id": desk.patient.id}
+        for existing, content in edits
+    ])
 
 
 @dataclass(frozen=True)
@@ -156,29 +215,111 @@ class SyncResult:
     crisis_resources: dict | None = None
 
 
+@dataclass
+class _QueuedDay:
+    day: date
+    content: dict
+    if_match: list[str] | None
+    outcome: str = "refused"
+    checkin: Checkin | None = None
+    previous: dict | None = None
+    error: DomainError | None = None
+
+
 def sync_checkins(patient: User, queue: list[dict], now: datetime) -> list[SyncResult]:
     """Write an offline queue of days, each on its own: one refusal spoils no other.
 
     Each entry is {"date", "base_version" (optional), ...content}. Entries are
-    written in the order given.
+    written in the order given, with the outcome and the alerts each would
+    have had as a PUT of its own; distinct days are written in one go.
     """
-    results = []
+    queued = []
     for entry in queue:
         entry = dict(entry)
         day = entry.pop("date")
         base_version = entry.pop("base_version", None)
-        if_match = None if base_version is None else [str(base_version)]
+        queued.append(_QueuedDay(day, entry, None if base_version is None else [str(base_version)]))
+    if not queued:
+        return []
+    if len({item.day for item in queued}) == len(queued):
+        results = _sync_together(patient, queued, now)
+        if results is not None:
+            return results
+    return _sync_one_by_one(patient, queued, now)
+
+
+def _sync_one_by_one(patient: User, queued: list[_QueuedDay], now: datetime) -> list[SyncResult]:
+    results = []
+    for item in queued:
         nested = savepoint()
         try:
-            write = record_checkin(patient, day, entry, if_match, now)
+            write = record_checkin(patient, item.day, item.content, item.if_match, now)
         except DomainError as error:
             nested.rollback()
-            results.append(SyncResult(day, "refused", error=error))
+            results.append(SyncResult(item.day, "refused", error=error))
         else:
             nested.commit()
-            results.append(SyncResult(day, write.outcome, checkin=write.checkin,
+            results.append(SyncResult(item.day, write.outcome, checkin=write.checkin,
                                       crisis_resources=write.crisis_resources))
     return results
+
+
+def _sync_together(patient: User, queued: list[_QueuedDay], now: datetime) -> list[SyncResult] | None:
+    """Write distinct days with a fixed number of statements; None if another writer got in the way.
+
+    Each day is decided as a PUT of its own would decide it (the days are
+    distinct, so no day's outcome depends on another's); then the new days
+    go in one INSERT, the revisions in another, and the alert rules judge
+    each written day in queue order over the history as it stood then.
+    """
+    from .alerts import CheckinRules, checkin_crisis_resources  # alerts read check-ins
+
+    desk = _Desk.of(patient, now)
+    nested = savepoint()
+    days = [item.day for item in queued]
+    existing = {checkin.day: checkin for checkin in db.session.scalars(
+        select(Checkin).where(Checkin.patient_id == patient.id, Checkin.day.in_(days))
+        .with_for_update().execution_options(populate_existing=True)
+    )}
+    rules = CheckinRules(patient, desk.organization, now, days)
+    rules.load_history()
+    for item in queued:
+        try:
+            item.content = normalise_content(item.content)
+            _check_day_and_codes(desk, item.day, item.content)
+            item.checkin = existing.get(item.day)
+            if item.checkin is None:
+                _refuse_new_day(desk, item.day, item.if_match)
+                item.outcome = "created"
+            else:
+                item.outcome = _edit_outcome(desk, item.checkin, item.content, item.if_match)
+        except DomainError as error:
+            item.outcome, item.checkin, item.error = "refused", None, error
+    # In day order: two writers inserting the same days take their locks in the same order.
+    new_days = sorted((item.day, item.content) for item in queued if item.outcome == "created")
+    created = _insert_days(desk, new_days) if new_days else {}
+    if len(created) != len(new_days):
+        nested.rollback()  # one of the days appeared meanwhile: go day by day
+        return None
+    edits = []
+    for item in queued:
+        if item.outcome == "created":
+            item.checkin = created[item.day]
+        elif item.outcome == "updated":
+            item.previous = content_of(item.checkin)
+            edits.append((item.checkin, item.content))
+    if edits:
+        _apply_edits(desk, edits)
+    for item in queued:
+        if item.outcome in ("created", "updated"):
+            rules.judge(item.checkin, item.previous)
+    nested.commit()
+    return [
+        SyncResult(item.day, "refused", error=item.error) if item.error is not None else
+        SyncResult(item.day, item.outcome, checkin=item.checkin,
+                   crisis_resources=checkin_crisis_resources(patient, item.checkin, desk.organization))
+        for item in queued
+    ]
 
 
 def list_checkins(
@@ -207,18 +348,17 @@ def get_checkin(patient_id: int, day: date) -> Checkin | None:
     ).one_or_none()
 
 
-def _check_day_and_codes(profile, organization, day, content, now) -> None:
+def _check_day_and_codes(desk: _Desk, day: date, content: dict) -> None:
     errors = {}
-    if day > local_today(now, profile.timezone):
+    if day > desk.today:
         errors["date"] = ["Is in the future for your time zone."]
-    known = set(db.session.scalars(select(CopingSkill.code).where(
-        CopingSkill.organization_id == organization.id, CopingSkill.active.is_(True),
-    )))
-    unknown = [code for code in content["coping_skills"] if code not in known]
-    if unknown:
-        errors["coping_skills"] = [
-            f"Unknown coping skill code {code!r}; add it as a custom entry instead." for code in unknown
-        ]
+    if content["coping_skills"]:
+        known = desk.known_skills()
+        unknown = [code for code in content["coping_skills"] if code not in known]
+        if unknown:
+            errors["coping_skills"] = [
+                f"Unknown coping skill code {code!r}; add it as a custom entry instead." for code in unknown
+            ]
     if errors:
         raise InvalidInput("The check-in has invalid fields.", errors)
 
@@ -232,23 +372,45 @@ def _locked_row(patient_id: int, day: date) -> Checkin | None:
     ).one_or_none()
 
 
-def _insert_if_absent(patient, profile, day, content, now) -> Checkin | None:
-    """Insert the day unless it exists; return the new row, or None if another writer won."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    late = day < local_today(now, profile.timezone)
-    statement = (
-        insert(Checkin)
-        .values(patient_id=patient.id, day=day, late=late, version=1, created_at=now,
-                updated_at=now, **content)
-        .on_conflict_do_nothing(index_elements=["patient_id", "day"])
-        .returning(Checkin.id)
-    )
-    new_id = db.session.execute(statement).scalar()
-    if new_id is None:
-        return None
-    db.session.add(CheckinRevision(
-        checkin_id=new_id, version=1, content=content, recorded_at=now, recorded_by_id=patient.id,
-    ))
-    db.session.flush()
-    return db.session.get(Checkin, new_id)
+def _insert_days(desk: _Desk, days: list[tuple[date, dict]]) -> dict[date, Checkin]:
+    """Insert the days (with their first revisions) unless they exist; return the new rows by day.
+
+    One INSERT for all the days, RETURNING the rows whole (no read back), and
+    one for their revisions. A day another writer got to first is left out.
+    """
+    rows = {}
+    for number, (day, content) in enumerate(days):
+        row = dict(patient_id=desk.patient.id, day=day, late=day < desk.today, version=1,
+                   created_at=desk.now, updated_at=desk.now, **content)
+        rows.update({f"{name}_{number}": value for name, value in row.items()})
+    created = {checkin.day: checkin for checkin in db.session.scalars(
+        _insert_checkins(len(days)), rows, execution_options={"populate_existing": True},
+    )}
+    contents = dict(days)
+    if created:
+        db.session.execute(_INSERT_REVISIONS, [
+            {"checkin_id": checkin.id, "version": 1, "content": contents[day], "recorded_at": desk.now,
+             "recorded_by_id": desk.patient.id}
+            for day, checkin in created.items()
+        ])
+    return created
+
+
+@cache
+def _insert_checkins(count: int):
+    """Return INSERT ... ON CONFLICT DO NOTHING RETURNING for count days, as ORM rows.
+
+    Written as text (the same on SQLite and PostgreSQL) because SQLAlchemy
+    cannot cache the compiled form of its own ON CONFLICT construct: that
+    cost a compilation per write. Parameters are named <column>_<row>.
+    """
+    table = Checkin.__table__
+    columns = [column for column in table.c if column.name != "id"]
+    rows = [f"({', '.join(f':{column.name}_{number}' for column in columns)})" for number in range(count)]
+    statement = text(
+        f"INSERT INTO {table.name} ({', '.join(column.name for column in columns)}) "
+        f"VALUES {', '.join(rows)} ON CONFLICT (patient_id, day) DO NOTHING "
+        f"RETURNING {', '.join(column.name for column in table.c)}"
+    ).bindparams(*[bindparam(f"{column.name}_{number}", type_=column.type)
+                   for number in range(count) for column in columns]).columns(*table.c)
+    return select(Checkin).from_statement(statement)

@@ -3,7 +3,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import joinedload
 
 from models import AuthSession, User, db, utcnow
 
@@ -151,16 +152,32 @@ def session_is_revoked(session_id: str | None) -> bool:
 def token_is_revoked(user_id: int | None, session_id: str | None, issued_at: int | None) -> bool:
     """Tell whether a token is dead: its session is revoked, unknown or another user's,
     or it predates the user's tokens_valid_after."""
+    return token_holder(user_id, session_id, issued_at) is None
+
+
+def token_holder(user_id: int | None, session_id: str | None, issued_at: int | None) -> User | None:
+    """Return the user a live token speaks for, or None when the token is dead (see token_is_revoked).
+
+    One statement checks the token and loads the caller with their patient
+    profile and organization, which nearly every request reads next.
+    """
     if user_id is None or session_id is None or issued_at is None:
-        return True
-    row = db.session.execute(
-        select(AuthSession.revoked_at, AuthSession.created_at, User.tokens_valid_after)
-        .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.id == session_id, AuthSession.user_id == user_id)
-    ).first()
+        return None
+    row = db.session.execute(_TOKEN_HOLDER, {"session_id": session_id, "user_id": user_id}).first()
     if row is None or row.revoked_at is not None:
-        return True
-    return issued_before_cutoff(issued_at, row.created_at, row.tokens_valid_after)
+        return None
+    if issued_before_cutoff(issued_at, row.created_at, row.tokens_valid_after):
+        return None
+    return row.User
+
+
+# Built once: every authenticated request runs it.
+_TOKEN_HOLDER = (
+    select(User, AuthSession.revoked_at, AuthSession.created_at, User.tokens_valid_after)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(AuthSession.id == bindparam("session_id"), AuthSession.user_id == bindparam("user_id"))
+    .options(joinedload(User.patient_profile), joinedload(User.organization))
+)
 
 
 def issued_before_cutoff(issued_at: int, session_started: datetime, cutoff: datetime | None) -> bool:

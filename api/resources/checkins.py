@@ -14,7 +14,8 @@ from services.access import patient_in_reach
 from services.checkins import get_checkin, list_checkins, record_checkin, sync_checkins
 from services.errors import NotFound
 
-from ..auth import bearer, commit
+from ..audit import commit_with_audit
+from ..auth import bearer
 from ..errors import domain_problem, flatten_validation, problem_body
 from ..requests import current_patient, etag, page_of, parse_day, parse_if_match
 
@@ -49,8 +50,9 @@ class MyCheckinDay(MethodView):
         """Write the caller's check-in for one local day (idempotent)."""
         write = record_checkin(current_patient(), parse_day(day), content,
                                parse_if_match(headers.get("if_match")), utcnow())
-        commit()
-        return write, 201 if write.created else 200, {"ETag": etag(write.checkin)}
+        status = 201 if write.created else 200
+        commit_with_audit(status, write.checkin)
+        return write, status, {"ETag": etag(write.checkin)}
 
 
 @blp.route("/me/checkins")
@@ -75,7 +77,7 @@ class MyCheckinSync(MethodView):
     def post(self, body):
         """Write an offline queue of days; each entry gets its own result."""
         results = sync_queue(current_patient(), body["checkins"])
-        commit()
+        commit_with_audit(200, *(result["checkin"] for result in results if result.get("checkin") is not None))
         return {"results": results}
 
 
@@ -100,9 +102,10 @@ def sync_queue(patient, raw_entries: list) -> list[dict]:
     """Validate each queued entry on its own, write the valid ones, and report all in order."""
     results: list[dict | None] = []
     valid, positions = [], []
+    entry_schema = SyncEntrySchema()
     for raw in raw_entries:
         try:
-            valid.append(SyncEntrySchema().load(raw))
+            valid.append(entry_schema.load(raw))
         except ValidationError as error:
             date_sent = raw.get("date") if isinstance(raw.get("date"), str) else None
             problem = problem_body(422, "validation-error", "Invalid input",

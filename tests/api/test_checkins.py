@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Checkin, CheckinRevision, CopingSkill, Organization, db
+from tests.conftest import count_queries
 from tests.factories import checkin_body, problem
 
 TODAY = "2026-11-23"  # the frozen clock's day in New York
@@ -518,3 +519,57 @@ def test_a_bad_list_query_is_refused(client, auth, query, field):
     response = client.get(f"/api/v1/me/checkins?{query}", headers=auth)
 
     assert field in problem(response, 422)["errors"]
+
+
+# --- what a write costs ------------------------------------------------------
+
+def test_a_new_day_costs_the_same_few_statements_whatever_the_history(client, make):
+    newcomer, veteran = make.patient(), make.patient()
+    for back in range(1, 91):
+        make.checkin(veteran, date(2026, 11, 23) - timedelta(days=back), craving=3)
+    counts = []
+    for patient in (newcomer, veteran):
+        auth = make.headers(patient)
+        with count_queries() as statements:
+            assert put(client, auth, TODAY, checkin_body()).status_code == 201
+        counts.append(statements())
+
+    # The token with the caller, the coping-skill codes, the day, its revision,
+    # the history the alert rules read, and the audit event: one commit.
+    assert counts == [6, 6]
+
+
+def test_a_write_and_its_audit_event_are_committed_together(client, auth, patient, count):
+    from models import AuditEvent
+
+    assert put(client, auth, TODAY, checkin_body()).status_code == 201
+
+    [event] = db.session.scalars(select(AuditEvent))
+    assert (event.actor_id, event.patient_id, event.action, event.outcome, event.status_code,
+            event.detail) == (patient.id, patient.id, "write", "allowed", 201, {"method": "PUT", "day": TODAY})
+
+
+def test_a_write_whose_commit_fails_keeps_nothing_but_its_failed_audit_event(client, auth, patient, count,
+                                                                             monkeypatch):
+    from sqlalchemy.orm import Session
+
+    from models import AuditEvent
+
+    real_commit = Session.commit
+    failures = []
+
+    def failing_commit(session):
+        if not failures:
+            failures.append(True)
+            raise RuntimeError("the disk is full")
+        return real_commit(session)
+
+    monkeypatch.setattr(Session, "commit", failing_commit)
+
+    assert put(client, auth, TODAY, checkin_body()).status_code == 500
+
+    monkeypatch.undo()
+    assert failures and count(Checkin) == 0 and count(CheckinRevision) == 0
+    [event] = db.session.scalars(select(AuditEvent))
+    assert (event.actor_id, event.patient_id, event.outcome, event.status_code) == (patient.id, patient.id,
+                                                                                    "failed", 500)

@@ -4,7 +4,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from models import Checkin, CheckinRevision, db
+from models import Alert, Checkin, CheckinRevision, db
+from tests.conftest import count_queries
 from tests.factories import checkin_body, problem
 
 SYNC = "/api/v1/me/checkins/sync"
@@ -210,3 +211,59 @@ def test_only_patients_sync(client, make, count):
     problem(client.post(SYNC, headers=make.headers(make.clinician()),
                         json={"checkins": [entry("2026-11-21")]}), 403)
     assert count(Checkin) == 0
+
+
+# --- alerts, and what a queue costs ----------------------------------------------
+
+def _alerts_of(patient) -> list[tuple]:
+    return sorted(
+        (alert.rule, alert.severity.value, alert.status.value, alert.trigger_count, alert.summary,
+         alert.local_day, sorted((k, str(v)) for k, v in alert.evidence.items() if k != "source"))
+        for alert in db.session.scalars(select(Alert).where(Alert.patient_id == patient.id))
+    )
+
+
+def _fortnight(today: date) -> list[dict]:
+    """Two weeks offline going badly: falling mood, short nights, use, craving spikes, self-harm."""
+    queue = []
+    for back in range(13, -1, -1):
+        day = today - timedelta(days=back)
+        queue.append(entry(day.isoformat(), mood=min(10, back), sleep_hours=3.0 if back < 4 else 7.0,
+                           craving=9 if back in (1, 2, 9) else 3, used_substance=back == 3,
+                           self_harm_thoughts=back in (10, 1)))
+    queue.append(queue.pop(4))  # one day sent out of order, last
+    return queue
+
+
+def test_a_queue_raises_the_alerts_its_days_would_raise_one_put_at_a_time(client, make, sent_mail):
+    today = date(2026, 11, 23)
+    synced, put_one_by_one = make.patient(), make.patient()
+    for patient in (synced, put_one_by_one):
+        for back in range(14, 40):
+            make.checkin(patient, today - timedelta(days=back), craving=2, mood=7)
+
+    response = client.post(SYNC, headers=make.headers(synced), json={"checkins": _fortnight(today)})
+    assert [o for _, o, _ in outcomes(response)] == ["created"] * 14
+    notices_after_sync = len(sent_mail)
+    auth = make.headers(put_one_by_one)
+    for day in _fortnight(today):
+        written = client.put(f"/api/v1/me/checkins/{day.pop('date')}", headers=auth, json=day)
+        assert written.status_code == 201
+
+    assert {rule for rule, *_ in _alerts_of(synced)} == {
+        "self_harm", "substance_use", "craving_spike", "mood_worsening", "short_sleep"}
+    assert _alerts_of(synced) == _alerts_of(put_one_by_one)
+    assert notices_after_sync == len(sent_mail) - notices_after_sync > 0
+
+
+def test_a_queue_costs_the_same_statements_however_many_days_it_holds(client, make):
+    counts = []
+    for days in (2, 30):
+        queue = [entry((date(2026, 11, 23) - timedelta(days=back)).isoformat()) for back in range(days)]
+        auth = make.headers(make.patient())
+        with count_queries() as statements:
+            response = client.post(SYNC, headers=auth, json={"checkins": queue})
+        assert [o for _, o, _ in outcomes(response)] == ["created"] * days
+        counts.append(statements())
+
+    assert counts[0] == counts[1]
