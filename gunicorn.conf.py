@@ -10,9 +10,14 @@ Every default below can be overridden from the environment:
     GUNICORN_THREADS      threads per worker (default 4)
     GUNICORN_KEEPALIVE    seconds an idle keep-alive connection stays open (75)
     GUNICORN_MAX_REQUESTS recycle a worker after this many requests (0: never)
-    GUNICORN_ACCESS_LOG   "-" for an access log on stdout (default: none)
-    FORWARDED_ALLOW_IPS   gunicorn's own: the load balancer's address, so that
-                          X-Forwarded-For gives the client's (the audit log's "from where")
+    GUNICORN_ACCESS_LOG   "-" for gunicorn's own access line as well (default: none;
+                          the app writes one line per request, waypoint.requests)
+    LOG_FORMAT            "json" or "text" (default: json when WAYPOINT_ENV=production);
+                          the master's lines, the workers' and the app's alike, on stderr
+    FORWARDED_ALLOW_IPS   gunicorn's own: the load balancer's address, whose
+                          X-Forwarded-Proto gunicorn believes (https). It does not
+                          touch the client's address: the app takes that from
+                          X-Forwarded-For as TRUSTED_PROXY_HOPS says (api/config.py)
 
 Worker class gthread, one worker per core, 4 threads each, on both
 databases. A check-in is a short burst of Python (5-8 ms of CPU today)
@@ -54,7 +59,10 @@ max_connections.
 P5 of `python -m bench` compares these settings with the same number of
 plain sync workers on pure check-in traffic in every run.
 """
+import importlib.util
+import logging
 import os
+from pathlib import Path
 
 _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -86,5 +94,27 @@ max_requests_jitter = max_requests // 10
 # disk is busy with the database's fsyncs.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+
+def _load_log_settings():
+    """Load api/logs.py by its path: the master must not import the app (see that module)."""
+    spec = importlib.util.spec_from_file_location("waypoint_log_settings",
+                                                  Path(__file__).resolve().parent / "api" / "logs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_logs = _load_log_settings()
 errorlog = "-"
+# Every line, the master's included, in the app's format: JSON in production.
+# The app's own line per request names the route's rule, never the path.
+logconfig_dict = _logs.gunicorn_logconfig(_logs.log_format(os.environ),
+                                          access_log=bool(os.environ.get("GUNICORN_ACCESS_LOG")))
+# When turned on, gunicorn's access line names no path (patient ids), query,
+# referrer, user agent or address: method, status, bytes and milliseconds.
+access_log_format = '"%(m)s" %(s)s %(B)s bytes %(M)s ms'
+
+
+def on_starting(server):
+    """Route Python's warnings through logging too (the workers inherit it)."""
+    logging.captureWarnings(True)

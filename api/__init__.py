@@ -1,6 +1,4 @@
 """The Waypoint HTTP API: `flask --app api ...` finds create_app here."""
-import logging
-
 from flask import Flask
 
 from models import db
@@ -10,6 +8,7 @@ from .config import Config, check_production_settings
 from .database import configure_database
 from .errors import register_error_handlers
 from .extensions import api, document_items_schemas, jwt, migrate
+from .logs import configure_logging
 from .requests import DayConverter, RecordIdConverter
 from .security import register_security
 
@@ -21,7 +20,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     check_production_settings(app.config)
-    logging.basicConfig(level=logging.INFO)
+    # Before the other hooks: its after_request hook then runs last.
+    configure_logging(app)
 
     db.init_app(app)
     configure_database(app)

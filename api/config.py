@@ -3,6 +3,8 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from .logs import log_format
+
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 DEFAULT_JWT_SECRET = "dev-only-secret-change-me-please-0123456789"
 MIN_SECRET_LENGTH = 32
@@ -48,6 +50,8 @@ class Config:
     # (for the audit log's client address and per-address login limits).
     TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    # "json" (one object a line) or "text"; json by default in production.
+    LOG_FORMAT = log_format(os.environ)
 
     API_TITLE = "Waypoint"
     API_VERSION = "1.0.0"

@@ -1,10 +1,19 @@
 """No patient data in the application's logs: a whole scenario, every logger at DEBUG, then a scan.
 
+The scan reads the records and the lines the app's own handler writes from
+them, in both formats (text on a laptop, JSON in production).
+
 SQLAlchemy's loggers stay where the app leaves them (WARNING): at INFO they
 are SQL echo, which prints every bound parameter by design; that is a
 setting never to turn on in production, not a leak in the code.
 """
+import io
+import json
 import logging
+import os
+import re
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.parse
@@ -15,6 +24,7 @@ from flask_jwt_extended import jwt_required
 from sqlalchemy import select, text
 from werkzeug.serving import make_server
 
+from api.logs import REQUEST_LOGGER, WithholdRequestDetails, log_format, make_handler
 from models import AuditEvent, db
 from tests.factories import bearer, checkin_body
 
@@ -33,6 +43,25 @@ def every_logger_at_debug(caplog):
         if not name.startswith("sqlalchemy"):
             caplog.set_level(logging.DEBUG, logger=name)
     return caplog
+
+
+@pytest.fixture(params=["text", "json"])
+def log_lines(request):
+    """Write every record through the handler the app installs in a real process; return its lines."""
+    output = io.StringIO()
+    handler = make_handler(request.param, stream=output)
+    logging.getLogger().addHandler(handler)
+    yield request.param, lambda: output.getvalue().splitlines()
+    logging.getLogger().removeHandler(handler)
+
+
+def parsed(lines: list[str]) -> list[dict]:
+    """Parse JSON lines, each a single object with the fields every line carries."""
+    entries = [json.loads(line) for line in lines]
+    for entry in entries:
+        assert isinstance(entry, dict)
+        assert {"time", "level", "logger", "message"} <= entry.keys(), entry
+    return entries
 
 
 @pytest.fixture
@@ -74,8 +103,9 @@ def fetch(url: str, headers: dict) -> int:
 
 
 def test_a_whole_scenario_leaves_no_patient_data_in_the_logs(app, client, make, failing_routes,
-                                                             every_logger_at_debug):
+                                                             every_logger_at_debug, log_lines):
     caplog = every_logger_at_debug
+    log_format_name, written_lines = log_lines
     clinic = make.organization("Harbor Recovery")
     clinician = make.clinician(clinic)
     clinician_auth = make.headers(clinician)
@@ -145,6 +175,9 @@ def test_a_whole_scenario_leaves_no_patient_data_in_the_logs(app, client, make, 
         blob = "\n".join(texts).lower()
         leaks += [(record.name, label) for label, value in secrets.items() if value.lower() in blob]
     assert leaks == []
+    lines = written_lines()
+    assert [(label, line) for line in lines for label, value in secrets.items()
+            if value.lower() in line.lower()] == []
 
     # The scan saw what it is meant to see: both 500s, and the access log line.
     names = [record.name for record in caplog.records]
@@ -153,3 +186,99 @@ def test_a_whole_scenario_leaves_no_patient_data_in_the_logs(app, client, make, 
     # And the audit trail, the one place that names who touched whom, carries none of it either.
     trail = " ".join(repr((e.resource, e.detail, e.client_address)) for e in db.session.scalars(select(AuditEvent)))
     assert [label for label, value in secrets.items() if value.lower() in trail.lower()] == []
+
+    if log_format_name == "json":
+        entries = parsed(lines)
+        requests = [entry for entry in entries if entry["logger"] == REQUEST_LOGGER]
+        assert {"GET /api/v1/patients/<int:patient_id>/checkins", "PUT /api/v1/me/checkins/<day:day>",
+                "POST /api/v1/auth/login"} <= {f"{entry['method']} {entry['route']}" for entry in requests}
+        # The lines name routes by their rule: no patient's id, no query string; and no caller's address.
+        assert [entry for entry in entries if re.search(r"/patients/\d|\?", json.dumps(entry))] == []
+        assert [entry for entry in requests if "127.0.0.1" in json.dumps(entry)] == []
+        errors = [entry for entry in entries if entry["logger"] == "waypoint.errors"]
+        assert len(errors) == 2
+        assert all(entry["route"].startswith("/api/v1/patients/<int:patient_id>/fail-") for entry in errors)
+        assert all("(message withheld)" in entry["exception"] for entry in errors)
+        failed = {entry["request_id"]: entry["status"] for entry in requests}
+        assert [failed[entry["request_id"]] for entry in errors] == [500, 500]
+
+
+def test_every_json_line_parses_and_names_its_request(app, client, make, caplog):
+    caplog.set_level(logging.INFO)
+    output = io.StringIO()
+    handler = make_handler("json", stream=output)
+    logging.getLogger().addHandler(handler)
+    try:
+        patient = make.patient()
+        answer = client.get(f"/api/v1/patients/{patient.id}/checkins?note=private", headers=make.headers(patient))
+        app.logger.warning("a line outside any request")
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+    entries = parsed(output.getvalue().splitlines())
+    (line,) = [entry for entry in entries if entry["logger"] == REQUEST_LOGGER]
+    assert line["method"] == "GET"
+    assert line["route"] == "/api/v1/patients/<int:patient_id>/checkins"
+    assert line["status"] == answer.status_code
+    assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
+    assert line["request_id"] == answer.headers["X-Request-ID"]
+    assert line["level"] == "INFO" and line["time"].endswith("Z")
+    assert "private" not in output.getvalue() and f"/{patient.id}/" not in output.getvalue()
+    (outside,) = [entry for entry in entries if entry["message"] == "a line outside any request"]
+    assert outside["level"] == "WARNING" and "request_id" not in outside
+
+
+@pytest.mark.parametrize(("forwarded", "kept"), [
+    ("0b6d1f1c-5f4e-4a61-9a0c-2f1d3b7c9e11", True),
+    ("7f3a9c0e1d2b4a5f8e6c7b9a0d1e2f3a", True),
+    ("Zephyrine-Quillfeather-relapse", False),
+    ("abc", False),
+])
+def test_a_proxy_request_id_is_kept_only_when_it_cannot_carry_words(client, forwarded, kept):
+    answer = client.get("/healthz", headers={"X-Request-ID": forwarded})
+
+    assert (answer.headers["X-Request-ID"] == forwarded) is kept
+    assert re.fullmatch(r"[0-9A-Fa-f-]{16,64}", answer.headers["X-Request-ID"])
+
+
+@pytest.mark.parametrize(("environment", "expected"), [
+    ({}, "text"),
+    ({"WAYPOINT_ENV": "production"}, "json"),
+    ({"WAYPOINT_ENV": "production", "LOG_FORMAT": "text"}, "text"),
+    ({"LOG_FORMAT": "JSON"}, "json"),
+])
+def test_logs_are_json_in_production_unless_told_otherwise(environment, expected):
+    assert log_format(environment) == expected
+
+
+def test_an_unknown_log_format_stops_the_start():
+    with pytest.raises(RuntimeError, match="LOG_FORMAT"):
+        log_format({"LOG_FORMAT": "xml"})
+
+
+def test_the_servers_lines_about_a_request_leave_out_its_path_and_address():
+    failed = logging.LogRecord("gunicorn.error", logging.ERROR, __file__, 1, "Error handling request %s",
+                               (f"/api/v1/patients/7/checkins?email={EMAIL}",), None)
+    invalid = logging.LogRecord("gunicorn.error", logging.WARNING, __file__, 1,
+                                f"Invalid request from ip=10.1.2.3: Invalid HTTP request line: 'GET /?n={NOTE}'",
+                                None, None)
+    throttled = logging.LogRecord("flask-limiter", logging.INFO, __file__, 1,
+                                  "ratelimit %s (%s) exceeded at endpoint: %s",
+                                  ("30 per 1 minute", "address:10.1.2.3", "auth.Login:login-address"), None)
+    for record in (failed, invalid, throttled):
+        WithholdRequestDetails().filter(record)
+        assert EMAIL not in record.getMessage() and NOTE not in record.getMessage()
+        assert "/patients/7" not in record.getMessage() and "10.1.2.3" not in record.getMessage()
+    assert throttled.getMessage() == "ratelimit 30 per 1 minute (address:[withheld]) exceeded at endpoint: auth.Login:login-address"
+
+
+def test_gunicorn_config_keeps_the_app_out_of_the_master():
+    """gunicorn.conf.py loads the log format without importing the app: workers fork from the master."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    check = ("import runpy, sys; settings = runpy.run_path('gunicorn.conf.py'); "
+             "assert settings['logconfig_dict']['root']['handlers']; "
+             "leaked = sorted(m for m in sys.modules if m.split('.')[0] in ('api', 'flask', 'models', 'services')); "
+             "assert not leaked, leaked")
+    result = subprocess.run([sys.executable, "-c", check], cwd=root, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "LOG_FORMAT": "json"})
+    assert result.returncode == 0, result.stderr

@@ -1,4 +1,5 @@
 """Liveness and readiness for load balancers."""
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import text
@@ -6,7 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models import db
 
-from ..errors import problem_response
+from ..errors import DATABASE_RETRY_SECONDS, RETRY_AFTER, problem_response
 
 blp = Blueprint("health", __name__, description="Health checks")
 
@@ -29,6 +30,9 @@ class Ready(MethodView):
             db.session.execute(text("SELECT 1"))
         except SQLAlchemyError:
             db.session.rollback()
+            # Kept past the security headers, which drop Flask-Limiter's Retry-After.
+            request.environ[RETRY_AFTER] = DATABASE_RETRY_SECONDS
             return problem_response(503, "database-unavailable", "Service Unavailable",
-                                    "The database is not reachable.", headers={"Retry-After": "5"})
+                                    "The database is not reachable.",
+                                    headers={"Retry-After": DATABASE_RETRY_SECONDS})
         return {"status": "ready"}
