@@ -1,4 +1,5 @@
 """Configuration read from the environment."""
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -86,3 +87,8 @@ def check_production_settings(config) -> None:
                            "(ACCESS_TOKEN_MINUTES) in production.")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") and not os.environ.get("DATABASE_URL"):
         raise RuntimeError("Set DATABASE_URL in production; the default SQLite file is for development.")
+    if config.get("RATELIMIT_STORAGE_URI", "memory://").startswith("memory"):
+        # One process may rightly run without Redis; several would each allow
+        # the whole login limit. Say so, without refusing to start.
+        logging.getLogger("waypoint.config").warning(
+            "REDIS_URL is not set: each API process counts login attempts on its own.")

@@ -369,6 +369,16 @@ def test_production_refuses_longer_lived_access_tokens():
     check_production_settings({**settings, "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=15)})
 
 
+def test_production_without_redis_warns_that_each_process_counts_alone(caplog):
+    settings = {"ENV_NAME": "production", "JWT_SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": "postgresql://db/w",
+                "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=15)}
+
+    check_production_settings({**settings, "RATELIMIT_STORAGE_URI": "redis://cache:6379/0"})
+    assert "REDIS_URL" not in caplog.text
+    check_production_settings({**settings, "RATELIMIT_STORAGE_URI": "memory://"})
+    assert "REDIS_URL is not set" in caplog.text
+
+
 # --- security headers --------------------------------------------------------
 
 COMMON_HEADERS = {
