@@ -221,9 +221,12 @@ def seed_demo_clinic(
     for plan, user in pairs:
         _seed_care_records(plan, user.id, clinicians[plan.clinicians[0]].id, now)
     db.session.flush()
-    # The alert inbox starts where the scheduler's daily pass would leave it.
+    # The alert inbox starts where the rules would have left it: last week's
+    # check-ins judged as each was written, then the scheduler's daily pass.
     from .alerts import daily_absence_pass
 
+    for user in patient_users:
+        _judge_last_week(user, organization, now)
     daily_absence_pass(now, organization.id)
 
     logins = [("admin", ADMIN_EMAIL), *(("clinician", email) for email, _name in CLINICIANS)]
@@ -232,6 +235,19 @@ def seed_demo_clinic(
         organization_id=organization.id, logins=logins,
         patient_count=len(plans), checkin_count=checkin_count,
     )
+
+
+def _judge_last_week(user: User, organization: Organization, now: datetime) -> None:
+    """Run the check-in alert rules over a patient's last 7 days, oldest first."""
+    from .alerts import CheckinRules
+
+    since = local_today(now, user.patient_profile.timezone) - timedelta(days=6)
+    recent = db.session.scalars(select(Checkin).where(
+        Checkin.patient_id == user.id, Checkin.day >= since).order_by(Checkin.day)).all()
+    if recent:
+        rules = CheckinRules(user, organization, now, [checkin.day for checkin in recent])
+        for checkin in recent:
+            rules.judge(checkin, None)
 
 
 @dataclass(frozen=True)

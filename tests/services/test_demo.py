@@ -328,10 +328,17 @@ def test_the_demo_fills_questionnaires_goals_and_attendance_to_match_each_story(
     assert all(r.session_date < clock.now.date() for r in db.session.scalars(select(AttendanceRecord)))
 
 
-def test_the_quiet_patients_arrive_with_a_disengagement_alert(app, clock):
-    from models import Alert
+def test_the_alert_inbox_starts_as_the_rules_would_have_left_it(app, clock):
+    from models import Alert, Checkin
 
     seed_demo_clinic(clock.now)
 
-    rules = Counter(alert.rule for alert in db.session.scalars(select(Alert)))
-    assert rules == {"disengagement": 2}
+    alerts = list(db.session.scalars(select(Alert)))
+    assert Counter(alert.rule for alert in alerts) == {
+        "disengagement": 2, "substance_use": 3, "craving_spike": 3}
+    week_ago = clock.now.date() - timedelta(days=7)
+    for alert in alerts:
+        if alert.rule == "substance_use":
+            assert db.session.scalar(select(func.count()).select_from(Checkin).where(
+                Checkin.patient_id == alert.patient_id, Checkin.used_substance.is_(True),
+                Checkin.day >= week_ago))
