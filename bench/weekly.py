@@ -7,7 +7,9 @@ render a sample of the e-mails.
 
 A process per measurement, so that the peak memory is this computation's
 alone. The figures are the weekly job's own path (jobs/weekly.py): the
-check-ins loaded with services.dashboards.checkin_histories, one delivery
+check-ins loaded with services.dashboards.weekly_histories (the 90 days the
+summary reads, the older ones summarised; checkin_histories, the whole
+history, where that loader is absent), one delivery
 batch of patients at a time (services.delivery.BATCH_SIZE) as the job does, and
 services.summaries.build_weekly_summary for the latest week owed in each
 patient's zone; rendering is jobs.emails.render_weekly_summary. Where that
@@ -31,7 +33,7 @@ SCAN_SQL = ("SELECT patient_id, day, craving, mood, sleep_hours, used_substance,
 
 
 def figure_function():
-    """Return (name, f(records, now, profile row) -> figures) for the code present."""
+    """Return (name, f(history, now, profile row) -> figures) for the code present."""
     from services.clock import local_today
 
     try:
@@ -39,28 +41,40 @@ def figure_function():
     except ImportError:
         from services.trends import patient_trends
 
-        def trends(records, now, row):
+        def trends(history, now, row):
+            records = history.records if history else []
             return patient_trends(records, local_today(now, row.timezone), row.recovery_start_date, 7)
 
         return "services.trends.patient_trends (no weekly summary code yet)", trends
 
-    def weekly(records, now, row):
-        return build_weekly_summary(records, latest_owed_week(now, row.timezone),
-                                    recovery_start=row.recovery_start_date)
+    def weekly(history, now, row):
+        return build_weekly_summary(history.records if history else [], latest_owed_week(now, row.timezone),
+                                    recovery_start=row.recovery_start_date,
+                                    earlier=getattr(history, "earlier", None))
 
     return "services.summaries.build_weekly_summary", weekly
 
 
 def weekly_figures(patients, now: datetime, figures):
     """Yield (profile row, figures) for each (user_id, timezone, recovery_start_date) row."""
-    from services.dashboards import checkin_histories
+    try:
+        from services.dashboards import weekly_histories
+        from services.summaries import latest_owed_week
+
+        def load(chunk):  # as jobs.weekly.compose_weekly_summaries does for a batch
+            earliest = min(latest_owed_week(now, row.timezone) for row in chunk)
+            return weekly_histories([row.user_id for row in chunk], earliest)
+    except ImportError:
+        from services.dashboards import checkin_histories
+
+        def load(chunk):
+            return checkin_histories([row.user_id for row in chunk])
 
     for start in range(0, len(patients), CHUNK_PATIENTS):
         chunk = patients[start:start + CHUNK_PATIENTS]
-        histories = checkin_histories([row.user_id for row in chunk])
+        histories = load(chunk)
         for row in chunk:
-            history = histories.get(row.user_id)
-            yield row, figures(history.records if history else [], now, row)
+            yield row, figures(histories.get(row.user_id), now, row)
 
 
 def render_seconds(summaries) -> float | None:

@@ -18,7 +18,7 @@ from models import (
 )
 from services.assessments import due_assessments
 from services.clock import local_today
-from services.dashboards import checkin_histories
+from services.dashboards import checkin_histories, weekly_histories
 from services.delivery import (
     CLINICIAN_DIGEST, WEEKLY_SUMMARY, Letter, Skip, ledger_periods, preferences_by_user, preferences_from,
     record_owed, send_owed, unsubscribe_link,
@@ -66,6 +66,7 @@ def owed_weekly_summaries(now: datetime, week: str | None = None) -> list[tuple[
         .join(PatientProfile, PatientProfile.user_id == User.id)
         .outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
         .where(*_reachable_patients())
+        .order_by(User.id)  # the ledger in patient order, whatever plan the database picks
     ).all()
     candidates = []
     for user_id, zone, enrolled_at, preference in rows:
@@ -87,7 +88,7 @@ def compose_weekly_summaries(batch) -> dict:
     users = _users([d.recipient_id for d in batch])
     preferences = preferences_by_user(users)
     earliest = min(week_start_of_period(d.period) for d in batch)
-    histories = checkin_histories(list(users))
+    histories = weekly_histories(list(users), earliest)
     goals = goals_by_patient(list(users), earliest)
     labels = _skill_labels({user.organization_id for user in users.values()})
     letters = {}
@@ -114,6 +115,7 @@ def compose_weekly_summaries(batch) -> dict:
                 recovery_start=user.patient_profile.recovery_start_date, goals=goals.get(user.id, []),
                 questionnaires_due=[INSTRUMENTS[o.instrument].name for o in due],
                 skill_labels=labels.get(user.organization_id, {}),
+                earlier=history.earlier if history else None,
             )
             rendered = render_weekly_summary(summary, name=user.display_name, links=links)
         letters[delivery.id] = Letter(user.email, rendered.subject, rendered.text, rendered.html, links.unsubscribe)

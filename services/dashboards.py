@@ -3,19 +3,25 @@
 Every loader here reads many patients in a fixed number of statements, so a
 caseload of 500 costs the same number of round trips as one of 5.
 """
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Date, Integer, Text, cast, exists, func, not_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from models import Checkin, PatientProfile, Program, Role, User, db
 
 from .access import patient_in_reach, require_role
 from .clock import local_today
 from .errors import NotAllowed
-from .trends import DayRecord, abstinence, adherence, patient_trends, rolling_mean, slope
-from .risk import assess_risk
+from .trends import (
+    SLOPE_DAYS, DayRecord, EarlierCheckins, abstinence, adherence, current_streak, last_checkin,
+    patient_trends, rolling_mean, slope,
+)
+from .risk import RISK_RULES, assess_risk
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,8 @@ class CheckinHistory:
 
     records: list[DayRecord]
     self_harm_days: list[date]
+    # With recent_checkins: the check-ins before the loaded window, summarised.
+    earlier: EarlierCheckins | None = None
 
 
 def checkin_histories(patient_ids: list[int], since: date | None = None) -> dict[int, CheckinHistory]:
@@ -48,6 +56,151 @@ def checkin_histories(patient_ids: list[int], since: date | None = None) -> dict
     return {pid: CheckinHistory(records, harm) for pid, (records, harm) in histories.items()}
 
 
+class _day_before(FunctionElement):
+    """The calendar day before a DATE column, in the database's own arithmetic."""
+
+    type = Date()
+    name = "day_before"
+    inherit_cache = True
+
+
+@compiles(_day_before)
+def _day_before_default(element, compiler, **kw):
+    return f"({compiler.process(element.clauses, **kw)} - 1)"  # PostgreSQL: date - integer
+
+
+@compiles(_day_before, "sqlite")
+def _day_before_sqlite(element, compiler, **kw):
+    return f"date({compiler.process(element.clauses, **kw)}, '-1 day')"  # dates are ISO text
+
+
+class _day_number(FunctionElement):
+    """A DATE as a whole number of days, for runs of consecutive days."""
+
+    type = Integer()
+    name = "day_number"
+    inherit_cache = True
+
+
+@compiles(_day_number)
+def _day_number_default(element, compiler, **kw):
+    return f"({compiler.process(element.clauses, **kw)} - DATE '2000-01-01')"
+
+
+@compiles(_day_number, "sqlite")
+def _day_number_sqlite(element, compiler, **kw):
+    return f"CAST(julianday({compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+def recent_checkins(patient_ids: list[int], since: date, *, coping_skills: bool = False,
+                    longest_run: bool = False) -> dict[int, CheckinHistory]:
+    """Load many patients' check-ins from since on, and a summary of the older ones.
+
+    Every id asked for is a key. The older check-ins come back as an
+    EarlierCheckins (first and last day, the abstinent run up to since - 1
+    and, with longest_run, the longest run before since), so the streaks and
+    "days since the last check-in" are those of the whole history while
+    only the window is read row by row. Two statements; coping_skills
+    only when asked for.
+    """
+    if not patient_ids:
+        return {}
+    ids = list(dict.fromkeys(patient_ids))
+    columns = [Checkin.patient_id, Checkin.day, Checkin.craving, Checkin.mood, Checkin.sleep_hours,
+               Checkin.used_substance, Checkin.late, Checkin.self_harm_thoughts]
+    if coping_skills:
+        # As the JSON text: most days repeat a handful of skill lists, each decoded once.
+        columns.append(cast(Checkin.coping_skills, Text))
+    rows = db.session.connection().execute(
+        select(*columns).where(Checkin.patient_id.in_(ids), Checkin.day >= since)
+        .order_by(Checkin.patient_id, Checkin.day)
+    ).all()
+    loaded: dict[int, tuple[list, list]] = {patient_id: ([], []) for patient_id in ids}
+    skill_lists: dict[str | None, tuple[str, ...]] = {None: ()}
+    for row in rows:
+        records, harm = loaded[row[0]]
+        skills = ()
+        if coping_skills:
+            skills = skill_lists.get(row[8])
+            if skills is None:
+                skills = skill_lists[row[8]] = tuple(json.loads(row[8]) or ())
+        records.append(DayRecord(row[1], row[2], row[3], row[4], row[5], skills, row[6]))
+        if row[7]:
+            harm.append(row[1])
+    earlier = _earlier_checkins(ids, since, longest_run)
+    return {patient_id: CheckinHistory(records, harm, earlier.get(patient_id, EarlierCheckins(since)))
+            for patient_id, (records, harm) in loaded.items()}
+
+
+def weekly_histories(patient_ids: list[int], earliest_week_start: date) -> dict[int, CheckinHistory]:
+    """Load what the weekly summaries of weeks starting on or after earliest_week_start read.
+
+    The check-ins of the SUMMARY_DAYS to the earliest week's end, with the
+    older ones summarised for the streaks (build_weekly_summary's earlier).
+    """
+    from .summaries import SUMMARY_DAYS
+
+    since = earliest_week_start + timedelta(days=6 - (SUMMARY_DAYS - 1))
+    return recent_checkins(patient_ids, since, coping_skills=True, longest_run=True)
+
+
+_OLDER = Checkin.__table__.alias("older")
+_PREVIOUS = Checkin.__table__.alias("previous")
+
+
+def _earlier_checkins(ids: list[int], before: date, longest_run: bool) -> dict[int, EarlierCheckins]:
+    """Summarise each patient's check-ins dated before before (see recent_checkins)."""
+    older, previous, profile = _OLDER, _PREVIOUS, PatientProfile.__table__
+    last_day = select(older.c.day).where(older.c.patient_id == profile.c.user_id, older.c.day < before)
+    # The start of the abstinent run that reaches before - 1: the latest
+    # abstinent day before it whose previous day is not an abstinent check-in.
+    # Read newest first, it stops at the run's start: bounded by the run, not the history.
+    run_start = (
+        select(older.c.day)
+        .where(older.c.patient_id == profile.c.user_id, older.c.day < before, not_(older.c.used_substance),
+               ~exists().where(previous.c.patient_id == older.c.patient_id,
+                               previous.c.day == _day_before(older.c.day), not_(previous.c.used_substance)))
+        .order_by(older.c.day.desc()).limit(1)
+    )
+    run_open = exists().where(older.c.patient_id == profile.c.user_id, older.c.day == before - timedelta(days=1),
+                              not_(older.c.used_substance))
+    columns = [
+        profile.c.user_id,
+        last_day.order_by(older.c.day.desc()).limit(1).scalar_subquery().label("last_day"),
+        last_day.order_by(older.c.day).limit(1).scalar_subquery().label("first_day"),
+        run_start.scalar_subquery().label("run_start"),
+        run_open.label("run_open"),
+    ]
+    summary = select(*columns).where(profile.c.user_id.in_(ids))
+    if longest_run:  # in the same statement: the job runs it once per small batch
+        longest = _longest_runs(ids, before)
+        summary = summary.add_columns(longest.c.longest).outerjoin(
+            longest, longest.c.patient_id == profile.c.user_id)
+    earlier = {}
+    for row in db.session.connection().execute(summary).all():
+        patient_id, last, first, start, is_open = row[:5]
+        run = (before - start).days if is_open and start is not None else 0
+        earlier[patient_id] = EarlierCheckins(before, first, last, run, (row[5] or 0) if longest_run else None)
+    return earlier
+
+
+def _longest_runs(ids: list[int], before: date):
+    """Return a subquery of (patient_id, longest): the longest run of abstinent days before before.
+
+    Runs of consecutive days are the islands of day number minus row number.
+    A patient without an abstinent check-in before before has no row.
+    """
+    numbered = select(
+        Checkin.patient_id,
+        (_day_number(Checkin.day)
+         - func.row_number().over(partition_by=Checkin.patient_id, order_by=Checkin.day)).label("island"),
+    ).where(Checkin.patient_id.in_(ids), Checkin.day < before, not_(Checkin.used_substance)).subquery("numbered")
+    runs = select(numbered.c.patient_id, func.count().label("length")).group_by(
+        numbered.c.patient_id, numbered.c.island).subquery("runs")
+    return select(runs.c.patient_id, func.max(runs.c.length).label("longest")).group_by(
+        runs.c.patient_id).subquery("longest_runs")
+
+
 def _history(histories, patient_id) -> CheckinHistory:
     return histories.get(patient_id) or CheckinHistory([], [])
 
@@ -65,9 +218,9 @@ def trends_for(actor: User, patient_id: int, now: datetime, window: int) -> dict
 CASELOAD_SORTS = ("risk", "name", "last_checkin", "streak")
 
 
-def _metric_summary(records, metric, today) -> dict:
-    mean = rolling_mean(records, metric, today, 7)
-    trend = slope(records, metric, today)
+def _metric_summary(records, metric, today, earlier=None) -> dict:
+    mean = rolling_mean(records, metric, today, 7, earlier=earlier)
+    trend = slope(records, metric, today, earlier=earlier)
     return {"value": mean.value, "n": mean.n, "direction": trend.direction, "slope": trend.value,
             "slope_n": trend.n}
 
@@ -111,12 +264,24 @@ def _caseload_patients(actor: User, level_of_care=None, program_id=None):
     return db.session.execute(query).all()
 
 
+def caseload_window_days(limits) -> int:
+    """Return how many days of check-ins, to today, every caseload figure reads.
+
+    7-day means and adherence, the 14-day slope, the risk rules' windows
+    (services.risk) and the step-up flag's window; the last check-in and
+    the current streak reach further and come from EarlierCheckins.
+    """
+    risk_recent_days = 14  # services.risk: use, craving spikes and short sleep within the last 14 days
+    return max(7, SLOPE_DAYS, RISK_RULES["self_harm_days"], risk_recent_days, int(limits["step_up_window_days"]))
+
+
 def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None, risk=None,
              sort: str = "risk", page: int = 1, page_size: int = 50) -> tuple[list[dict], int]:
     """Return one page of the actor's caseload, ranked, and the number of rows.
 
     A clinician sees the patients on their care teams, an admin the whole
-    organization. The statements run are the same whatever the caseload size.
+    organization. The statements run are the same whatever the caseload size,
+    and only the days the figures read are loaded, whatever the history's length.
     """
     from models import Organization
 
@@ -127,22 +292,25 @@ def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None,
     require_role(actor, Role.clinician, Role.admin)
     patients = _caseload_patients(actor, level_of_care, program_id)
     ids = [profile.user_id for profile, _user, _program in patients]
-    histories = checkin_histories(ids)
+    limits = thresholds(db.session.get(Organization, actor.organization_id))
+    todays = {profile.user_id: local_today(now, profile.timezone) for profile, _u, _p in patients}
+    earliest = min(todays.values(), default=None)
+    since = earliest - timedelta(days=caseload_window_days(limits) - 1) if earliest else None
+    histories = recent_checkins(ids, since) if earliest else {}
     scores = latest_scores(ids)
     alert_counts = open_alert_counts(ids)
-    limits = thresholds(db.session.get(Organization, actor.organization_id))
-    earliest = min((local_today(now, profile.timezone) for profile, _u, _p in patients), default=None)
     # The step-up flag compares the last two weeks of attendance with the two before.
     step_up_days = 2 * int(limits["step_up_window_days"])
     attendance = attendance_by_patient(ids, earliest - timedelta(days=step_up_days)) if earliest else {}
     recent_alerts = alerts_by_patient(ids, earliest - timedelta(days=step_up_days)) if earliest else {}
 
-    rows = []
+    # Rank every patient on what the sort and the risk filter need; the
+    # rest of a row is computed for the page shown only.
+    ranked = []
     for profile, user, program in patients:
-        today = local_today(now, profile.timezone)
+        today = todays[user.id]
         history = _history(histories, user.id)
-        records = history.records
-        streaks = abstinence(records, today, profile.recovery_start_date)
+        records, earlier = history.records, history.earlier
         patient_scores = scores.get(user.id, {})
         sessions = attendance.get(user.id, [])
         attended = _attendance_14(sessions, today)
@@ -154,38 +322,48 @@ def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None,
             records, today, self_harm_days=history.self_harm_days,
             latest_scores={code: {**s, "local_day": s["local_day"].isoformat()} for code, s in patient_scores.items()},
             attendance_rate=attended["rate"], attended_sessions=attended["attended"] + attended["missed"],
-            in_treatment_since=enrolled_on,
+            in_treatment_since=enrolled_on, earlier=earlier,
         )
-        last = max((r.day for r in records if r.day <= today), default=None)
-        checkin_share = adherence(records, today, 7, recovery_start=enrolled_on)
-        rows.append({
+        last = last_checkin(records, today, earlier=earlier)
+        ranked.append({
             "patient": {"id": user.id, "display_name": user.display_name},
             "level_of_care": profile.level_of_care.value,
             "program": {"id": program.id, "name": program.name} if program else None,
             "today": today,
             "last_checkin": last,
             "days_since_last_checkin": (today - last).days if last else None,
-            "current_streak": streaks.current_streak,
-            "means_7": {metric: _metric_summary(records, metric, today)
+            "current_streak": current_streak(records, today, earlier=earlier),
+            "risk": level.to_dict(),
+            "_rank": level.rank,
+            "_rest": (history, patient_scores, sessions, attended, enrolled_on),
+        })
+    if risk is not None:
+        ranked = [row for row in ranked if row["risk"]["level"] == risk]
+    ranked.sort(key=_sort_key(sort))
+    total = len(ranked)
+    start = (page - 1) * page_size
+    page_rows = []
+    for row in ranked[start:start + page_size]:
+        history, patient_scores, sessions, attended, enrolled_on = row.pop("_rest")
+        row.pop("_rank")
+        today, records, earlier = row["today"], history.records, history.earlier
+        checkin_share = adherence(records, today, 7, recovery_start=enrolled_on, earlier=earlier)
+        step_up = step_up_flag(records, recent_alerts.get(row["patient"]["id"], []), sessions, today, limits)
+        counts = alert_counts.get(row["patient"]["id"], {})
+        page_rows.append({
+            **{key: row[key] for key in ("patient", "level_of_care", "program", "today", "last_checkin",
+                                         "days_since_last_checkin", "current_streak")},
+            "means_7": {metric: _metric_summary(records, metric, today, earlier)
                         for metric in ("craving", "mood", "sleep_hours")},
             "adherence_7": {"percent": checkin_share.percent, "days_reported": checkin_share.days_reported,
                             "days_in_window": checkin_share.days_in_window},
             "latest_scores": {code: _score_brief(patient_scores.get(code)) for code in ("phq9", "gad7", "bam")},
             "attendance_14": attended,
-            "open_alerts": alert_counts.get(user.id, {}).get("open", 0),
-            "urgent_alerts": alert_counts.get(user.id, {}).get("urgent", 0),
-            "step_up": step_up_flag(records, recent_alerts.get(user.id, []), sessions, today, limits).to_dict(),
-            "risk": level.to_dict(),
-            "_rank": level.rank,
+            "open_alerts": counts.get("open", 0),
+            "urgent_alerts": counts.get("urgent", 0),
+            "step_up": step_up.to_dict(),
+            "risk": row["risk"],
         })
-    if risk is not None:
-        rows = [row for row in rows if row["risk"]["level"] == risk]
-    rows.sort(key=_sort_key(sort))
-    total = len(rows)
-    start = (page - 1) * page_size
-    page_rows = rows[start:start + page_size]
-    for row in page_rows:
-        row.pop("_rank")
     return page_rows, total
 
 

@@ -16,7 +16,7 @@ low     none of these
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from .trends import DayRecord, adherence, slope
+from .trends import DayRecord, EarlierCheckins, adherence, index_checkins, last_checkin, slope
 
 LEVELS = ("low", "medium", "high")
 RISK_RULES = {
@@ -54,15 +54,19 @@ def assess_risk(
     records: list[DayRecord], today: date, *, self_harm_days: list[date] = (),
     latest_scores: dict | None = None, attendance_rate: float | None = None,
     attended_sessions: int = 0, in_treatment_since: date | None = None,
+    earlier: EarlierCheckins | None = None,
 ) -> Risk:
     """Return the risk level and every reason behind it.
 
     latest_scores maps an instrument code to {"total", "item9", "subscales":
     {"risk": {"score"}, "use": {"score"}}, "local_day"}; attendance_rate is
     a percent over the last 14 days with attended_sessions behind it.
+    records may start 14 days before today when earlier summarises the
+    older check-ins (services.trends.EarlierCheckins).
     """
     reasons: list[Reason] = []
     recent = {r.day: r for r in records if today - timedelta(days=13) <= r.day <= today}
+    indexed = index_checkins(records, today, earlier)  # once for the trend figures below
     scores = latest_scores or {}
 
     harm = sorted(d for d in self_harm_days if today - timedelta(days=RISK_RULES["self_harm_days"] - 1) <= d <= today)
@@ -78,19 +82,19 @@ def assess_risk(
     if spike:
         reasons.append(Reason("craving_spike", "high", f"Craving {RISK_RULES['craving_spike']}+ on {spike[0]} and {spike[1]}"))
 
-    last = max((r.day for r in records if r.day <= today), default=None)
+    last = last_checkin(indexed, today, earlier=earlier)
     if last is not None and (today - last).days >= RISK_RULES["quiet_days"]:
         reasons.append(Reason("quiet", "medium", f"No check-in for {(today - last).days} days (last {last})"))
     elif last is None and in_treatment_since and (today - in_treatment_since).days >= RISK_RULES["quiet_days"]:
         reasons.append(Reason("quiet", "medium", f"No check-in since enrolment ({(today - in_treatment_since).days} days)"))
     for metric in ("craving", "mood"):
-        if slope(records, metric, today).direction == "worsening":
+        if slope(indexed, metric, today, earlier=earlier).direction == "worsening":
             reasons.append(Reason(f"{metric}_worsening", "medium", f"{metric.title()} worsening over 14 days"))
     nights = [recent[d].sleep_hours for d in sorted(recent) if d > today - timedelta(days=RISK_RULES["short_sleep_of"])]
     short = sum(1 for hours in nights if hours < RISK_RULES["short_sleep_hours"])
     if short >= RISK_RULES["short_sleep_nights"]:
         reasons.append(Reason("short_sleep", "medium", f"Under 4 h sleep on {short} of the last 5 nights"))
-    checkin_share = adherence(records, today, 7, recovery_start=in_treatment_since).percent
+    checkin_share = adherence(indexed, today, 7, recovery_start=in_treatment_since, earlier=earlier).percent
     if checkin_share is not None and checkin_share < RISK_RULES["low_adherence_percent"]:
         reasons.append(Reason("low_adherence", "medium", f"Checked in on {checkin_share:.0f} % of the last 7 days"))
     for code, limit, label in (("phq9", RISK_RULES["phq9_total"], "PHQ-9"), ("gad7", RISK_RULES["gad7_total"], "GAD-7")):

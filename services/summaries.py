@@ -41,7 +41,9 @@ from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from .risk import RISK_RULES
-from .trends import LOWER_IS_BETTER, DayRecord, abstinence, week_over_week, what_helps
+from .trends import (
+    LOWER_IS_BETTER, DayRecord, EarlierCheckins, abstinence, index_checkins, week_over_week, what_helps,
+)
 
 SEND_WEEKDAY = 0  # Monday
 SEND_TIME = time(8, 0)
@@ -53,6 +55,9 @@ DIRECTION_POINTS = 1.0  # one step of the 0-10 scales, for the clinician digest
 MIN_CHECKINS_TO_COMPARE = 3
 GREAT_WEEK_CHECKINS = 5
 HELPFUL_SKILLS_SHOWN = 3
+# The days to the week's end a summary reads row by row: "what helps" looks
+# back 90 days, the PDA 30; the streaks reach further (EarlierCheckins).
+SUMMARY_DAYS = 90
 METRIC_LABELS = {"craving": "Craving", "mood": "Mood", "sleep_hours": "Sleep (hours)"}
 
 _PERIOD = re.compile(r"(\d{4})-W(\d{2})", re.ASCII)
@@ -223,12 +228,14 @@ class GoalLike(Protocol):
 def build_weekly_summary(
     records: Iterable[DayRecord], week_start: date, *, recovery_start: date | None = None,
     goals: Iterable[GoalLike] = (), questionnaires_due: Sequence[str] = (),
-    skill_labels: Mapping[str, str] | None = None,
+    skill_labels: Mapping[str, str] | None = None, earlier: EarlierCheckins | None = None,
 ) -> WeeklySummary:
     """Sum up the week starting week_start (a Monday) from the patient's check-ins.
 
     records may hold the whole history: the streak and "what helps" look
-    back further than the week; nothing after the week counts.
+    back further than the week; nothing after the week counts. Or they may
+    start SUMMARY_DAYS before the week's end, with earlier summarising the
+    older ones (services.trends.EarlierCheckins, with longest_run).
     """
     if week_start.weekday() != 0:
         raise ValueError(f"a week starts on a Monday, not {week_start.isoformat()}")
@@ -238,8 +245,9 @@ def build_weekly_summary(
     history = list(by_day.values())
     days = tuple(_day_bar(week_start + timedelta(days=offset), by_day) for offset in range(7))
     this_week = [by_day[bar.day] for bar in days if bar.checked_in]
-    metrics = tuple(_metric_week(history, metric, week_end) for metric in ("craving", "mood", "sleep_hours"))
-    streaks = abstinence(history, week_end, recovery_start)
+    indexed = index_checkins(history, week_end, earlier)  # once for every figure below
+    metrics = tuple(_metric_week(indexed, metric, week_end, earlier) for metric in ("craving", "mood", "sleep_hours"))
+    streaks = abstinence(indexed, week_end, recovery_start, earlier=earlier)
     pda_30 = streaks.pda_for(30)
     skill_days = Counter(skill for record in this_week for skill in record.coping_skills)
     practised = tuple((labels.get(code, _humanise(code)), count)
@@ -247,7 +255,7 @@ def build_weekly_summary(
     helped = tuple(
         HelpfulSkill(effect.skill, labels.get(effect.skill, _humanise(effect.skill)),
                      round(-effect.difference, 1), effect.n_with)
-        for effect in what_helps(history, week_end, 90)
+        for effect in what_helps(indexed, week_end, 90, earlier=earlier)
         if effect.difference is not None and effect.difference < 0
     )[:HELPFUL_SKILLS_SHOWN]
     week_goals = [goal for goal in goals if goal.week_start == week_start]
@@ -303,8 +311,9 @@ def _day_bar(day: date, by_day: Mapping[date, DayRecord]) -> DayBar:
     return DayBar(day, True, record.craving, record.mood, record.sleep_hours, record.used_substance)
 
 
-def _metric_week(records: list[DayRecord], metric: str, week_end: date) -> MetricWeek:
-    change = week_over_week(records, metric, week_end)
+def _metric_week(records: list[DayRecord], metric: str, week_end: date,
+                 earlier: EarlierCheckins | None = None) -> MetricWeek:
+    change = week_over_week(records, metric, week_end, earlier=earlier)
     direction: Direction | None = None
     if change.value is not None:
         if abs(change.value) < SAME_WEEK_CHANGE[metric]:

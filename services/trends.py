@@ -48,6 +48,14 @@ Direction of a trend
 
     "Improving" means down for craving and up for mood and sleep.
 
+Loaded windows
+    A caller that reads only recent days passes ``earlier``, an
+    ``EarlierCheckins`` summary of the older check-ins; every figure is then
+    the one the whole history gives, and a figure whose window reaches past
+    the loaded days raises ``ValueError`` instead of being computed from part
+    of them. ``index_checkins`` indexes the records once for several figures
+    of the same day.
+
 Rounding
     Only at the output: means 2 decimals, slopes 3, percentages 1. Directions,
     differences and sort orders are computed from unrounded values.
@@ -91,6 +99,26 @@ class DayRecord:
     used_substance: bool
     coping_skills: tuple[str, ...] = ()
     late: bool = False  # filled in after the fact
+
+
+@dataclass(frozen=True)
+class EarlierCheckins:
+    """What the figures need of a patient's check-ins dated before ``before``.
+
+    A caller that loads only the check-ins from ``before`` on (the windows a
+    view shows) passes this summary of the older ones, so that the figures
+    that can reach back any distance (the current and longest abstinence
+    streaks, the last check-in, the first check-in as treatment start) come
+    out as from the whole history. Records dated before ``before`` are then
+    ignored, and a window that would start before ``before`` is a caller
+    error (``ValueError``), never a figure computed from part of its days.
+    """
+
+    before: date
+    first_day: date | None = None  # the earliest check-in before ``before``
+    last_day: date | None = None  # the latest check-in before ``before``
+    run: int = 0  # abstinent check-ins on consecutive days up to before - 1
+    longest_run: int | None = None  # the longest such run before ``before``; None: not loaded
 
 
 # ---------------------------------------------------------------------------
@@ -338,24 +366,27 @@ class PatientTrends:
 
 
 def rolling_mean(
-    records: Iterable[DayRecord], metric: str, today: date, days: int
+    records: Iterable[DayRecord], metric: str, today: date, days: int,
+    *, earlier: EarlierCheckins | None = None,
 ) -> MeanFigure:
     """Average a metric over the ``days`` local days ending today."""
-    return _rolling_mean(_Checkins(records, today), metric, days)
+    return _rolling_mean(_indexed(records, today, earlier), metric, days)
 
 
 def slope(
-    records: Iterable[DayRecord], metric: str, today: date, days: int = SLOPE_DAYS
+    records: Iterable[DayRecord], metric: str, today: date, days: int = SLOPE_DAYS,
+    *, earlier: EarlierCheckins | None = None,
 ) -> SlopeFigure:
     """Fit a least-squares line per day to a metric over the last ``days`` days."""
-    return _slope(_Checkins(records, today), metric, days)
+    return _slope(_indexed(records, today, earlier), metric, days)
 
 
 def week_over_week(
-    records: Iterable[DayRecord], metric: str, today: date
+    records: Iterable[DayRecord], metric: str, today: date,
+    *, earlier: EarlierCheckins | None = None,
 ) -> ChangeFigure:
     """Compare this week's mean of a metric with last week's."""
-    return _week_over_week(_Checkins(records, today), metric)
+    return _week_over_week(_indexed(records, today, earlier), metric)
 
 
 def metric_trend(
@@ -365,13 +396,15 @@ def metric_trend(
     *,
     recovery_start: date | None = None,
     window: int = 28,
+    earlier: EarlierCheckins | None = None,
 ) -> MetricTrend:
     """Bundle the means, slope, weekly change and missing days of one metric."""
-    return _metric_trend(_Checkins(records, today), metric, recovery_start, window)
+    return _metric_trend(_indexed(records, today, earlier), metric, recovery_start, window)
 
 
 def abstinence(
-    records: Iterable[DayRecord], today: date, recovery_start: date | None = None
+    records: Iterable[DayRecord], today: date, recovery_start: date | None = None,
+    *, earlier: EarlierCheckins | None = None,
 ) -> Abstinence:
     """Compute abstinence streaks, PDA over 7/30/90 days and days in recovery.
 
@@ -379,7 +412,21 @@ def abstinence(
     yet. A day without a check-in breaks a streak (we do not know), as does a
     day with use.
     """
-    return _abstinence(_Checkins(records, today), recovery_start)
+    return _abstinence(_indexed(records, today, earlier), recovery_start)
+
+
+def current_streak(
+    records: Iterable[DayRecord], today: date, *, earlier: EarlierCheckins | None = None
+) -> int:
+    """Return the current abstinence streak alone (as ``abstinence`` counts it)."""
+    return _current_streak(_indexed(records, today, earlier))
+
+
+def last_checkin(
+    records: Iterable[DayRecord], today: date, *, earlier: EarlierCheckins | None = None
+) -> date | None:
+    """Return the day of the latest check-in up to today."""
+    return _indexed(records, today, earlier).last_day
 
 
 def adherence(
@@ -388,20 +435,23 @@ def adherence(
     days: int,
     *,
     recovery_start: date | None = None,
+    earlier: EarlierCheckins | None = None,
 ) -> AdherenceFigure:
     """Compute the share of days in treatment with a check-in."""
-    return _adherence(_Checkins(records, today), days, recovery_start)
+    return _adherence(_indexed(records, today, earlier), days, recovery_start)
 
 
 def coping_skill_frequency(
-    records: Iterable[DayRecord], today: date, days: int
+    records: Iterable[DayRecord], today: date, days: int,
+    *, earlier: EarlierCheckins | None = None,
 ) -> list[SkillCount]:
     """Count the days each coping skill was practised, most practised first."""
-    return _coping_skill_frequency(_Checkins(records, today), days)
+    return _coping_skill_frequency(_indexed(records, today, earlier), days)
 
 
 def what_helps(
-    records: Iterable[DayRecord], today: date, days: int = 90
+    records: Iterable[DayRecord], today: date, days: int = 90,
+    *, earlier: EarlierCheckins | None = None,
 ) -> list[SkillEffect]:
     """Compare next-day craving after days with and without each skill.
 
@@ -409,7 +459,7 @@ def what_helps(
     count. Skills with a figure come first, largest craving reduction first;
     thin ones follow, the closest to a figure first.
     """
-    return _what_helps(_Checkins(records, today), days)
+    return _what_helps(_indexed(records, today, earlier), days)
 
 
 def patient_trends(
@@ -417,9 +467,11 @@ def patient_trends(
     today: date,
     recovery_start: date | None = None,
     window: int = 28,
+    *,
+    earlier: EarlierCheckins | None = None,
 ) -> PatientTrends:
     """Compute the whole Trends section for one patient."""
-    checkins = _Checkins(records, today)
+    checkins = _indexed(records, today, earlier)
     return PatientTrends(
         today=today,
         recovery_start=recovery_start,
@@ -442,21 +494,41 @@ def patient_trends(
 
 
 class _Checkins:
-    """The check-ins up to today, indexed by day, built once per patient."""
+    """The check-ins up to today, indexed by day, built once per patient.
 
-    __slots__ = ("today", "by_day", "first_day", "last_day")
+    With ``earlier``, only the check-ins from ``earlier.before`` on are
+    indexed and the older ones are known by their summary (EarlierCheckins).
+    """
 
-    def __init__(self, records: Iterable[DayRecord], today: date) -> None:
+    __slots__ = ("today", "by_day", "first_day", "last_day", "earlier")
+
+    def __init__(
+        self, records: Iterable[DayRecord], today: date, earlier: EarlierCheckins | None = None
+    ) -> None:
         self.today = today
+        self.earlier = earlier
         self.by_day: dict[date, DayRecord] = {}
+        before = date.min
+        if earlier is not None:
+            if earlier.before > today:
+                raise ValueError(
+                    f"check-ins loaded from {earlier.before.isoformat()} cannot describe "
+                    f"{today.isoformat()}"
+                )
+            before = earlier.before
         for record in records:
-            if record.day > today:
+            if record.day > today or record.day < before:
                 continue
             if record.day in self.by_day:
                 raise ValueError(f"two check-ins for {record.day.isoformat()}")
             self.by_day[record.day] = record
         self.first_day = min(self.by_day) if self.by_day else None
         self.last_day = max(self.by_day) if self.by_day else None
+        if earlier is not None:
+            if earlier.first_day is not None:
+                self.first_day = earlier.first_day
+            if self.last_day is None:
+                self.last_day = earlier.last_day
 
     def in_window(self, days: int) -> list[DayRecord]:
         """Return the check-ins of the ``days`` days ending today."""
@@ -466,7 +538,13 @@ class _Checkins:
     def window_start(self, days: int) -> date:
         if days < 1:
             raise ValueError(f"a window needs at least one day, got {days}")
-        return self.today - timedelta(days=days - 1)
+        start = self.today - timedelta(days=days - 1)
+        if self.earlier is not None and start < self.earlier.before:
+            raise ValueError(
+                f"a {days}-day window from {start.isoformat()} needs the check-ins before "
+                f"{self.earlier.before.isoformat()}, which were not loaded"
+            )
+        return start
 
     def treatment_span(
         self, days: int, recovery_start: date | None
@@ -482,6 +560,28 @@ class _Checkins:
         first = max(first, treatment_start)
         last = self.today if self.today in self.by_day else self.today - timedelta(days=1)
         return first, last, max(0, (last - first).days + 1)
+
+
+def index_checkins(
+    records: Iterable[DayRecord], today: date, earlier: EarlierCheckins | None = None
+) -> CheckinIndex:
+    """Index a patient's check-ins for today once, for several figures of the same day.
+
+    Every public function here takes the index in place of the records; it
+    must be for the same today and earlier (``ValueError`` otherwise).
+    """
+    return _Checkins(records, today, earlier)
+
+
+def _indexed(records, today: date, earlier: EarlierCheckins | None) -> _Checkins:
+    if isinstance(records, _Checkins):
+        if records.today != today or records.earlier != earlier:
+            raise ValueError("check-ins indexed for another day or window")
+        return records
+    return _Checkins(records, today, earlier)
+
+
+CheckinIndex = _Checkins
 
 
 def _check_metric(metric: str) -> None:
@@ -612,17 +712,48 @@ def _longest_run(days: set[date]) -> int:
     return longest
 
 
-def _abstinence(checkins: _Checkins, recovery_start: date | None) -> Abstinence:
+def _abstinent_days(checkins: _Checkins) -> set[date]:
+    return {day for day, record in checkins.by_day.items() if not record.used_substance}
+
+
+def _current_streak(checkins: _Checkins, abstinent_days: set[date] | None = None) -> int:
+    if abstinent_days is None:
+        abstinent_days = _abstinent_days(checkins)
     one = timedelta(days=1)
-    abstinent_days = {
-        day for day, record in checkins.by_day.items() if not record.used_substance
-    }
     today = checkins.today
     day = today if today in checkins.by_day else today - one
     current = 0
     while day in abstinent_days:
         current += 1
         day -= one
+    earlier = checkins.earlier
+    if earlier is not None and day < earlier.before:
+        # Every loaded day back to the window's start was abstinent: the
+        # streak goes on into the days before it.
+        current += earlier.run
+    return current
+
+
+def _longest_streak(checkins: _Checkins, abstinent_days: set[date]) -> int:
+    longest = _longest_run(abstinent_days)
+    earlier = checkins.earlier
+    if earlier is None:
+        return longest
+    if earlier.longest_run is None:
+        raise ValueError("the longest streak needs EarlierCheckins.longest_run")
+    # The run that starts on the window's first day continues the earlier one.
+    one = timedelta(days=1)
+    joined, day = earlier.run, earlier.before
+    while day in abstinent_days:
+        joined += 1
+        day += one
+    return max(longest, earlier.longest_run, joined)
+
+
+def _abstinence(checkins: _Checkins, recovery_start: date | None) -> Abstinence:
+    abstinent_days = _abstinent_days(checkins)
+    today = checkins.today
+    current = _current_streak(checkins, abstinent_days)
 
     pda = []
     for days in PDA_WINDOWS:
@@ -644,7 +775,7 @@ def _abstinence(checkins: _Checkins, recovery_start: date | None) -> Abstinence:
         )
     return Abstinence(
         current_streak=current,
-        longest_streak=_longest_run(abstinent_days),
+        longest_streak=_longest_streak(checkins, abstinent_days),
         pda=tuple(pda),
         days_since_recovery_start=(
             (today - recovery_start).days if recovery_start is not None else None

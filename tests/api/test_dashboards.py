@@ -948,3 +948,71 @@ def test_the_dashboard_lists_the_alerts_still_to_work_and_not_resolved_ones(clie
     body = client.get(f"/api/v1/patients/{patient.id}/dashboard", headers=make.headers(clinician)).json
 
     assert [(a["rule"], a["status"]) for a in body["alerts"]] == [("self_harm", "open")]
+
+
+# --- the caseload reads two weeks, and answers as from the whole history --------------
+
+def test_every_caseload_figure_is_the_one_computed_from_the_whole_history(client, make, clock):
+    """The caseload loads only the days its figures read (services.dashboards.recent_checkins).
+
+    Against the whole history run through the trends and risk services, as
+    the caseload computed it before: patients in four zones (so "today" and
+    the window's edge differ by patient), streaks that began a year before
+    the window, use or a gap on the day before it, self-harm, a check-in
+    dated after today, and no check-in at all.
+    """
+    from services.clock import local_today
+    from services.dashboards import checkin_histories
+    from services.risk import assess_risk
+    from services.trends import abstinence, adherence, rolling_mean, slope
+    from tests.services.test_checkin_loaders import random_history, store, streak
+
+    clinician = make.clinician()
+    edge = TODAY - 13 * timedelta(days=1)
+    shapes = [
+        streak(ago(400), TODAY),
+        streak(ago(400), ago(1)),  # not checked in yet today
+        {**streak(ago(300), TODAY), edge - timedelta(days=1): {"used": True}},
+        {**streak(ago(300), edge - timedelta(days=2)), **streak(edge, ago(1))},
+        {**streak(ago(300), ago(40)), ago(2): {"harm": True, "craving": 9}, ago(1): {"craving": 9}},
+        streak(ago(200), ago(20), used=True),
+        {TODAY + timedelta(days=1): {}, ago(500): {}},
+        {},
+        *(random_history(seed, 400) for seed in range(8)),
+    ]
+    zones = ["America/New_York", "Asia/Kolkata", "Pacific/Auckland", "America/Los_Angeles"]
+    ids = []
+    for number, shape in enumerate(shapes):
+        patient = enrol(make, clock, clinician, days_ago=600, timezone=zones[number % len(zones)])
+        store(patient, shape)
+        ids.append(patient.id)
+
+    page = caseload(client, make.headers(clinician), page_size=100)
+    full = checkin_histories(ids)
+
+    assert page["total"] == len(shapes)
+    streaks = sorted(row["current_streak"] for row in page["items"])
+    assert streaks[-2:] == [400, 401]  # the window is 14 days; the streaks are the whole run
+    for row in page["items"]:
+        patient = db.session.get(User, row["patient"]["id"])
+        profile = patient.patient_profile
+        today = local_today(clock.now, profile.timezone)
+        enrolled_on = local_today(profile.enrolled_at, profile.timezone)
+        history = full.get(patient.id)
+        records = history.records if history else []
+        last = max((r.day for r in records if r.day <= today), default=None)
+        assert row["today"] == today.isoformat()
+        assert row["current_streak"] == abstinence(records, today).current_streak
+        assert row["last_checkin"] == (last.isoformat() if last else None)
+        assert row["days_since_last_checkin"] == ((today - last).days if last else None)
+        for metric in ("craving", "mood", "sleep_hours"):
+            mean, trend = rolling_mean(records, metric, today, 7), slope(records, metric, today)
+            assert row["means_7"][metric] == {"value": mean.value, "n": mean.n, "direction": trend.direction,
+                                              "slope": trend.value, "slope_n": trend.n}
+        share = adherence(records, today, 7, recovery_start=enrolled_on)
+        assert row["adherence_7"] == {"percent": share.percent, "days_reported": share.days_reported,
+                                      "days_in_window": share.days_in_window}
+        assert row["risk"] == assess_risk(
+            records, today, self_harm_days=history.self_harm_days if history else [], latest_scores={},
+            in_treatment_since=enrolled_on,
+        ).to_dict()
