@@ -205,12 +205,18 @@ def _history(histories, patient_id) -> CheckinHistory:
     return histories.get(patient_id) or CheckinHistory([], [])
 
 
+def _enrolled_on(profile: PatientProfile) -> date:
+    """The patient's local day of enrolment: no app to check in with before it."""
+    return local_today(profile.enrolled_at, profile.timezone)
+
+
 def trends_for(actor: User, patient_id: int, now: datetime, window: int) -> dict:
     """Return a patient's trends (any actor who reaches the patient)."""
     profile = patient_in_reach(actor, patient_id)
     today = local_today(now, profile.timezone)
     history = _history(checkin_histories([profile.user_id]), profile.user_id)
-    return patient_trends(history.records, today, profile.recovery_start_date, window).to_dict()
+    return patient_trends(history.records, today, profile.recovery_start_date, window,
+                          in_treatment_since=_enrolled_on(profile)).to_dict()
 
 
 # --- the caseload -------------------------------------------------------------
@@ -317,7 +323,7 @@ def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None,
         # Check-in adherence counts from enrolment (no app to check in with
         # before it), the same span the risk rule judges, so the figure shown
         # and the reason given never disagree.
-        enrolled_on = local_today(profile.enrolled_at, profile.timezone)
+        enrolled_on = _enrolled_on(profile)
         level = assess_risk(
             records, today, self_harm_days=history.self_harm_days,
             latest_scores={code: {**s, "local_day": s["local_day"].isoformat()} for code, s in patient_scores.items()},
@@ -426,14 +432,15 @@ def patient_dashboard(actor: User, patient_id: int, now: datetime, days: int = 9
         history.records, today, self_harm_days=history.self_harm_days,
         latest_scores={code: {**s, "local_day": s["local_day"].isoformat()} for code, s in scores.items()},
         attendance_rate=attended["rate"], attended_sessions=attended["attended"] + attended["missed"],
-        in_treatment_since=local_today(profile.enrolled_at, profile.timezone),
+        in_treatment_since=_enrolled_on(profile),
     )
     return {
         "patient": profile,
         "today": today,
         "days": days,
         "series": series,
-        "trends": patient_trends(history.records, today, profile.recovery_start_date, 28).to_dict(),
+        "trends": patient_trends(history.records, today, profile.recovery_start_date, 28,
+                                 in_treatment_since=_enrolled_on(profile)).to_dict(),
         "goals": [{"week_start": w.week_start, "done": w.done, "total": w.total,
                    "rate": None if w.rate is None else round(100 * w.rate, 1)} for w in goal_weeks],
         "attendance": [{
@@ -458,7 +465,8 @@ def own_summary(patient: User, now: datetime) -> dict:
     profile = patient.patient_profile
     today = local_today(now, profile.timezone)
     history = _history(checkin_histories([patient.id]), patient.id)
-    streaks = abstinence(history.records, today, profile.recovery_start_date)
+    streaks = abstinence(history.records, today, profile.recovery_start_date,
+                         in_treatment_since=_enrolled_on(profile))
     due = due_assessments(patient, now)
     goals = goal_week(patient, None, now).completion
     return {
@@ -515,7 +523,7 @@ def program_report(actor: User, program_id: int, now: datetime) -> dict:
     score_change = {"phq9": [], "gad7": []}
     for profile, user in patients:
         today = local_today(now, profile.timezone)
-        start = local_today(profile.enrolled_at, profile.timezone)
+        start = _enrolled_on(profile)
         records = _history(histories, user.id).records
         days = {r.day for r in records}
         if any(today - timedelta(days=13) <= d <= today for d in days):

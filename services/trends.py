@@ -25,7 +25,11 @@ Shares (PDA, adherence) and missing days
     * days before the treatment start are not counted; the treatment start is
       ``recovery_start`` when the caller gives it, otherwise the patient's
       first check-in (check-ins dated before ``recovery_start`` fall outside
-      the treatment period and count on neither side of the fraction);
+      the treatment period and count on neither side of the fraction); a
+      caller that knows the day of enrolment passes ``in_treatment_since``,
+      and days before both it and the first check-in are not counted either
+      (a recovery that began years before enrolment is no years of missing
+      check-ins);
     * today counts only once it has a check-in: the day is not over, and a
       patient who checks in every evening must not read 86 % every morning.
 
@@ -404,7 +408,7 @@ def metric_trend(
 
 def abstinence(
     records: Iterable[DayRecord], today: date, recovery_start: date | None = None,
-    *, earlier: EarlierCheckins | None = None,
+    *, earlier: EarlierCheckins | None = None, in_treatment_since: date | None = None,
 ) -> Abstinence:
     """Compute abstinence streaks, PDA over 7/30/90 days and days in recovery.
 
@@ -412,7 +416,8 @@ def abstinence(
     yet. A day without a check-in breaks a streak (we do not know), as does a
     day with use.
     """
-    return _abstinence(_indexed(records, today, earlier), recovery_start)
+    checkins = _indexed(records, today, earlier)
+    return _abstinence(checkins, _counting_start(checkins, recovery_start, in_treatment_since), recovery_start)
 
 
 def current_streak(
@@ -436,9 +441,11 @@ def adherence(
     *,
     recovery_start: date | None = None,
     earlier: EarlierCheckins | None = None,
+    in_treatment_since: date | None = None,
 ) -> AdherenceFigure:
     """Compute the share of days in treatment with a check-in."""
-    return _adherence(_indexed(records, today, earlier), days, recovery_start)
+    checkins = _indexed(records, today, earlier)
+    return _adherence(checkins, days, _counting_start(checkins, recovery_start, in_treatment_since))
 
 
 def coping_skill_frequency(
@@ -469,20 +476,27 @@ def patient_trends(
     window: int = 28,
     *,
     earlier: EarlierCheckins | None = None,
+    in_treatment_since: date | None = None,
 ) -> PatientTrends:
-    """Compute the whole Trends section for one patient."""
+    """Compute the whole Trends section for one patient.
+
+    in_treatment_since (the day of enrolment) keeps days before it, on which
+    the patient had no app to check in with, out of PDA and adherence, unless
+    they were filled in late (see _counting_start).
+    """
     checkins = _indexed(records, today, earlier)
+    start = _counting_start(checkins, recovery_start, in_treatment_since)
     return PatientTrends(
         today=today,
         recovery_start=recovery_start,
         window_days=window,
         last_checkin=checkins.last_day,
         metrics=tuple(
-            _metric_trend(checkins, metric, recovery_start, window) for metric in METRICS
+            _metric_trend(checkins, metric, start, window) for metric in METRICS
         ),
-        abstinence=_abstinence(checkins, recovery_start),
-        adherence_7=_adherence(checkins, 7, recovery_start),
-        adherence=_adherence(checkins, window, recovery_start),
+        abstinence=_abstinence(checkins, start, recovery_start),
+        adherence_7=_adherence(checkins, 7, start),
+        adherence=_adherence(checkins, window, start),
         coping_skills=tuple(_coping_skill_frequency(checkins, window)),
         what_helps=tuple(_what_helps(checkins, 90)),
     )
@@ -750,14 +764,33 @@ def _longest_streak(checkins: _Checkins, abstinent_days: set[date]) -> int:
     return max(longest, earlier.longest_run, joined)
 
 
-def _abstinence(checkins: _Checkins, recovery_start: date | None) -> Abstinence:
+def _counting_start(
+    checkins: "_Checkins", recovery_start: date | None, in_treatment_since: date | None
+) -> date | None:
+    """Return the first day shares count from (None: the first check-in).
+
+    Without in_treatment_since, recovery_start (the legacy rule in the module
+    docstring). With it, the earlier of enrolment and the first check-in
+    (a patient may fill in days before enrolment late), never before
+    recovery_start: a recovery that began years before enrolment must not
+    count those years as missing days.
+    """
+    if in_treatment_since is None:
+        return recovery_start
+    since = in_treatment_since
+    if checkins.first_day is not None:
+        since = min(since, checkins.first_day)
+    return since if recovery_start is None else max(since, recovery_start)
+
+
+def _abstinence(checkins: _Checkins, counting_start: date | None, recovery_start: date | None) -> Abstinence:
     abstinent_days = _abstinent_days(checkins)
     today = checkins.today
     current = _current_streak(checkins, abstinent_days)
 
     pda = []
     for days in PDA_WINDOWS:
-        first, last, days_in_window = checkins.treatment_span(days, recovery_start)
+        first, last, days_in_window = checkins.treatment_span(days, counting_start)
         reported = [
             record for record in checkins.by_day.values() if first <= record.day <= last
         ]

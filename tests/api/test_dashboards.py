@@ -536,7 +536,9 @@ def test_the_dashboard_trends_are_exactly_the_trends_service(client, make, care_
 
     body = dashboard(client, make.headers(clinician), patient).json
 
-    expected = patient_trends(day_records(history, frozenset({ago(5), ago(6)})), TODAY, date(2026, 9, 20), 28)
+    # Counted from enrolment (2026-09-24), not from the recovery start four days before it.
+    expected = patient_trends(day_records(history, frozenset({ago(5), ago(6)})), TODAY, date(2026, 9, 20), 28,
+                              in_treatment_since=date(2026, 9, 24))
     assert body["trends"] == expected.to_dict()
     assert body["trends"]["abstinence"]["days_since_recovery_start"] == 64  # 2026-09-20 .. 2026-11-23
 

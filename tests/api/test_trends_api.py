@@ -189,3 +189,48 @@ def test_trends_out_of_reach_do_not_exist(client, make, clinician, patient, who)
 
 def test_trends_of_an_unknown_patient_do_not_exist(client, make, clinician):
     problem(get(client, "/api/v1/patients/999999/trends", make.headers(clinician)), 404)
+
+
+# --- days before enrolment -------------------------------------------------------------
+
+@pytest.fixture
+def newcomer(make, clinician, clock):
+    """Sober since last year, enrolled five days ago: no app to check in with before that."""
+    now = clock.now
+    clock.set("2026-11-18T15:00:00+00:00")
+    try:
+        patient = make.patient(clinician, recovery_start_date=date(2025, 9, 1))
+    finally:
+        clock.now = now
+    return patient
+
+
+def test_days_before_enrolment_are_not_counted_as_missing(client, make, clinician, newcomer):
+    create_checkins(newcomer, {ago(n): {"used_substance": False} for n in range(6)})  # the 18th to today
+
+    body = get(client, f"/api/v1/patients/{newcomer.id}/trends", make.headers(clinician)).json
+
+    pda_30 = body["abstinence"]["pda"]["30"]
+    assert (pda_30["days_in_window"], pda_30["missing_as_use"]) == (6, 100.0)
+    assert (body["adherence"]["days_in_window"], body["adherence"]["percent"]) == (6, 100.0)
+    assert body["abstinence"]["days_since_recovery_start"] == (TODAY - date(2025, 9, 1)).days
+    assert body["metrics"]["craving"]["missing_days"] == 0
+
+
+def test_a_day_before_enrolment_filled_in_late_counts_from_that_day(client, make, clinician, newcomer):
+    create_checkins(newcomer, {ago(n): {"used_substance": n == 9} for n in (9, *range(6))})
+
+    body = get(client, f"/api/v1/patients/{newcomer.id}/trends", make.headers(clinician)).json
+
+    pda_30 = body["abstinence"]["pda"]["30"]
+    # From the 14th (the late day) to today: 10 days, 7 reported, 6 without use.
+    assert (pda_30["days_in_window"], pda_30["days_reported"], pda_30["days_abstinent"]) == (10, 7, 6)
+    assert pda_30["missing_as_use"] == 60.0
+
+
+def test_the_patients_own_summary_counts_from_enrolment_too(client, make, newcomer):
+    create_checkins(newcomer, {ago(n): {"used_substance": False} for n in range(6)})
+
+    summary = get(client, "/api/v1/me/summary", make.headers(newcomer)).json
+
+    assert summary["percent_days_abstinent_30"]["missing_as_use"] == 100.0
