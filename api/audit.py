@@ -16,7 +16,6 @@ fail, the failure is recorded the usual way.
 import ipaddress
 import logging
 import re
-import traceback
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, request
@@ -25,6 +24,8 @@ from werkzeug.routing import Rule
 
 from models import db, utcnow
 from services.audit import AuditEntry, append_audit_event, stage_audit_event
+
+from .logs import trace_without_messages
 
 log = logging.getLogger("waypoint.audit")
 
@@ -358,19 +359,6 @@ class WithholdExceptionMessages(logging.Filter):
             record.exc_text = trace_without_messages(record.exc_info[1])
             record.exc_info = None
         return True
-
-
-def trace_without_messages(error: BaseException) -> str:
-    """Return a traceback (with its causes) naming each exception's type but not its message."""
-    parts, seen = [], set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        kind = type(error)
-        parts.append("Traceback (most recent call last):\n"
-                     + "".join(traceback.format_tb(error.__traceback__))
-                     + f"{kind.__module__}.{kind.__qualname__} (message withheld)")
-        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
-    return "\n\nwhile handling the exception above, the one below was raised:\n\n".join(reversed(parts))
 
 
 class WithholdQueryStrings(logging.Filter):

@@ -101,8 +101,7 @@ class TextFormatter(logging.Formatter):
 def trace_without_messages(error: BaseException) -> str:
     """Return a traceback (with its causes) naming each exception's type but not its message.
 
-    The same text as api.audit.trace_without_messages, which this module
-    cannot import (see the module docstring).
+    Here, not in api.audit, because gunicorn's master loads this module alone.
     """
     parts, seen = [], set()
     while error is not None and id(error) not in seen:
