@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, String, Text
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
@@ -11,12 +11,15 @@ class User(Base):
     """Anyone who signs in: a patient, a clinician or an admin of one organization."""
 
     __tablename__ = "users"
+    # One account per address within an organization. Across organizations
+    # an address may recur: refusing it would tell one program that someone
+    # is a patient of another (42 CFR Part 2). Login tells them apart by password.
+    __table_args__ = (UniqueConstraint("organization_id", "email"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    # Stored lower-case; one account per address across Waypoint, so login
-    # needs no organization.
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    # Stored lower-case.
+    email: Mapped[str] = mapped_column(String(254), index=True)
     display_name: Mapped[str] = mapped_column(String(120))
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20))
     # Null until an invited patient registers.

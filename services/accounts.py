@@ -54,7 +54,7 @@ def create_staff_user(
         raise InvalidInput("Patients are enrolled, not created.", {"role": ["Patients are enrolled by their clinic."]})
     _check_password(password)
     email = _normalise_email(email)
-    _ensure_email_free(email)
+    _ensure_email_free(email, organization.id)
     user = User(
         organization_id=organization.id, email=email, display_name=display_name,
         role=role, password_hash=hash_password(password),
@@ -91,7 +91,7 @@ def enrol_patient(actor: User, enrolment: dict, now: datetime) -> tuple[PatientP
     if errors:
         raise InvalidInput("The enrolment has invalid fields.", errors)
     email = _normalise_email(enrolment["email"])
-    _ensure_email_free(email)
+    _ensure_email_free(email, actor.organization_id)
 
     user = User(
         organization_id=actor.organization_id, email=email,
@@ -301,8 +301,10 @@ def _normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _ensure_email_free(email: str) -> None:
-    if db.session.scalar(select(func.count()).select_from(User).where(User.email == email)):
+def _ensure_email_free(email: str, organization_id: int) -> None:
+    # Within the organization only: whether another program knows the address is not ours to tell.
+    if db.session.scalar(select(func.count()).select_from(User).where(
+            User.organization_id == organization_id, User.email == email)):
         raise Conflict("This e-mail already has an account.", {"email": ["Already in use."]})
 
 

@@ -48,8 +48,11 @@ def _build_insert(actor_by_email: bool):
 
     if actor_by_email:
         by_email = User.__table__.alias("by_email")
+        # An address may name accounts in several organizations: the attempt
+        # lands in the newest one's trail (the account a login would try first).
         actor = (select(by_email.c.id)
-                 .where(by_email.c.email == bindparam("actor_email", type_=String)).scalar_subquery())
+                 .where(by_email.c.email == bindparam("actor_email", type_=String))
+                 .order_by(by_email.c.id.desc()).limit(1).scalar_subquery())
     else:
         actor = bindparam("actor_id", type_=Integer)
     actor_organization = lookup("organization_id", actor)

@@ -31,18 +31,27 @@ def authenticate(email: str, password: str, now: datetime | None = None,
     before answering.
     """
     now = now or utcnow()
-    user = db.session.scalars(
-        select(User).where(User.email == email.strip().lower())
-    ).one_or_none()
+    # An address may have an account in more than one organization (never
+    # two in one): the password says which. Newest first, so a patient who
+    # moved programs with the same password signs in to the current one.
+    candidates = db.session.scalars(
+        select(User).where(User.email == email.strip().lower()).order_by(User.id.desc())
+    ).all()
     # verify_password runs even for an unknown e-mail so timing tells nothing.
-    matches = verify_password(user.password_hash if user else None, password)
-    if user is None or not user.is_active:
+    if not candidates:
+        verify_password(None, password)
         raise AuthenticationFailed("Wrong e-mail or password.")
+    verified = [(user, verify_password(user.password_hash, password)) for user in candidates]
+    active = [user for user in candidates if user.is_active]
+    matching = [user for user, matches in verified if matches and user.is_active]
+    if not matching:
+        for user in active:
+            if not is_locked(user, now):
+                record_failed_login(user, now, policy)
+        raise AuthenticationFailed("Wrong e-mail or password.")
+    user = matching[0]
     if is_locked(user, now):
         # Even the right password: guessing on during a lockout learns nothing.
-        raise AuthenticationFailed("Wrong e-mail or password.")
-    if not matches:
-        record_failed_login(user, now, policy)
         raise AuthenticationFailed("Wrong e-mail or password.")
     if user.failed_logins or user.locked_until is not None:
         user.failed_logins, user.locked_until = 0, None

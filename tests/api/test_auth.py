@@ -7,7 +7,8 @@ import pytest
 from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import select
 
-from models import AuthSession, User, db
+from models import AuditEvent, AuthSession, User, db
+from services.passwords import hash_password
 from tests.factories import PASSWORD, bearer, problem
 
 LOGIN, REFRESH, LOGOUT, ME = "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/me"
@@ -48,6 +49,46 @@ def test_login_returns_a_short_lived_access_token_and_a_refresh_token(client, cl
 
 def test_the_email_is_matched_whatever_its_case(client, clinician):
     assert login(client, clinician.email.upper()).status_code == 200
+
+
+# --- one address, accounts in two organizations ------------------------------
+
+@pytest.fixture
+def two_programs(make):
+    """Sam is a patient at one program and, with another password, at a second."""
+    first = make.patient(name="Sam at Harbor")
+    second = make.patient(organization=make.organization(), name="Sam at Ridge")
+    second.email = first.email
+    second.password_hash = hash_password("another long password")
+    db.session.commit()
+    return first, second
+
+
+def test_the_password_says_which_organizations_account_signs_in(client, two_programs):
+    first, second = two_programs
+
+    assert me(client, login(client, first.email).json).json["display_name"] == "Sam at Harbor"
+    assert me(client, login(client, first.email, "another long password").json).json["display_name"] == "Sam at Ridge"
+
+
+def test_with_the_same_password_the_newest_account_signs_in(client, two_programs):
+    first, second = two_programs
+    second.password_hash = first.password_hash
+    db.session.commit()
+
+    assert me(client, login(client, first.email).json).json["display_name"] == "Sam at Ridge"
+
+
+def test_a_wrong_password_counts_against_every_account_of_the_address(client, two_programs):
+    first, second = two_programs
+
+    assert login(client, first.email, "not the password").status_code == 401
+
+    db.session.expire_all()
+    assert (db.session.get(User, first.id).failed_logins, db.session.get(User, second.id).failed_logins) == (1, 1)
+    # The attempt lands in one trail, the newest account's (one row, not an error).
+    [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "login")).all()
+    assert (event.actor_id, event.outcome) == (second.id, "denied")
 
 
 @pytest.fixture

@@ -156,6 +156,16 @@ def test_an_email_of_a_staff_member_is_refused(client, make, clinician, staff_au
     assert count(User) == users
 
 
+def test_an_email_known_only_to_another_organization_enrols_as_any_new_one(client, make, staff_auth, count):
+    """A 409 here would tell this program that the person is in treatment elsewhere (42 CFR Part 2)."""
+    elsewhere = make.patient(organization=make.organization())
+
+    response = enrol(client, staff_auth, email=elsewhere.email.upper())
+
+    assert response.status_code == 201, response.json
+    assert count(User, User.email == elsewhere.email) == 2
+
+
 # --- registration ----------------------------------------------------------
 
 @pytest.fixture
