@@ -68,7 +68,7 @@ Rounding
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -130,8 +130,15 @@ class EarlierCheckins:
 # ---------------------------------------------------------------------------
 
 
+class _Flat:
+    """A figure of plain values: its dict is its fields, in order."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
 @dataclass(frozen=True)
-class MeanFigure:
+class MeanFigure(_Flat):
     """Mean of one metric over the last ``days`` days."""
 
     metric: str
@@ -140,18 +147,9 @@ class MeanFigure:
     n: int  # days with a check-in
     n_late: int  # of which filled in late
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "days": self.days,
-            "value": self.value,
-            "n": self.n,
-            "n_late": self.n_late,
-        }
-
 
 @dataclass(frozen=True)
-class SlopeFigure:
+class SlopeFigure(_Flat):
     """Least-squares slope per day of one metric over the last ``days`` days."""
 
     metric: str
@@ -161,19 +159,9 @@ class SlopeFigure:
     n_late: int
     direction: Direction | None  # None when n < MIN_POINTS_FOR_DIRECTION
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "days": self.days,
-            "value": self.value,
-            "n": self.n,
-            "n_late": self.n_late,
-            "direction": self.direction,
-        }
-
 
 @dataclass(frozen=True)
-class ChangeFigure:
+class ChangeFigure(_Flat):
     """This week's mean (today-6..today) minus last week's (today-13..today-7)."""
 
     metric: str
@@ -182,16 +170,6 @@ class ChangeFigure:
     mean_last: float | None
     n_this: int
     n_last: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "value": self.value,
-            "mean_this": self.mean_this,
-            "mean_last": self.mean_last,
-            "n_this": self.n_this,
-            "n_last": self.n_last,
-        }
 
 
 @dataclass(frozen=True)
@@ -221,7 +199,7 @@ class MetricTrend:
 
 
 @dataclass(frozen=True)
-class PdaFigure:
+class PdaFigure(_Flat):
     """Percent days abstinent over the last ``days`` days, both conventions."""
 
     days: int
@@ -231,17 +209,6 @@ class PdaFigure:
     days_reported: int
     days_in_window: int  # days in treatment within the window (see module doc)
     days_late: int  # reported days filled in late
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "days": self.days,
-            "missing_as_use": self.missing_as_use,
-            "missing_excluded": self.missing_excluded,
-            "days_abstinent": self.days_abstinent,
-            "days_reported": self.days_reported,
-            "days_in_window": self.days_in_window,
-            "days_late": self.days_late,
-        }
 
 
 @dataclass(frozen=True)
@@ -270,7 +237,7 @@ class Abstinence:
 
 
 @dataclass(frozen=True)
-class AdherenceFigure:
+class AdherenceFigure(_Flat):
     """Share of days in treatment with a check-in over the last ``days`` days."""
 
     days: int
@@ -279,29 +246,17 @@ class AdherenceFigure:
     days_in_window: int
     days_late: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "days": self.days,
-            "percent": self.percent,
-            "days_reported": self.days_reported,
-            "days_in_window": self.days_in_window,
-            "days_late": self.days_late,
-        }
-
 
 @dataclass(frozen=True)
-class SkillCount:
+class SkillCount(_Flat):
     """How many days a coping skill was practised in the window."""
 
     skill: str
     days: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"skill": self.skill, "days": self.days}
-
 
 @dataclass(frozen=True)
-class SkillEffect:
+class SkillEffect(_Flat):
     """Mean next-day craving after practising a skill versus after not.
 
     The means and the difference are None when either side rests on fewer
@@ -315,16 +270,6 @@ class SkillEffect:
     difference: float | None  # mean_with - mean_without
     n_with: int
     n_without: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "skill": self.skill,
-            "mean_with": self.mean_with,
-            "mean_without": self.mean_without,
-            "difference": self.difference,
-            "n_with": self.n_with,
-            "n_without": self.n_without,
-        }
 
 
 @dataclass(frozen=True)
