@@ -514,10 +514,12 @@ def alerts_after_checkin(patient: User, checkin: Checkin, now: datetime, previou
 
 
 # What the check-in rules read of a patient's history (as services.dashboards.checkin_histories), built once.
+# On the table's columns: the ORM's result machinery would cost more than the read.
+_HISTORY = Checkin.__table__.c
 _RULES_HISTORY = select(
-    Checkin.day, Checkin.craving, Checkin.mood, Checkin.sleep_hours, Checkin.used_substance,
-    Checkin.coping_skills, Checkin.late,
-).where(Checkin.patient_id == bindparam("patient_id"), Checkin.day >= bindparam("since"))
+    _HISTORY.day, _HISTORY.craving, _HISTORY.mood, _HISTORY.sleep_hours, _HISTORY.used_substance,
+    _HISTORY.coping_skills, _HISTORY.late,
+).where(_HISTORY.patient_id == bindparam("patient_id"), _HISTORY.day >= bindparam("since"))
 
 
 class CheckinRules:

@@ -98,9 +98,12 @@ def record_checkin(
                    alerts=tuple(alerts))
 
 
-# Statements of every write, built once.
-_ACTIVE_SKILLS = select(CopingSkill.code).where(
-    CopingSkill.organization_id == bindparam("organization_id"), CopingSkill.active.is_(True))
+# Statements of every write, built once; on the tables, not the mapped classes,
+# because a statement that names mapped attributes goes through the ORM's
+# result machinery on every execution, for rows that are read as plain values.
+_SKILLS = CopingSkill.__table__.c
+_ACTIVE_SKILLS = select(_SKILLS.code).where(
+    _SKILLS.organization_id == bindparam("organization_id"), _SKILLS.active.is_(True))
 _INSERT_REVISIONS = insert(CheckinRevision.__table__)
 
 
@@ -375,17 +378,19 @@ def _locked_row(patient_id: int, day: date) -> Checkin | None:
 def _insert_days(desk: _Desk, days: list[tuple[date, dict]]) -> dict[date, Checkin]:
     """Insert the days (with their first revisions) unless they exist; return the new rows by day.
 
-    One INSERT for all the days, RETURNING the rows whole (no read back), and
-    one for their revisions. A day another writer got to first is left out.
+    One INSERT for all the days, RETURNING the id and day of each row it
+    wrote, and one for their revisions. A day another writer got to first is
+    left out. The new rows are built from the values written rather than
+    read back: loading them through the ORM was the largest cost of a write.
+    They are not in the session (nothing of theirs is left to flush).
     """
-    rows = {}
-    for number, (day, content) in enumerate(days):
-        row = dict(patient_id=desk.patient.id, day=day, late=day < desk.today, version=1,
-                   created_at=desk.now, updated_at=desk.now, **content)
-        rows.update({f"{name}_{number}": value for name, value in row.items()})
-    created = {checkin.day: checkin for checkin in db.session.scalars(
-        _insert_checkins(len(days)), rows, execution_options={"populate_existing": True},
-    )}
+    rows = [dict(patient_id=desk.patient.id, day=day, late=day < desk.today, version=1,
+                 created_at=desk.now, updated_at=desk.now, **content) for day, content in days]
+    statement, parameter_names = _insert_checkins(len(rows))
+    parameters = {name: row[column] for row, names in zip(rows, parameter_names) for column, name in names.items()}
+    written = {row["day"]: row for row in rows}
+    created = {day: Checkin(id=checkin_id, **written[day])
+               for checkin_id, day in db.session.execute(statement, parameters)}
     contents = dict(days)
     if created:
         db.session.execute(_INSERT_REVISIONS, [
@@ -397,20 +402,21 @@ def _insert_days(desk: _Desk, days: list[tuple[date, dict]]) -> dict[date, Check
 
 
 @cache
-def _insert_checkins(count: int):
-    """Return INSERT ... ON CONFLICT DO NOTHING RETURNING for count days, as ORM rows.
+def _insert_checkins(count: int) -> tuple:
+    """Return INSERT ... ON CONFLICT DO NOTHING RETURNING id, day for count days, and its parameter names.
 
     Written as text (the same on SQLite and PostgreSQL) because SQLAlchemy
     cannot cache the compiled form of its own ON CONFLICT construct: that
-    cost a compilation per write. Parameters are named <column>_<row>.
+    cost a compilation per write. Parameters are named <column>_<row>; the
+    names come back as one {column: parameter} per row.
     """
     table = Checkin.__table__
     columns = [column for column in table.c if column.name != "id"]
-    rows = [f"({', '.join(f':{column.name}_{number}' for column in columns)})" for number in range(count)]
+    names = [{column.name: f"{column.name}_{number}" for column in columns} for number in range(count)]
+    rows = [f"({', '.join(f':{name}' for name in row.values())})" for row in names]
     statement = text(
         f"INSERT INTO {table.name} ({', '.join(column.name for column in columns)}) "
-        f"VALUES {', '.join(rows)} ON CONFLICT (patient_id, day) DO NOTHING "
-        f"RETURNING {', '.join(column.name for column in table.c)}"
+        f"VALUES {', '.join(rows)} ON CONFLICT (patient_id, day) DO NOTHING RETURNING id, day"
     ).bindparams(*[bindparam(f"{column.name}_{number}", type_=column.type)
-                   for number in range(count) for column in columns]).columns(*table.c)
-    return select(Checkin).from_statement(statement)
+                   for number in range(count) for column in columns]).columns(table.c.id, table.c.day)
+    return statement, names

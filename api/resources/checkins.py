@@ -23,6 +23,7 @@ blp = Blueprint("checkins", __name__, url_prefix="/api/v1", description="Daily c
 CheckinPageSchema = paged(CheckinSchema, "CheckinPage")
 ETAG_HEADER = {"ETag": {"description": "The check-in's version; send it back in If-Match to edit.",
                         "schema": {"type": "string"}}}
+IF_MATCH, CHECKIN_CONTENT = IfMatchSchema(), CheckinContentSchema()
 
 
 @blp.route("/me/checkins/<day:day>")
@@ -39,8 +40,9 @@ class MyCheckinDay(MethodView):
 
     @jwt_required()
     @blp.doc(security=bearer)
-    @blp.arguments(IfMatchSchema, location="headers")
-    @blp.arguments(CheckinContentSchema)
+    # Instances, not classes: webargs would build a schema from a class on every request.
+    @blp.arguments(IF_MATCH, location="headers")
+    @blp.arguments(CHECKIN_CONTENT)
     @blp.response(200, CheckinWriteSchema, headers=ETAG_HEADER, description="Rewritten, or unchanged")
     @blp.alt_response(201, schema=CheckinWriteSchema, headers=ETAG_HEADER, description="The day's first check-in")
     @blp.alt_response(409, response="CONFLICT")
