@@ -186,24 +186,26 @@ def _record(plan: Audited, status: int, response: Response | None) -> None:
                   type(error).__name__)
 
 
-def commit_with_audit(status: int, *shown) -> None:
+def commit_with_audit(status: int, *shown, listed: list[int] | None = None) -> None:
     """Commit the request's unit of work with its audit event inside: one transaction, one durable commit.
 
     For a view whose answer is settled before it commits (status) and whose
-    event needs nothing from the response body: a patient's own write. The
-    event then lands with the work or not at all; if the commit fails,
-    nothing is marked recorded, and the failure is recorded like any other
-    request's (after_request or teardown, in a transaction of its own).
+    event needs nothing from the response body: a patient's own write, or
+    a page whose patients the view names (listed: each item's patient, in
+    order). The event then lands with the work or not at all; if the commit
+    fails, nothing is marked recorded, and the failure is recorded like any
+    other request's (after_request or teardown, in a transaction of its own).
 
     shown: the rows the response shows as just written. They are detached
     before the commit, which would otherwise expire them and make the
     response read each back with a SELECT.
     """
     plan = _plan_for_request()
-    if plan is not None and (plan.action is not None or plan.patient not in ("caller", "path")):
+    named = plan is not None and plan.patient == "response" and listed is not None
+    if plan is not None and not named and (plan.action is not None or plan.patient not in ("caller", "path")):
         plan = None  # the event needs the response: after_request writes it
     if plan is not None:
-        stage_audit_event(_entry(plan, status, None))
+        stage_audit_event(_entry(plan, status, None, listed))
     session = db.session()
     for row in shown:
         if row in session:
@@ -213,7 +215,7 @@ def commit_with_audit(status: int, *shown) -> None:
         request.environ[_RECORDED] = True
 
 
-def _entry(plan: Audited, status: int, response: Response | None) -> AuditEntry:
+def _entry(plan: Audited, status: int, response: Response | None, listed: list[int] | None = None) -> AuditEntry:
     outcome = "allowed" if status < 400 else "denied" if status in _DENIED else "failed"
     claims = _claims_in_g()
     if _EARLIER_CLAIMS not in request.environ or claims is request.environ[_EARLIER_CLAIMS]:
@@ -244,9 +246,12 @@ def _entry(plan: Audited, status: int, response: Response | None) -> AuditEntry:
             detail["requested_patient_id"] = patient_id
     elif plan.patient == "caller":
         patient_id = actor_id
+    elif plan.patient == "response" and outcome == "allowed" and listed is not None:
+        patient_id, shown = _page_of_patients(listed)
+        detail.update(shown)
     elif plan.patient == "response" and outcome == "allowed" and response is not None:
-        patient_id, listed = _patients_named(response, plan.items_are_patients)
-        detail.update(listed)
+        patient_id, shown = _patients_named(response, plan.items_are_patients)
+        detail.update(shown)
     elif plan.patient == "none" and outcome == "allowed" and response is not None:
         detail.update(_count_listed(response))
     return AuditEntry(
@@ -295,12 +300,15 @@ def _patients_named(response: Response, items_are_patients: bool) -> tuple[int |
         return None, {}
     body = response.get_json(silent=True)
     if isinstance(body, dict) and isinstance(body.get("items"), list):
-        items = body["items"]
-        shown = sorted({patient for item in items
-                        if (patient := _patient_of(item, items_are_patients)) is not None})
-        only = shown[0] if len(shown) == 1 else None
-        return only, {"count": len(items), "patient_ids": shown[:_MAX_LISTED]}
+        return _page_of_patients([_patient_of(item, items_are_patients) for item in body["items"]])
     return _patient_of(body, False), {}
+
+
+def _page_of_patients(items: list[int | None]) -> tuple[int | None, dict]:
+    """Return the one patient a page is about (if one), and its count and ids shown."""
+    shown = sorted({patient for patient in items if patient is not None})
+    only = shown[0] if len(shown) == 1 else None
+    return only, {"count": len(items), "patient_ids": shown[:_MAX_LISTED]}
 
 
 def _count_listed(response: Response) -> dict:

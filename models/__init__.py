@@ -4,6 +4,7 @@ from .assessment import AssessmentAssignment, AssessmentResponse
 from .attendance import AttendanceRecord
 from .auth import AuthSession
 from .base import Base, db, savepoint, set_clock, utcnow
+from .caseload import CaseloadRow
 from .delivery import Delivery, NotificationPreference
 from .checkin import Checkin, CheckinRevision
 from .enums import (
@@ -20,7 +21,7 @@ __all__ = [
     "savepoint", "Alert", "AlertSeverity", "AlertStatus", "AuditEvent", "Consent", "ConsentScope", "Disclosure",
     "AssessmentAssignment", "AssessmentResponse", "AttendanceRecord", "WeeklyGoal",
     "PLANNED_WEEKLY_HOURS", "AttendanceStatus", "SessionKind",
-    "AuthSession", "Base", "db", "set_clock", "utcnow", "Checkin", "CheckinRevision",
+    "AuthSession", "Base", "CaseloadRow", "db", "set_clock", "utcnow", "Checkin", "CheckinRevision",
     "DEFAULT_COPING_SKILLS", "SUBSTANCES", "TRIGGERS", "LevelOfCare", "Role",
     "CopingSkill", "Organization", "Program", "CareTeamMember", "Invite",
     "LevelOfCareChange", "PatientProfile", "User",

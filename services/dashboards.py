@@ -221,9 +221,6 @@ def trends_for(actor: User, patient_id: int, now: datetime, window: int) -> dict
 
 # --- the caseload -------------------------------------------------------------
 
-CASELOAD_SORTS = ("risk", "name", "last_checkin", "streak")
-
-
 def _metric_summary(records, metric, today, earlier=None) -> dict:
     mean = rolling_mean(records, metric, today, 7, earlier=earlier)
     trend = slope(records, metric, today, earlier=earlier)
@@ -251,25 +248,6 @@ def _score_brief(summary: dict | None) -> dict | None:
     }
 
 
-def _caseload_patients(actor: User, level_of_care=None, program_id=None):
-    query = (
-        select(PatientProfile, User, Program)
-        .join(User, User.id == PatientProfile.user_id)
-        .outerjoin(Program, Program.id == PatientProfile.program_id)
-        .where(User.organization_id == actor.organization_id, User.is_active.is_(True))
-    )
-    if actor.role is Role.clinician:
-        from models import CareTeamMember
-
-        query = query.join(CareTeamMember, CareTeamMember.patient_id == PatientProfile.user_id).where(
-            CareTeamMember.clinician_id == actor.id)
-    if level_of_care is not None:
-        query = query.where(PatientProfile.level_of_care == level_of_care)
-    if program_id is not None:
-        query = query.where(PatientProfile.program_id == program_id)
-    return db.session.execute(query).all()
-
-
 def caseload_window_days(limits) -> int:
     """Return how many days of check-ins, to today, every caseload figure reads.
 
@@ -281,44 +259,40 @@ def caseload_window_days(limits) -> int:
     return max(7, SLOPE_DAYS, RISK_RULES["self_harm_days"], risk_recent_days, int(limits["step_up_window_days"]))
 
 
-def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None, risk=None,
-             sort: str = "risk", page: int = 1, page_size: int = 50) -> tuple[list[dict], int]:
-    """Return one page of the actor's caseload, ranked, and the number of rows.
+def caseload_figures(patients: list, now: datetime, limits: dict) -> dict[int, tuple[dict, int]]:
+    """Return each patient's caseload figures and risk rank, computed from their records.
 
-    A clinician sees the patients on their care teams, an admin the whole
-    organization. The statements run are the same whatever the caseload size,
-    and only the days the figures read are loaded, whatever the history's length.
+    patients: anything with a profile's user_id, timezone and enrolled_at.
+
+    The figures are a caseload row without the live parts (patient,
+    level_of_care, program): what services.caseload keeps per patient. The
+    statements run are the same whatever the number of patients, and only
+    the days the figures read are loaded, whatever the history's length.
     """
-    from models import Organization
-
-    from .alerts import alerts_by_patient, open_alert_counts, step_up_flag, thresholds
+    from .alerts import alerts_by_patient, open_alert_counts, step_up_flag
     from .assessments import latest_scores
     from .attendance import attendance_by_patient
 
-    require_role(actor, Role.clinician, Role.admin)
-    patients = _caseload_patients(actor, level_of_care, program_id)
-    ids = [profile.user_id for profile, _user, _program in patients]
-    limits = thresholds(db.session.get(Organization, actor.organization_id))
-    todays = {profile.user_id: local_today(now, profile.timezone) for profile, _u, _p in patients}
-    earliest = min(todays.values(), default=None)
-    since = earliest - timedelta(days=caseload_window_days(limits) - 1) if earliest else None
-    histories = recent_checkins(ids, since) if earliest else {}
+    if not patients:
+        return {}
+    ids = [patient.user_id for patient in patients]
+    todays = {patient.user_id: local_today(now, patient.timezone) for patient in patients}
+    earliest = min(todays.values())
+    histories = recent_checkins(ids, earliest - timedelta(days=caseload_window_days(limits) - 1))
     scores = latest_scores(ids)
     alert_counts = open_alert_counts(ids)
     # The step-up flag compares the last two weeks of attendance with the two before.
     step_up_days = 2 * int(limits["step_up_window_days"])
-    attendance = attendance_by_patient(ids, earliest - timedelta(days=step_up_days)) if earliest else {}
-    recent_alerts = alerts_by_patient(ids, earliest - timedelta(days=step_up_days)) if earliest else {}
+    attendance = attendance_by_patient(ids, earliest - timedelta(days=step_up_days))
+    recent_alerts = alerts_by_patient(ids, earliest - timedelta(days=step_up_days))
 
-    # Rank every patient on what the sort and the risk filter need; the
-    # rest of a row is computed for the page shown only.
-    ranked = []
-    for profile, user, program in patients:
-        today = todays[user.id]
-        history = _history(histories, user.id)
+    figures = {}
+    for profile in patients:
+        today = todays[profile.user_id]
+        history = _history(histories, profile.user_id)
         records, earlier = history.records, history.earlier
-        patient_scores = scores.get(user.id, {})
-        sessions = attendance.get(user.id, [])
+        patient_scores = scores.get(profile.user_id, {})
+        sessions = attendance.get(profile.user_id, [])
         attended = _attendance_14(sessions, today)
         # Check-in adherence counts from enrolment (no app to check in with
         # before it), the same span the risk rule judges, so the figure shown
@@ -331,34 +305,14 @@ def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None,
             in_treatment_since=enrolled_on, earlier=earlier,
         )
         last = last_checkin(records, today, earlier=earlier)
-        ranked.append({
-            "patient": {"id": user.id, "display_name": user.display_name},
-            "level_of_care": profile.level_of_care.value,
-            "program": {"id": program.id, "name": program.name} if program else None,
+        checkin_share = adherence(records, today, 7, recovery_start=enrolled_on, earlier=earlier)
+        step_up = step_up_flag(records, recent_alerts.get(profile.user_id, []), sessions, today, limits)
+        counts = alert_counts.get(profile.user_id, {})
+        figures[profile.user_id] = ({
             "today": today,
             "last_checkin": last,
             "days_since_last_checkin": (today - last).days if last else None,
             "current_streak": current_streak(records, today, earlier=earlier),
-            "risk": level.to_dict(),
-            "_rank": level.rank,
-            "_rest": (history, patient_scores, sessions, attended, enrolled_on),
-        })
-    if risk is not None:
-        ranked = [row for row in ranked if row["risk"]["level"] == risk]
-    ranked.sort(key=_sort_key(sort))
-    total = len(ranked)
-    start = (page - 1) * page_size
-    page_rows = []
-    for row in ranked[start:start + page_size]:
-        history, patient_scores, sessions, attended, enrolled_on = row.pop("_rest")
-        row.pop("_rank")
-        today, records, earlier = row["today"], history.records, history.earlier
-        checkin_share = adherence(records, today, 7, recovery_start=enrolled_on, earlier=earlier)
-        step_up = step_up_flag(records, recent_alerts.get(row["patient"]["id"], []), sessions, today, limits)
-        counts = alert_counts.get(row["patient"]["id"], {})
-        page_rows.append({
-            **{key: row[key] for key in ("patient", "level_of_care", "program", "today", "last_checkin",
-                                         "days_since_last_checkin", "current_streak")},
             "means_7": {metric: _metric_summary(records, metric, today, earlier)
                         for metric in ("craving", "mood", "sleep_hours")},
             "adherence_7": {"percent": checkin_share.percent, "days_reported": checkin_share.days_reported,
@@ -368,27 +322,9 @@ def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None,
             "open_alerts": counts.get("open", 0),
             "urgent_alerts": counts.get("urgent", 0),
             "step_up": step_up.to_dict(),
-            "risk": row["risk"],
-        })
-    return page_rows, total
-
-
-def _sort_key(sort: str):
-    name = lambda row: (row["patient"]["display_name"].lower(), row["patient"]["id"])  # noqa: E731
-    if sort == "name":
-        return name
-    if sort == "last_checkin":  # longest silence first, never-checked-in on top
-        return lambda row: (row["last_checkin"] is not None, row["last_checkin"] or date.min, *name(row))
-    if sort == "streak":
-        return lambda row: (-row["current_streak"], *name(row))
-    # risk: highest level first, then the most reasons, then the longest silence
-    # (never having checked in is the longest silence of all).
-    return lambda row: (-row["_rank"], -len(row["risk"]["reasons"]), -_silence(row), *name(row))
-
-
-def _silence(row) -> float:
-    days = row["days_since_last_checkin"]
-    return float("inf") if days is None else days
+            "risk": level.to_dict(),
+        }, level.rank)
+    return figures
 
 
 # --- one patient -----------------------------------------------------------------

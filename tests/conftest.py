@@ -55,7 +55,9 @@ def _schema(database_url):
 def app(_schema):
     app = create_app({"SQLALCHEMY_DATABASE_URI": _schema, "TESTING": True,
                       # Never a developer's REDIS_URL: each test counts logins afresh.
-                      "RATELIMIT_STORAGE_URI": "memory://"})
+                      "RATELIMIT_STORAGE_URI": "memory://",
+                      # Every caseload view in every test also proves its kept rows current.
+                      "CASELOAD_CHECK_KEPT_FIGURES": True})
     with app.app_context():
         yield app
         db.session.remove()

@@ -87,3 +87,60 @@ def test_after_upgrade_the_database_refuses_to_change_or_remove_an_audit_event(
             assert connection.execute(text("SELECT outcome FROM audit_events")).scalars().all() == ["denied"]
     finally:
         engine.dispose()
+
+
+def _caseload_triggers(url: str) -> dict[str, str]:
+    """The triggers keeping caseload_rows honest, by name, with their definitions."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                rows = connection.execute(text(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%caseload%'"))
+            else:
+                rows = connection.execute(text(
+                    "SELECT t.tgname, pg_get_triggerdef(t.oid) || ' ' || p.prosrc FROM pg_trigger t "
+                    "JOIN pg_proc p ON p.oid = t.tgfoid WHERE NOT t.tgisinternal AND t.tgname LIKE '%caseload%'"))
+            return dict(rows.all())
+    finally:
+        engine.dispose()
+
+
+def test_the_migrations_create_the_caseload_triggers_the_models_do(empty_database_url, _schema):
+    """Triggers are outside what autogenerate compares: a migrated database must still clear kept rows."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+    migrated, created = _caseload_triggers(empty_database_url), _caseload_triggers(_schema)
+
+    assert len(created) == (14 if make_url(_schema).get_backend_name() == "sqlite" else 6)
+    assert migrated == created
+
+
+def test_upgrading_gives_every_enrolled_patient_a_caseload_row(empty_database_url):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url})
+    with app.app_context():
+        upgrade(revision="0005")
+        db.engine.dispose()
+    engine = create_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO organizations (id, name, edit_window_hours, late_entry_days, invite_valid_hours, "
+                                    "alert_thresholds, digest_detail, created_at) "
+                                    "VALUES (1, 'Clinic', 72, 30, 72, '{}', false, CURRENT_TIMESTAMP)"))
+            connection.execute(text(
+                "INSERT INTO users (id, organization_id, email, display_name, role, is_active, created_at, "
+                "failed_logins) VALUES (7, 1, 'p@example.org', 'P', 'patient', true, CURRENT_TIMESTAMP, 0)"))
+            connection.execute(text(
+                "INSERT INTO patient_profiles (user_id, timezone, level_of_care, enrolled_at) "
+                "VALUES (7, 'UTC', 'iop', CURRENT_TIMESTAMP)"))
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT patient_id, generation, figures FROM caseload_rows")).all()
+        assert [tuple(row) for row in rows] == [(7, 0, None)]
+    finally:
+        engine.dispose()

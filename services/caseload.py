@@ -1,0 +1,230 @@
+"""The caseload: a clinician's patients (an admin's organization), ranked by risk.
+
+A patient's figures take a dozen loaders' rows and half a millisecond of
+arithmetic; the care team opens the caseload many times a day, and a
+patient writes about once. So each patient's figures are kept in
+caseload_rows and recomputed only when stale:
+
+- a write to what they read (check-ins, questionnaire answers, alerts,
+  attendance) clears them in the writer's own transaction, by trigger
+  (models.caseload), whatever code path wrote;
+- so does a change to the patient's profile (zone, enrolment);
+- the patient's local day has moved on, or the organization's thresholds
+  or the code computing the figures have changed: `as_of` or `inputs` differs.
+
+A reader computes the stale rows it needs, answers with them, and keeps
+each one only if its generation is still the one it read: a write that
+lands meanwhile wins, never a figure computed before it.
+"""
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import bindparam, select, update
+
+from models import CareTeamMember, CaseloadRow, PatientProfile, Program, Role, User, db
+
+from .access import require_role
+from .clock import local_today
+from .dashboards import caseload_figures
+
+SORTS = ("risk", "name", "last_checkin", "streak")
+
+# Figures computed by other code are stale: a deploy that changes a rule
+# must not show what the old rule concluded. The modules that compute them:
+_FIGURES_CODE = hashlib.sha256(b"".join(
+    (Path(__file__).parent / f"{module}.py").read_bytes()
+    for module in ("caseload", "dashboards", "trends", "risk", "alerts", "assessments", "scoring",
+                   "instruments", "attendance")
+)).hexdigest()
+
+
+@dataclass(frozen=True)
+class CaseloadEntry:
+    """One row of the page: who, live from their records, and the figures as JSON."""
+
+    patient: dict
+    level_of_care: str
+    program: dict | None
+    # The rest of the row (today, last_checkin ... risk), a JSON object.
+    figures: str
+
+
+@dataclass
+class _Patient:
+    user_id: int
+    display_name: str
+    timezone: str
+    enrolled_at: datetime
+    level_of_care: str
+    program: dict | None
+    today: date
+    inputs: str
+    generation: int | None  # None: no row to keep figures in (see caseload_rows' trigger)
+    figures: str | None
+    risk_level: str | None
+    risk_rank: int | None
+    risk_reasons: int | None
+    last_checkin: date | None
+    current_streak: int | None
+
+
+def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None, risk=None,
+             sort: str = "risk", page: int = 1, page_size: int = 50,
+             check_kept: bool = False) -> tuple[list[CaseloadEntry], int]:
+    """Return one page of the actor's caseload, ranked, and the number of rows.
+
+    A clinician sees the patients on their care teams, an admin the whole
+    organization. Two statements when every row is current; when some are
+    stale, the same few more whatever their number. check_kept: recompute
+    the rows read as current too, and raise KeptFiguresDiffer where any differs.
+    """
+    from .alerts import thresholds
+
+    require_role(actor, Role.clinician, Role.admin)
+    limits = thresholds(actor.organization)
+    patients = _caseload_patients(actor, now, limits, level_of_care, program_id)
+    stale = [patient for patient in patients if not _current(patient)]
+    if check_kept:
+        _check_kept([patient for patient in patients if _current(patient)], now, limits)
+    if stale:
+        _recompute(stale, now, limits)
+    if risk is not None:
+        patients = [patient for patient in patients if patient.risk_level == risk]
+    patients.sort(key=_sort_key(sort))
+    start = (page - 1) * page_size
+    return [
+        CaseloadEntry({"id": patient.user_id, "display_name": patient.display_name},
+                      patient.level_of_care, patient.program, patient.figures)
+        for patient in patients[start:start + page_size]
+    ], len(patients)
+
+
+def _caseload_patients(actor: User, now: datetime, limits: dict, level_of_care, program_id) -> list[_Patient]:
+    query = _caseload_query(actor.role is Role.clinician, level_of_care is not None, program_id is not None)
+    parameters = {"organization": actor.organization_id, "clinician": actor.id,
+                  "level_of_care": level_of_care,
+                  "program": program_id}
+    expected = _inputs(limits)
+    todays: dict[str, date] = {}
+    patients = []
+    for (user_id, name, zone, enrolled_at, level, program, program_name, generation, figures, as_of, inputs,
+         risk_level, risk_rank, risk_reasons, last, streak) in db.session.connection().execute(query, parameters).all():
+        today = todays.get(zone) or todays.setdefault(zone, local_today(now, zone))
+        if as_of != today or inputs != expected:
+            figures = None
+        patients.append(_Patient(
+            user_id, name, zone, enrolled_at, level.value,
+            {"id": program, "name": program_name} if program is not None else None,
+            today, expected, generation, figures, risk_level, risk_rank, risk_reasons, last, streak))
+    return patients
+
+
+@functools.cache
+def _caseload_query(clinician: bool, by_level_of_care: bool, by_program: bool):
+    """Build the select of a caseload's patients with their kept rows once per shape, not per view."""
+    kept = CaseloadRow.__table__.c
+    query = (
+        select(PatientProfile.user_id, User.display_name, PatientProfile.timezone, PatientProfile.enrolled_at,
+               PatientProfile.level_of_care, Program.id, Program.name, kept.generation, kept.figures,
+               kept.as_of, kept.inputs, kept.risk_level, kept.risk_rank, kept.risk_reasons,
+               kept.last_checkin, kept.current_streak)
+        .join(User, User.id == PatientProfile.user_id)
+        .outerjoin(Program, Program.id == PatientProfile.program_id)
+        .outerjoin(CaseloadRow.__table__, kept.patient_id == PatientProfile.user_id)
+        .where(User.organization_id == bindparam("organization"), User.is_active.is_(True))
+    )
+    if clinician:
+        query = query.join(CareTeamMember, CareTeamMember.patient_id == PatientProfile.user_id).where(
+            CareTeamMember.clinician_id == bindparam("clinician"))
+    if by_level_of_care:
+        query = query.where(PatientProfile.level_of_care == bindparam("level_of_care"))
+    if by_program:
+        query = query.where(PatientProfile.program_id == bindparam("program"))
+    return query
+
+
+def _inputs(limits: dict) -> str:
+    """Digest what the figures depend on besides the patient's records, profile and day."""
+    return hashlib.sha256(f"{_FIGURES_CODE}|{json.dumps(limits, sort_keys=True)}".encode()).hexdigest()
+
+
+def _current(patient: _Patient) -> bool:
+    return patient.figures is not None
+
+
+class KeptFiguresDiffer(AssertionError):
+    """A kept caseload row is not what its patient's records give now: a write left it stale."""
+
+
+def _check_kept(current: list[_Patient], now: datetime, limits: dict) -> None:
+    computed = caseload_figures(current, now, limits)
+    differ = [patient.user_id for patient in current
+              if _as_json(computed[patient.user_id][0]) != patient.figures]
+    if differ:
+        raise KeptFiguresDiffer(f"kept caseload figures differ from the records for patients {differ}")
+
+
+def _as_json(figures: dict) -> str:
+    return json.dumps(figures, default=date.isoformat, separators=(",", ":"))
+
+
+def _recompute(stale: list[_Patient], now: datetime, limits: dict) -> None:
+    """Compute the stale patients' figures in place, and keep them where no write came between."""
+    computed = caseload_figures(stale, now, limits)
+    keep = []
+    for patient in stale:
+        figures, rank = computed[patient.user_id]
+        patient.figures = _as_json(figures)
+        patient.risk_level, patient.risk_rank = figures["risk"]["level"], rank
+        patient.risk_reasons = len(figures["risk"]["reasons"])
+        patient.last_checkin, patient.current_streak = figures["last_checkin"], figures["current_streak"]
+        if patient.generation is not None:
+            keep.append({
+                "b_patient": patient.user_id, "b_generation": patient.generation, "b_figures": patient.figures,
+                "b_as_of": patient.today, "b_inputs": patient.inputs, "b_risk_level": patient.risk_level,
+                "b_risk_rank": rank, "b_risk_reasons": patient.risk_reasons,
+                "b_last_checkin": patient.last_checkin, "b_current_streak": patient.current_streak,
+            })
+    if keep:
+        db.session.connection().execute(_KEEP, keep)
+
+
+_ROW = CaseloadRow.__table__
+_LOCKED_HERE = _ROW.alias("locked")
+# Keep a recomputed row only if its generation is the one read: a write
+# since (whose trigger bumped it) means the figures may predate it. A row a
+# writer holds is skipped, not waited for: it is about to be stale anyway,
+# and waiting in a reader's transaction could deadlock a writer of many patients.
+_KEEP = update(_ROW).where(
+    _ROW.c.patient_id == bindparam("b_patient"),
+    _ROW.c.generation == bindparam("b_generation"),
+    _ROW.c.patient_id.in_(
+        select(_LOCKED_HERE.c.patient_id).where(_LOCKED_HERE.c.patient_id == bindparam("b_patient"))
+        .with_for_update(skip_locked=True)),
+).values(
+    figures=bindparam("b_figures"), as_of=bindparam("b_as_of"), inputs=bindparam("b_inputs"),
+    risk_level=bindparam("b_risk_level"), risk_rank=bindparam("b_risk_rank"),
+    risk_reasons=bindparam("b_risk_reasons"), last_checkin=bindparam("b_last_checkin"),
+    current_streak=bindparam("b_current_streak"),
+)
+
+
+def _sort_key(sort: str):
+    name = lambda patient: (patient.display_name.lower(), patient.user_id)  # noqa: E731
+    if sort == "name":
+        return name
+    if sort == "last_checkin":  # longest silence first, never-checked-in on top
+        return lambda patient: (patient.last_checkin is not None, patient.last_checkin or date.min, *name(patient))
+    if sort == "streak":
+        return lambda patient: (-patient.current_streak, *name(patient))
+    # risk: highest level first, then the most reasons, then the longest silence
+    # (never having checked in is the longest silence of all).
+    return lambda patient: (-patient.risk_rank, -patient.risk_reasons, -_silence(patient), *name(patient))
+
+
+def _silence(patient: _Patient) -> float:
+    return float("inf") if patient.last_checkin is None else (patient.today - patient.last_checkin).days
