@@ -157,7 +157,7 @@ def main(argv: list[str]) -> int:
         if args.quick:
             notes.append("--quick: one short repetition on small data; these figures are not for quoting.")
         report = {
-            "machine": machine_info(args.postgres_url if "postgresql" in kinds else None, loadgen.name),
+            "machine": machine_info(args.postgres_url if "postgresql" in kinds else None, loadgen.name, work_dir),
             "settings": {**vars(settings), "quick": args.quick, "only": sorted(args.only), "db": args.db},
             "gunicorn": {kind: shipped_config(clinic_urls[kind] or f"{kind}://") for kind in kinds},
             "databases": {run.name: {"figures": run.results, "raw": run.raw} for run in runs},

@@ -4,7 +4,9 @@ import os
 import platform
 import runpy
 import sqlite3
+import statistics
 import subprocess
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from .server import ROOT
 _SETTINGS_SHOWN = ("workers", "worker_class", "threads", "keepalive", "timeout", "preload_app", "max_requests")
 
 
-def machine_info(postgres_url: str | None, load_generator: str) -> dict:
+def machine_info(postgres_url: str | None, load_generator: str, work_dir: Path) -> dict:
     import gunicorn
 
     info = {
@@ -31,6 +33,8 @@ def machine_info(postgres_url: str | None, load_generator: str) -> dict:
         "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
         # Other work on a shared machine shows here; the ratios are paired within a round to damp it.
         "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
+        # SQLite commits durably (WAL, synchronous=FULL): one fsync each, taken in turn.
+        "fsync_ms": disk_fsync_ms(work_dir),
     }
     if postgres_url:
         import psycopg
@@ -40,6 +44,21 @@ def machine_info(postgres_url: str | None, load_generator: str) -> dict:
         with psycopg.connect(libpq_url(postgres_url)) as connection:
             info["postgresql"] = connection.execute("SHOW server_version").fetchone()[0]
     return info
+
+
+def disk_fsync_ms(directory: Path, times: int = 30) -> float:
+    """Return the median time to fsync a small write in directory (where the SQLite file lives)."""
+    path = directory / "fsync-probe"
+    spent = []
+    with open(path, "wb") as probe:
+        for _ in range(times):
+            probe.write(b"x" * 4096)
+            probe.flush()
+            started = time.perf_counter()
+            os.fsync(probe.fileno())
+            spent.append((time.perf_counter() - started) * 1000)
+    path.unlink()
+    return round(statistics.median(spent), 2)
 
 
 def _cpu_model() -> str:
@@ -94,7 +113,10 @@ def table_markdown(report: dict) -> str:
         + (f", PostgreSQL {machine['postgresql']}" if machine.get("postgresql") else "")
         + f", gunicorn {machine['gunicorn']}; load: {machine['load_generator']}, "
         f"{settings['seconds']:g} s per load, median of {settings['repetitions']} [min–max]; "
-        f"commit {machine['commit']}{' + uncommitted changes' if machine['uncommitted_changes'] else ''}.",
+        f"commit {machine['commit']}{' + uncommitted changes' if machine['uncommitted_changes'] else ''}."
+        + (f" An fsync on the disk holding the SQLite file takes {machine['fsync_ms']} ms (median): SQLite's "
+           f"durable commits, one at a time, top out near {1000 / machine['fsync_ms']:.0f} a second."
+           if machine.get("fsync_ms") else ""),
         "",
         "| DB | Figure | Measured | Baseline (same run) | Ratio | Target | Met |",
         "| --- | --- | --- | --- | --- | --- | --- |",

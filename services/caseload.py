@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import String, bindparam, select, type_coerce, update
 
 from models import CareTeamMember, CaseloadRow, PatientProfile, Program, Role, User, db
 
@@ -58,7 +58,6 @@ class _Patient:
     user_id: int
     display_name: str
     timezone: str
-    enrolled_at: datetime
     level_of_care: str
     program: dict | None
     today: date
@@ -111,13 +110,13 @@ def _caseload_patients(actor: User, now: datetime, limits: dict, level_of_care, 
     expected = _inputs(limits)
     todays: dict[str, date] = {}
     patients = []
-    for (user_id, name, zone, enrolled_at, level, program, program_name, generation, figures, as_of, inputs,
+    for (user_id, name, zone, level, program, program_name, generation, figures, as_of, inputs,
          risk_level, risk_rank, risk_reasons, last, streak) in db.session.connection().execute(query, parameters).all():
         today = todays.get(zone) or todays.setdefault(zone, local_today(now, zone))
         if as_of != today or inputs != expected:
             figures = None
         patients.append(_Patient(
-            user_id, name, zone, enrolled_at, level.value,
+            user_id, name, zone, level,
             {"id": program, "name": program_name} if program is not None else None,
             today, expected, generation, figures, risk_level, risk_rank, risk_reasons, last, streak))
     return patients
@@ -128,8 +127,9 @@ def _caseload_query(clinician: bool, by_level_of_care: bool, by_program: bool):
     """Build the select of a caseload's patients with their kept rows once per shape, not per view."""
     kept = CaseloadRow.__table__.c
     query = (
-        select(PatientProfile.user_id, User.display_name, PatientProfile.timezone, PatientProfile.enrolled_at,
-               PatientProfile.level_of_care, Program.id, Program.name, kept.generation, kept.figures,
+        # The level of care as stored (names and values are the same words): no enum per row.
+        select(PatientProfile.user_id, User.display_name, PatientProfile.timezone,
+               type_coerce(PatientProfile.level_of_care, String), Program.id, Program.name, kept.generation, kept.figures,
                kept.as_of, kept.inputs, kept.risk_level, kept.risk_rank, kept.risk_reasons,
                kept.last_checkin, kept.current_streak)
         .join(User, User.id == PatientProfile.user_id)
@@ -138,8 +138,9 @@ def _caseload_query(clinician: bool, by_level_of_care: bool, by_program: bool):
         .where(User.organization_id == bindparam("organization"), User.is_active.is_(True))
     )
     if clinician:
-        query = query.join(CareTeamMember, CareTeamMember.patient_id == PatientProfile.user_id).where(
-            CareTeamMember.clinician_id == bindparam("clinician"))
+        # As a list of ids to look up: joined, SQLite walked the whole organization's users instead.
+        query = query.where(PatientProfile.user_id.in_(
+            select(CareTeamMember.patient_id).where(CareTeamMember.clinician_id == bindparam("clinician"))))
     if by_level_of_care:
         query = query.where(PatientProfile.level_of_care == bindparam("level_of_care"))
     if by_program:
@@ -156,12 +157,29 @@ def _current(patient: _Patient) -> bool:
     return patient.figures is not None
 
 
+@dataclass(frozen=True)
+class _Enrolled:
+    user_id: int
+    timezone: str
+    enrolled_at: datetime
+
+
+def _with_enrolment(patients: list[_Patient]) -> list[_Enrolled]:
+    """Add when each patient enrolled (read only for figures computed: a view of kept rows needs none)."""
+    enrolled = dict(db.session.execute(
+        select(PatientProfile.user_id, PatientProfile.enrolled_at)
+        .where(PatientProfile.user_id.in_([patient.user_id for patient in patients]))).all())
+    return [_Enrolled(patient.user_id, patient.timezone, enrolled[patient.user_id]) for patient in patients]
+
+
 class KeptFiguresDiffer(AssertionError):
     """A kept caseload row is not what its patient's records give now: a write left it stale."""
 
 
 def _check_kept(current: list[_Patient], now: datetime, limits: dict) -> None:
-    computed = caseload_figures(current, now, limits)
+    if not current:
+        return
+    computed = caseload_figures(_with_enrolment(current), now, limits)
     differ = [patient.user_id for patient in current
               if _as_json(computed[patient.user_id][0]) != patient.figures]
     if differ:
@@ -174,7 +192,7 @@ def _as_json(figures: dict) -> str:
 
 def _recompute(stale: list[_Patient], now: datetime, limits: dict) -> None:
     """Compute the stale patients' figures in place, and keep them where no write came between."""
-    computed = caseload_figures(stale, now, limits)
+    computed = caseload_figures(_with_enrolment(stale), now, limits)
     keep = []
     for patient in stale:
         figures, rank = computed[patient.user_id]

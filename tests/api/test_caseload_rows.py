@@ -264,7 +264,7 @@ def test_the_page_is_what_the_schema_would_write(client, make, team, clock):
         clinician = db.session.get(User, team["clinician"].id)
         limits = thresholds(clinician.organization)
         patients = caseload_service._caseload_patients(clinician, clock.now, limits, None, None)
-        figures = caseload_figures(patients, clock.now, limits)
+        figures = caseload_figures(caseload_service._with_enrolment(patients), clock.now, limits)
         rows = sorted(patients, key=lambda p: p.display_name)
         expected = CaseloadPageSchema().dump({"items": [
             {"patient": {"id": p.user_id, "display_name": p.display_name}, "level_of_care": p.level_of_care,
