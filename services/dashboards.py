@@ -7,8 +7,10 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
+from itertools import chain
 
-from sqlalchemy import Date, Integer, Text, cast, exists, func, not_, select
+from sqlalchemy import Date, Integer, String, Text, bindparam, cast, exists, func, not_, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -106,30 +108,51 @@ def recent_checkins(patient_ids: list[int], since: date, *, coping_skills: bool 
     if not patient_ids:
         return {}
     ids = list(dict.fromkeys(patient_ids))
-    columns = [Checkin.patient_id, Checkin.day, Checkin.craving, Checkin.mood, Checkin.sleep_hours,
-               Checkin.used_substance, Checkin.late, Checkin.self_harm_thoughts]
-    if coping_skills:
-        # As the JSON text: most days repeat a handful of skill lists, each decoded once.
-        columns.append(cast(Checkin.coping_skills, Text))
-    rows = db.session.connection().execute(
-        select(*columns).where(Checkin.patient_id.in_(ids), Checkin.day >= since)
-        .order_by(Checkin.patient_id, Checkin.day)
-    ).all()
+    result = db.session.connection().execute(_recent_statement(coping_skills), {"ids": ids, "since": since})
+    # Fetched a hundred at a time: in bulk, yet no row outlives its turn (a
+    # batch's rows all held at once cost more in garbage collection than they save).
+    rows = chain.from_iterable(result.partitions(100))
     loaded: dict[int, tuple[list, list]] = {patient_id: ([], []) for patient_id in ids}
     skill_lists: dict[str | None, tuple[str, ...]] = {None: ()}
+    days = _Days()
     for row in rows:
         records, harm = loaded[row[0]]
+        day = days[row[1]]
         skills = ()
         if coping_skills:
             skills = skill_lists.get(row[8])
             if skills is None:
                 skills = skill_lists[row[8]] = tuple(json.loads(row[8]) or ())
-        records.append(DayRecord(row[1], row[2], row[3], row[4], row[5], skills, row[6]))
+        records.append(DayRecord(day, row[2], row[3], row[4], row[5], skills, row[6]))
         if row[7]:
-            harm.append(row[1])
+            harm.append(day)
     earlier = _earlier_checkins(ids, since, longest_run)
     return {patient_id: CheckinHistory(records, harm, earlier.get(patient_id, EarlierCheckins(since)))
             for patient_id, (records, harm) in loaded.items()}
+
+
+@cache
+def _recent_statement(coping_skills: bool):
+    """Build once the statement recent_checkins runs, with :ids and :since."""
+    # The day as the driver gives it (_Days): SQLAlchemy's SQLite DATE parses
+    # every value with a regular expression, about a microsecond a row.
+    columns = [Checkin.patient_id, type_coerce(Checkin.day, String), Checkin.craving, Checkin.mood,
+               Checkin.sleep_hours, Checkin.used_substance, Checkin.late, Checkin.self_harm_thoughts]
+    if coping_skills:
+        # As the JSON text: most days repeat a handful of skill lists, each decoded once.
+        columns.append(cast(Checkin.coping_skills, Text))
+    return (select(*columns)
+            .where(Checkin.patient_id.in_(bindparam("ids", expanding=True)),
+                   Checkin.day >= bindparam("since", type_=Date))
+            .order_by(Checkin.patient_id, Checkin.day))
+
+
+class _Days(dict):
+    """A day as the driver returns it (an ISO string on SQLite) -> a date, each distinct one parsed once."""
+
+    def __missing__(self, value: str | date) -> date:
+        day = self[value] = date.fromisoformat(value) if isinstance(value, str) else value
+        return day
 
 
 def weekly_histories(patient_ids: list[int], earliest_week_start: date) -> dict[int, CheckinHistory]:
@@ -150,7 +173,31 @@ _PREVIOUS = Checkin.__table__.alias("previous")
 
 def _earlier_checkins(ids: list[int], before: date, longest_run: bool) -> dict[int, EarlierCheckins]:
     """Summarise each patient's check-ins dated before before (see recent_checkins)."""
+    connection = db.session.connection()
+    # SQLite's window functions cost about 1 us a row, as much as reading the
+    # row: there the longest run comes from each patient's list of days.
+    from_days = longest_run and connection.dialect.name == "sqlite"
+    statement = _earlier_statement(longest_run, from_days)
+    parameters = {"ids": ids, "before": before, "eve": before - timedelta(days=1)}
+    earlier = {}
+    day_numbers = _DayNumbers()
+    for row in connection.execute(statement, parameters).all():
+        patient_id, last, first, start, is_open = row[:5]
+        run = (before - start).days if is_open and start is not None else 0
+        longest = None
+        if from_days:
+            longest = _longest_abstinent_run(row[5], row[6], day_numbers)
+        elif longest_run:
+            longest = row[5] or 0
+        earlier[patient_id] = EarlierCheckins(before, first, last, run, longest)
+    return earlier
+
+
+@cache
+def _earlier_statement(longest_run: bool, from_days: bool):
+    """Build once the statement _earlier_checkins runs for every batch, with :ids, :before and :eve."""
     older, previous, profile = _OLDER, _PREVIOUS, PatientProfile.__table__
+    before = bindparam("before", type_=Date)
     last_day = select(older.c.day).where(older.c.patient_id == profile.c.user_id, older.c.day < before)
     # The start of the abstinent run that reaches before - 1: the latest
     # abstinent day before it whose previous day is not an abstinent check-in.
@@ -162,8 +209,8 @@ def _earlier_checkins(ids: list[int], before: date, longest_run: bool) -> dict[i
                                previous.c.day == _day_before(older.c.day), not_(previous.c.used_substance)))
         .order_by(older.c.day.desc()).limit(1)
     )
-    run_open = exists().where(older.c.patient_id == profile.c.user_id, older.c.day == before - timedelta(days=1),
-                              not_(older.c.used_substance))
+    run_open = exists().where(older.c.patient_id == profile.c.user_id,
+                              older.c.day == bindparam("eve", type_=Date), not_(older.c.used_substance))
     columns = [
         profile.c.user_id,
         last_day.order_by(older.c.day.desc()).limit(1).scalar_subquery().label("last_day"),
@@ -171,20 +218,24 @@ def _earlier_checkins(ids: list[int], before: date, longest_run: bool) -> dict[i
         run_start.scalar_subquery().label("run_start"),
         run_open.label("run_open"),
     ]
+    ids = bindparam("ids", expanding=True)
     summary = select(*columns).where(profile.c.user_id.in_(ids))
-    if longest_run:  # in the same statement: the job runs it once per small batch
+    if from_days:
+        # Every day, from the (patient_id, day) index alone, and the use days
+        # from their partial index (ix_checkins_use_days): no row is read.
+        day_list = select(func.group_concat(older.c.day)).where(
+            older.c.patient_id == profile.c.user_id, older.c.day < before)
+        summary = summary.add_columns(
+            day_list.scalar_subquery().label("days"),
+            day_list.where(older.c.used_substance).scalar_subquery().label("use_days"))
+    elif longest_run:  # in the same statement: the job runs it once per small batch
         longest = _longest_runs(ids, before)
         summary = summary.add_columns(longest.c.longest).outerjoin(
             longest, longest.c.patient_id == profile.c.user_id)
-    earlier = {}
-    for row in db.session.connection().execute(summary).all():
-        patient_id, last, first, start, is_open = row[:5]
-        run = (before - start).days if is_open and start is not None else 0
-        earlier[patient_id] = EarlierCheckins(before, first, last, run, (row[5] or 0) if longest_run else None)
-    return earlier
+    return summary
 
 
-def _longest_runs(ids: list[int], before: date):
+def _longest_runs(ids, before):
     """Return a subquery of (patient_id, longest): the longest run of abstinent days before before.
 
     Runs of consecutive days are the islands of day number minus row number.
@@ -199,6 +250,36 @@ def _longest_runs(ids: list[int], before: date):
         numbered.c.patient_id, numbered.c.island).subquery("runs")
     return select(runs.c.patient_id, func.max(runs.c.length).label("longest")).group_by(
         runs.c.patient_id).subquery("longest_runs")
+
+
+def _longest_abstinent_run(days: str | None, use_days: str | None, day_numbers: "_DayNumbers") -> int:
+    """Return the longest run of abstinent days in comma-separated ISO days (SQLite's group_concat).
+
+    days holds every check-in day, use_days those with use; either in any order.
+    """
+    if not days:
+        return 0
+    numbers = sorted(map(day_numbers.__getitem__, days.split(",")))
+    use = set(map(day_numbers.__getitem__, use_days.split(","))) if use_days else ()
+    longest = length = 0
+    previous = None
+    for number in numbers:
+        if number in use:
+            previous = None
+            continue
+        length = length + 1 if number - 1 == previous else 1
+        if length > longest:
+            longest = length
+        previous = number
+    return longest
+
+
+class _DayNumbers(dict):
+    """ISO day -> day number, each distinct day parsed once (a batch's patients share their days)."""
+
+    def __missing__(self, iso_day: str) -> int:
+        number = self[iso_day] = date.fromisoformat(iso_day).toordinal()
+        return number
 
 
 def _history(histories, patient_id) -> CheckinHistory:

@@ -125,3 +125,20 @@ def test_every_weekly_summary_from_the_loaded_window_is_the_one_from_the_whole_h
 
 def test_no_patients_is_no_statement():
     assert recent_checkins([], TODAY) == {}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_longest_run_from_sqlites_day_lists_does_not_depend_on_their_order(seed):
+    """group_concat's order is SQLite's to choose (services.dashboards._earlier_checkins)."""
+    from services.dashboards import _DayNumbers, _longest_abstinent_run
+
+    days = [TODAY - k * DAY for k in range(30) if k not in (4, 11)]  # runs 0-3, 5-10, 12-29 days back
+    use = [TODAY - 19 * DAY]  # splits the last into 12-18 and 20-29: ten days
+    rng = random.Random(seed)
+    rng.shuffle(days)
+    listed = ",".join(day.isoformat() for day in days)
+
+    assert _longest_abstinent_run(listed, ",".join(day.isoformat() for day in use), _DayNumbers()) == 10
+    assert _longest_abstinent_run(listed, None, _DayNumbers()) == 18
+    assert _longest_abstinent_run(listed, listed, _DayNumbers()) == 0
+    assert _longest_abstinent_run(None, None, _DayNumbers()) == 0
