@@ -3,7 +3,7 @@ from .alert import Alert
 from .assessment import AssessmentAssignment, AssessmentResponse
 from .attendance import AttendanceRecord
 from .auth import AuthSession
-from .base import Base, db, savepoint, set_clock, utcnow
+from .base import Base, begin_writing, db, savepoint, set_clock, utcnow
 from .caseload import CaseloadRow
 from .delivery import Delivery, NotificationPreference
 from .checkin import Checkin, CheckinRevision
@@ -18,7 +18,7 @@ from .user import CareTeamMember, Invite, LevelOfCareChange, PatientProfile, Use
 
 __all__ = [
     "Delivery", "NotificationPreference",
-    "savepoint", "Alert", "AlertSeverity", "AlertStatus", "AuditEvent", "Consent", "ConsentScope", "Disclosure",
+    "savepoint", "begin_writing", "Alert", "AlertSeverity", "AlertStatus", "AuditEvent", "Consent", "ConsentScope", "Disclosure",
     "AssessmentAssignment", "AssessmentResponse", "AttendanceRecord", "WeeklyGoal",
     "PLANNED_WEEKLY_HOURS", "AttendanceStatus", "SessionKind",
     "AuthSession", "Base", "CaseloadRow", "db", "set_clock", "utcnow", "Checkin", "CheckinRevision",

@@ -29,13 +29,23 @@ def savepoint():
     pysqlite opens its transaction only before an INSERT/UPDATE/DELETE; a
     SAVEPOINT sent first would start one of its own, and its RELEASE would
     commit everything so far, beyond the reach of the request's rollback.
-    IMMEDIATE takes the write lock now: a savepoint always guards a write, and
-    a transaction that read first could not wait for the lock later.
+    """
+    begin_writing()
+    return db.session.begin_nested()
+
+
+def begin_writing() -> None:
+    """Hold the write lock from now to the commit, for a read that decides a write.
+
+    On SQLite, BEGIN IMMEDIATE: pysqlite reads outside any transaction, so
+    a row read and then written could change in between (another process's
+    commit; the process lock in api.database covers only its own threads),
+    and a transaction that read first could not wait for the lock later.
+    PostgreSQL needs nothing here: its writers lock the rows they read (FOR UPDATE).
     """
     connection = db.session.connection()
     if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-    return db.session.begin_nested()
 
 
 class UTCDateTime(TypeDecorator):

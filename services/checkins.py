@@ -11,7 +11,7 @@ from functools import cache
 from sqlalchemy import bindparam, func, insert, select, text
 
 from models import (
-    Checkin, CheckinRevision, CopingSkill, Organization, PatientProfile, User, db, savepoint,
+    Checkin, CheckinRevision, CopingSkill, Organization, PatientProfile, User, begin_writing, db, savepoint,
 )
 
 from .clock import local_today
@@ -367,8 +367,9 @@ def _check_day_and_codes(desk: _Desk, day: date, content: dict) -> None:
 
 
 def _locked_row(patient_id: int, day: date) -> Checkin | None:
-    # FOR UPDATE on PostgreSQL: concurrent writers of one day queue here
-    # instead of both reading version n. SQLite writes are serialised already.
+    # Concurrent writers of one day queue here instead of both reading
+    # version n: FOR UPDATE on PostgreSQL, the write lock first on SQLite.
+    begin_writing()
     return db.session.scalars(
         select(Checkin).where(Checkin.patient_id == patient_id, Checkin.day == day)
         .with_for_update().execution_options(populate_existing=True)
