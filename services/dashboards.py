@@ -174,27 +174,23 @@ _PREVIOUS = Checkin.__table__.alias("previous")
 def _earlier_checkins(ids: list[int], before: date, longest_run: bool) -> dict[int, EarlierCheckins]:
     """Summarise each patient's check-ins dated before before (see recent_checkins)."""
     connection = db.session.connection()
-    # SQLite's window functions cost about 1 us a row, as much as reading the
-    # row: there the longest run comes from each patient's list of days.
-    from_days = longest_run and connection.dialect.name == "sqlite"
-    statement = _earlier_statement(longest_run, from_days)
-    parameters = {"ids": ids, "before": before, "eve": before - timedelta(days=1)}
+    parameters = {"ids": ids, "before": before}
+    if longest_run and connection.dialect.name == "sqlite":
+        # SQLite's window functions cost about 1 us a row, as much as reading
+        # the row: there the summary comes from each patient's list of days.
+        day_numbers = _DayNumbers()
+        return {row[0]: _earlier_from_days(before, row[1], row[2], day_numbers)
+                for row in connection.execute(_day_lists_statement(), parameters)}
     earlier = {}
-    day_numbers = _DayNumbers()
-    for row in connection.execute(statement, parameters).all():
+    for row in connection.execute(_earlier_statement(longest_run), {**parameters, "eve": before - timedelta(days=1)}):
         patient_id, last, first, start, is_open = row[:5]
         run = (before - start).days if is_open and start is not None else 0
-        longest = None
-        if from_days:
-            longest = _longest_abstinent_run(row[5], row[6], day_numbers)
-        elif longest_run:
-            longest = row[5] or 0
-        earlier[patient_id] = EarlierCheckins(before, first, last, run, longest)
+        earlier[patient_id] = EarlierCheckins(before, first, last, run, (row[5] or 0) if longest_run else None)
     return earlier
 
 
 @cache
-def _earlier_statement(longest_run: bool, from_days: bool):
+def _earlier_statement(longest_run: bool):
     """Build once the statement _earlier_checkins runs for every batch, with :ids, :before and :eve."""
     older, previous, profile = _OLDER, _PREVIOUS, PatientProfile.__table__
     before = bindparam("before", type_=Date)
@@ -220,15 +216,7 @@ def _earlier_statement(longest_run: bool, from_days: bool):
     ]
     ids = bindparam("ids", expanding=True)
     summary = select(*columns).where(profile.c.user_id.in_(ids))
-    if from_days:
-        # Every day, from the (patient_id, day) index alone, and the use days
-        # from their partial index (ix_checkins_use_days): no row is read.
-        day_list = select(func.group_concat(older.c.day)).where(
-            older.c.patient_id == profile.c.user_id, older.c.day < before)
-        summary = summary.add_columns(
-            day_list.scalar_subquery().label("days"),
-            day_list.where(older.c.used_substance).scalar_subquery().label("use_days"))
-    elif longest_run:  # in the same statement: the job runs it once per small batch
+    if longest_run:  # in the same statement: the job runs it once per small batch
         longest = _longest_runs(ids, before)
         summary = summary.add_columns(longest.c.longest).outerjoin(
             longest, longest.c.patient_id == profile.c.user_id)
@@ -252,17 +240,31 @@ def _longest_runs(ids, before):
         runs.c.patient_id).subquery("longest_runs")
 
 
-def _longest_abstinent_run(days: str | None, use_days: str | None, day_numbers: "_DayNumbers") -> int:
-    """Return the longest run of abstinent days in comma-separated ISO days (SQLite's group_concat).
+@cache
+def _day_lists_statement():
+    """Build once each patient's check-in days and use days before :before, as SQLite lists them."""
+    older, profile = _OLDER, PatientProfile.__table__
+    # Every day from the (patient_id, day) index alone, the use days from
+    # their partial index (ix_checkins_use_days): no row is read.
+    days = select(func.group_concat(older.c.day)).where(
+        older.c.patient_id == profile.c.user_id, older.c.day < bindparam("before", type_=Date))
+    return select(profile.c.user_id, days.scalar_subquery(),
+                  days.where(older.c.used_substance).scalar_subquery()
+                  ).where(profile.c.user_id.in_(bindparam("ids", expanding=True)))
+
+
+def _earlier_from_days(before: date, days: str | None, use_days: str | None,
+                       day_numbers: "_DayNumbers") -> EarlierCheckins:
+    """Summarise the check-ins before before from comma-separated ISO days (SQLite's group_concat).
 
     days holds every check-in day, use_days those with use; either in any order.
     """
     if not days:
-        return 0
+        return EarlierCheckins(before, longest_run=0)
     numbers = sorted(map(day_numbers.__getitem__, days.split(",")))
     use = set(map(day_numbers.__getitem__, use_days.split(","))) if use_days else ()
     longest = length = 0
-    previous = None
+    previous = None  # the abstinent day before, in the run being counted
     for number in numbers:
         if number in use:
             previous = None
@@ -271,7 +273,8 @@ def _longest_abstinent_run(days: str | None, use_days: str | None, day_numbers: 
         if length > longest:
             longest = length
         previous = number
-    return longest
+    run = length if previous == before.toordinal() - 1 else 0  # the last run, if it reaches before - 1
+    return EarlierCheckins(before, date.fromordinal(numbers[0]), date.fromordinal(numbers[-1]), run, longest)
 
 
 class _DayNumbers(dict):

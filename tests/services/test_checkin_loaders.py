@@ -128,17 +128,23 @@ def test_no_patients_is_no_statement():
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_the_longest_run_from_sqlites_day_lists_does_not_depend_on_their_order(seed):
+def test_the_summary_from_sqlites_day_lists_does_not_depend_on_their_order(seed):
     """group_concat's order is SQLite's to choose (services.dashboards._earlier_checkins)."""
-    from services.dashboards import _DayNumbers, _longest_abstinent_run
+    from services.dashboards import _DayNumbers, _earlier_from_days
+    from services.trends import EarlierCheckins
 
-    days = [TODAY - k * DAY for k in range(30) if k not in (4, 11)]  # runs 0-3, 5-10, 12-29 days back
-    use = [TODAY - 19 * DAY]  # splits the last into 12-18 and 20-29: ten days
+    days = [TODAY - k * DAY for k in range(1, 31) if k not in (4, 11)]  # runs 1-3, 5-10, 12-30 days back
     rng = random.Random(seed)
     rng.shuffle(days)
     listed = ",".join(day.isoformat() for day in days)
+    first, last = TODAY - 30 * DAY, TODAY - DAY
 
-    assert _longest_abstinent_run(listed, ",".join(day.isoformat() for day in use), _DayNumbers()) == 10
-    assert _longest_abstinent_run(listed, None, _DayNumbers()) == 18
-    assert _longest_abstinent_run(listed, listed, _DayNumbers()) == 0
-    assert _longest_abstinent_run(None, None, _DayNumbers()) == 0
+    def summary(days, use_days):
+        return _earlier_from_days(TODAY, days, use_days, _DayNumbers())
+
+    # Use 19 days back splits the last run into 12-18 and 20-30: eleven days.
+    assert summary(listed, (TODAY - 19 * DAY).isoformat()) == EarlierCheckins(TODAY, first, last, 3, 11)
+    assert summary(listed, None) == EarlierCheckins(TODAY, first, last, 3, 19)
+    assert summary(listed, last.isoformat()) == EarlierCheckins(TODAY, first, last, 0, 19)
+    assert summary(listed, listed) == EarlierCheckins(TODAY, first, last, 0, 0)
+    assert summary(None, None) == EarlierCheckins(TODAY, longest_run=0)
