@@ -48,6 +48,7 @@ from sqlalchemy.pool import NullPool
 from models import db
 
 from .alerts import alerts_daily_pass
+from .caseload import caseload_rows
 from .reminders import daily_reminders
 from .report import JobReport
 from .weekly import clinician_digests, weekly_summaries
@@ -90,6 +91,8 @@ JOBS: tuple[ScheduledJob, ...] = (
                  "A check-in reminder at each patient's chosen local time"),
     ScheduledJob("alerts-daily-pass", alerts_daily_pass, timedelta(hours=1),
                  "Disengagement alerts for patients who went quiet"),
+    ScheduledJob("caseload-rows", caseload_rows, timedelta(minutes=15),
+                 "Each stale caseload row recomputed ahead of the views (a new local day, a write)"),
 )
 
 

@@ -85,7 +85,8 @@ def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None,
 
     require_role(actor, Role.clinician, Role.admin)
     limits = thresholds(actor.organization)
-    patients = _caseload_patients(actor, now, limits, level_of_care, program_id)
+    clinician_id = actor.id if actor.role is Role.clinician else None
+    patients = _caseload_patients(actor.organization_id, clinician_id, now, limits, level_of_care, program_id)
     stale = [patient for patient in patients if not _current(patient)]
     if check_kept:
         _check_kept([patient for patient in patients if _current(patient)], now, limits)
@@ -102,9 +103,32 @@ def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None,
     ], len(patients)
 
 
-def _caseload_patients(actor: User, now: datetime, limits: dict, level_of_care, program_id) -> list[_Patient]:
-    query = _caseload_query(actor.role is Role.clinician, level_of_care is not None, program_id is not None)
-    parameters = {"organization": actor.organization_id, "clinician": actor.id,
+def refresh_kept_rows(organization_id: int, now: datetime, batch: int = 200) -> int:
+    """Recompute the organization's stale caseload rows ahead of the views; return how many.
+
+    For the scheduler: after each zone's midnight every row there is stale,
+    and the first clinician to open the caseload would otherwise wait for
+    all of them. Batch by batch, each committed (the rows kept are those no
+    write overtook, as in a view).
+    """
+    from models import Organization
+
+    from .alerts import thresholds
+
+    limits = thresholds(db.session.get(Organization, organization_id))
+    stale = [patient for patient in _caseload_patients(organization_id, None, now, limits, None, None)
+             if not _current(patient)]
+    for start in range(0, len(stale), batch):
+        _recompute(stale[start:start + batch], now, limits)
+        db.session.commit()
+    return len(stale)
+
+
+def _caseload_patients(organization_id: int, clinician_id: int | None, now: datetime, limits: dict,
+                       level_of_care, program_id) -> list[_Patient]:
+    """Return the organization's active patients (those on clinician_id's care teams if given)."""
+    query = _caseload_query(clinician_id is not None, level_of_care is not None, program_id is not None)
+    parameters = {"organization": organization_id, "clinician": clinician_id,
                   "level_of_care": level_of_care,
                   "program": program_id}
     expected = _inputs(limits)

@@ -204,7 +204,8 @@ def test_figures_computed_before_a_write_are_not_kept(app, team, clock):
 
     clinician = db.session.get(User, team["clinician"].id)
     limits = thresholds(clinician.organization)
-    patients = caseload_service._caseload_patients(clinician, clock.now, limits, None, None)
+    patients = caseload_service._caseload_patients(
+        clinician.organization_id, clinician.id, clock.now, limits, None, None)
     assert [patient.figures for patient in patients] == [None]
 
     # The write lands from another connection between the reader's read and its keep.
@@ -263,7 +264,8 @@ def test_the_page_is_what_the_schema_would_write(client, make, team, clock):
 
         clinician = db.session.get(User, team["clinician"].id)
         limits = thresholds(clinician.organization)
-        patients = caseload_service._caseload_patients(clinician, clock.now, limits, None, None)
+        patients = caseload_service._caseload_patients(
+            clinician.organization_id, clinician.id, clock.now, limits, None, None)
         figures = caseload_figures(caseload_service._with_enrolment(patients), clock.now, limits)
         rows = sorted(patients, key=lambda p: p.display_name)
         expected = CaseloadPageSchema().dump({"items": [
