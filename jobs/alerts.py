@@ -1,16 +1,12 @@
 """The alert rules' daily pass: disengagement for patients who went quiet (services.alerts)."""
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from models import utcnow
 
-from models import Organization, db, utcnow
-
+from .organizations import per_organization
 from .report import JobReport
-
-log = logging.getLogger("waypoint.jobs")
 
 
 def alerts_daily_pass(now: datetime | None = None, week: str | None = None) -> JobReport:
@@ -20,13 +16,6 @@ def alerts_daily_pass(now: datetime | None = None, week: str | None = None) -> J
     from services.alerts import daily_absence_pass
 
     now = now or utcnow()
-    alerts = failed = 0
-    for organization_id in db.session.scalars(select(Organization.id).order_by(Organization.id)).all():
-        try:
-            alerts += daily_absence_pass(now, organization_id)
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            failed += 1
-            log.exception("alerts daily pass failed for organization %s", organization_id)
+    alerts, failed = per_organization(
+        "alerts-daily-pass", lambda organization_id: daily_absence_pass(now, organization_id))
     return JobReport("alerts-daily-pass", extra={"alerts": alerts, "failed_organizations": failed})

@@ -1,16 +1,12 @@
 """The caseload's kept rows recomputed ahead of the views (services.caseload)."""
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from models import utcnow
 
-from models import Organization, db, utcnow
-
+from .organizations import per_organization
 from .report import JobReport
-
-log = logging.getLogger("waypoint.jobs")
 
 
 def caseload_rows(now: datetime | None = None, week: str | None = None) -> JobReport:
@@ -25,12 +21,6 @@ def caseload_rows(now: datetime | None = None, week: str | None = None) -> JobRe
     from services.caseload import refresh_kept_rows
 
     now = now or utcnow()
-    recomputed = failed = 0
-    for organization_id in db.session.scalars(select(Organization.id).order_by(Organization.id)).all():
-        try:
-            recomputed += refresh_kept_rows(organization_id, now)
-        except Exception:
-            db.session.rollback()
-            failed += 1
-            log.exception("caseload rows not recomputed for organization %s", organization_id)
+    recomputed, failed = per_organization(
+        "caseload-rows", lambda organization_id: refresh_kept_rows(organization_id, now))
     return JobReport("caseload-rows", extra={"recomputed": recomputed, "failed_organizations": failed})
