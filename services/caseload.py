@@ -31,8 +31,6 @@ from .access import require_role
 from .clock import local_today
 from .dashboards import caseload_figures
 
-SORTS = ("risk", "name", "last_checkin", "streak")
-
 # Figures computed by other code are stale: a deploy that changes a rule
 # must not show what the old rule concluded. The modules that compute them:
 _FIGURES_CODE = hashlib.sha256(b"".join(
@@ -77,7 +75,7 @@ def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None,
     """Return one page of the actor's caseload, ranked, and the number of rows.
 
     A clinician sees the patients on their care teams, an admin the whole
-    organization. Two statements when every row is current; when some are
+    organization. One statement when every row is current; when some are
     stale, the same few more whatever their number. check_kept: recompute
     the rows read as current too, and raise KeptFiguresDiffer where any differs.
     """
@@ -129,8 +127,7 @@ def _caseload_patients(organization_id: int, clinician_id: int | None, now: date
     """Return the organization's active patients (those on clinician_id's care teams if given)."""
     query = _caseload_query(clinician_id is not None, level_of_care is not None, program_id is not None)
     parameters = {"organization": organization_id, "clinician": clinician_id,
-                  "level_of_care": level_of_care,
-                  "program": program_id}
+                  "level_of_care": level_of_care, "program": program_id}
     expected = _inputs(limits)
     todays: dict[str, date] = {}
     patients = []
@@ -153,9 +150,9 @@ def _caseload_query(clinician: bool, by_level_of_care: bool, by_program: bool):
     query = (
         # The level of care as stored (names and values are the same words): no enum per row.
         select(PatientProfile.user_id, User.display_name, PatientProfile.timezone,
-               type_coerce(PatientProfile.level_of_care, String), Program.id, Program.name, kept.generation, kept.figures,
-               kept.as_of, kept.inputs, kept.risk_level, kept.risk_rank, kept.risk_reasons,
-               kept.last_checkin, kept.current_streak)
+               type_coerce(PatientProfile.level_of_care, String), Program.id, Program.name,
+               kept.generation, kept.figures, kept.as_of, kept.inputs, kept.risk_level, kept.risk_rank,
+               kept.risk_reasons, kept.last_checkin, kept.current_streak)
         .join(User, User.id == PatientProfile.user_id)
         .outerjoin(Program, Program.id == PatientProfile.program_id)
         .outerjoin(CaseloadRow.__table__, kept.patient_id == PatientProfile.user_id)

@@ -66,11 +66,12 @@ def test_a_view_keeps_each_patients_figures_for_the_next(client, team):
 # --- what makes a kept row stale --------------------------------------------------------
 
 def _write(table: str, patient_id: int, operation: str) -> None:
-    """Insert, change or delete one row of table for patient_id, as raw SQL would."""
+    """Change or delete the rows of table for patient_id, as raw SQL would."""
     statements = {
         "checkins": {
             "update": "UPDATE checkins SET craving = 9 WHERE patient_id = :p",
-            "delete": "DELETE FROM checkin_revisions WHERE checkin_id IN (SELECT id FROM checkins WHERE patient_id = :p);"
+            "delete": "DELETE FROM checkin_revisions WHERE checkin_id IN "
+                      "(SELECT id FROM checkins WHERE patient_id = :p);"
                       "DELETE FROM checkins WHERE patient_id = :p",
         },
         "alerts": {"update": "UPDATE alerts SET status = 'resolved' WHERE patient_id = :p",
