@@ -15,8 +15,20 @@ from .load import CheckinWrites, Get, LoadGenerator, LoadResult
 from .server import ROOT, Server
 
 CASELOAD_PATH = "/api/v1/caseload"  # the default page: 50 rows, risk first
+# What every patient-data request pays before its own work: the token and its
+# session checked, the audit event written and committed, one small read.
+FLOOR_PATH = "/api/v1/me/checkins?page_size=1"
 CASELOAD_CASES = tuple(f"{size}x90" for size in CARE_TEAM_SIZES) + (f"{max(CARE_TEAM_SIZES)}x365",)
 SYNC_DAYS = 90
+STAGE_REQUESTS = 300  # per kind of request, for the in-process profile
+# Where a request's time goes: (stage, [(file suffix, function)], ...) in the order shown.
+STAGES = (
+    ("token signature and claims (PyJWT)", [("api/extensions.py", "_decode_jwt_from_config")]),
+    ("token's session and the caller (one SELECT)", [("services/sessions.py", "token_holder")]),
+    ("audit event and the commit", [("api/audit.py", "commit_with_audit"), ("api/audit.py", "_record")]),
+)
+VIEWS = {("api/resources/checkins.py", "put"), ("api/resources/checkins.py", "get"),
+         ("api/resources/dashboards.py", "get")}
 # P5 compares the shipped configuration with this one, same worker count.
 PLAIN_SYNC_WORKERS = ("--worker-class", "sync", "--threads", "1")
 
@@ -93,6 +105,8 @@ class DatabaseRun:
         plans: dict[str, tuple[Server, object]] = {"healthz": (shipped, Get("/healthz"))}
         if wanted & {"P1", "P5"}:
             plans["checkin"] = (shipped, writes)
+        if wanted & {"P1", "P2"}:
+            plans["floor"] = (shipped, Get(FLOOR_PATH, self.logins.writers[0]))
         if plain is not None:
             plans["checkin, plain sync workers"] = (plain, writes)
         if "P2" in wanted:
@@ -121,6 +135,10 @@ class DatabaseRun:
             self._offline_sync(shipped, now)
         shipped.stop()
         self.raw["loads"] = {label: [r.to_dict() for r in runs] for label, runs in loads.items()}
+        if wanted & {"P1", "P2"}:
+            self._floor(loads)
+            self.progress(f"  [{self.name}] where a request's time goes (in-process, cProfile)")
+            self.results["floor"]["stages"] = self._stages(writes, now)
         if "P1" in wanted:
             self._ingest(loads)
         if "P2" in wanted:
@@ -150,6 +168,54 @@ class DatabaseRun:
         ratios = [_divide(put.throughput, bare.throughput) for put, bare in zip(loads["checkin"], loads["healthz"])]
         self.results["P1"] = _throughput_figure("PUT /api/v1/me/checkins/{date}", loads["checkin"],
                                                 "GET /healthz", loads["healthz"], ratios, "P1")
+
+    def _floor(self, loads) -> None:
+        """The authenticated, audited read that bounds what P1 and P2 can reach on this stack."""
+        floor, bare = loads["floor"], loads["healthz"]
+        self.results["floor"] = _throughput_figure(
+            f"GET {FLOOR_PATH}", floor, "GET /healthz", bare,
+            [_divide(run.throughput, base.throughput) for run, base in zip(floor, bare)], None)
+        against = {"P1": "checkin", "P2": "caseload 100x90"}
+        self.results["floor"]["shares"] = {
+            key: spread([_divide(run.throughput, base.throughput) for run, base in zip(loads[label], floor)])
+            for key, label in against.items() if label in loads
+        }
+
+    def _stages(self, writes: CheckinWrites, now: datetime) -> dict[str, dict]:
+        """Share of each stage of a request, in-process under cProfile: the profile behind P1 and P2.
+
+        cProfile counts every Python call, which inflates Python-heavy parts
+        against time spent in C (the drivers, SQLite): the shares say where
+        the Python goes, not exact milliseconds.
+        """
+        import cProfile
+        import pstats
+
+        app = bench_app(self.main_url, self.jwt_secret)
+        client = app.test_client()
+        requests = {
+            "floor": lambda number: client.get(FLOOR_PATH, headers={
+                "Authorization": f"Bearer {self.logins.writers[0]}"}),
+            "checkin": lambda number: _rewrite(client, writes, number),
+            "caseload 100x90": lambda number: client.get(CASELOAD_PATH, headers={
+                "Authorization": f"Bearer {self.logins.caseload['100x90']}"}),
+        }
+        stages = {}
+        try:
+            for label, send in requests.items():
+                for number in range(20):  # imports, the pool, kept rows
+                    send(number)
+                profile = cProfile.Profile()
+                profile.enable()
+                for number in range(20, 20 + STAGE_REQUESTS):
+                    send(number)
+                profile.disable()
+                stages[label] = _stage_shares(pstats.Stats(profile).stats)
+        finally:
+            with app.app_context():
+                from models import db
+                db.engine.dispose()
+        return stages
 
     # --- P2 --------------------------------------------------------------------------
 
@@ -399,6 +465,32 @@ def _throughput_figure(label, runs, base_label, base_runs, ratios, target_key) -
         figure["target"] = TARGETS[target_key]
         figure["met"] = verdict(target_key, statistics.median(ratios))
     return figure
+
+
+def _rewrite(client, writes: CheckinWrites, number: int):
+    """Rewrite a day the load wrote (or write it), with a body no earlier visit sent."""
+    token, day, _visit = writes.slot(number)
+    response = client.put(f"/api/v1/me/checkins/{day}", data=CheckinWrites.body(number, 10**6 + number),
+                          headers={"Authorization": f"Bearer {token}", "If-Match": "*",
+                                   "Content-Type": "application/json"})
+    if response.status_code not in (200, 201):
+        raise RuntimeError(f"PUT answered {response.status_code}: {response.data[:300]!r}")
+    return response
+
+
+def _stage_shares(stats: dict) -> dict:
+    """Split the requests' cumulative time into STAGES, the view's own work and the rest."""
+    def cumulative(wanted) -> float:
+        return sum(entry[3] for (file, _line, function), entry in stats.items()
+                   if any(file.endswith(suffix) and function == name for suffix, name in wanted))
+
+    total = cumulative([("flask/app.py", "wsgi_app")])
+    shares = {stage: cumulative(functions) for stage, functions in STAGES}
+    # The view's time includes a commit_with_audit it calls: counted once, above.
+    view = cumulative(VIEWS) - cumulative([("api/audit.py", "commit_with_audit")])
+    shares["the view's own work (its SQL, rules, figures)"] = view
+    shares["the rest: Flask, body parsing and validation (webargs), response dump, rate limits, logging, headers"] = total - sum(shares.values())
+    return {stage: round(seconds / total, 3) for stage, seconds in shares.items()}
 
 
 def _weekly_process(url: str, patients: int, scan: bool) -> dict:

@@ -134,6 +134,19 @@ def table_markdown(report: dict) -> str:
 
 def _rows(figures: dict) -> list[list[str]]:
     rows = []
+    if "floor" in figures:
+        figure = figures["floor"]
+        rows.append(["Floor: an authenticated, audited read (GET /me/checkins?page_size=1)",
+                     _throughput(figure["measured"]), _throughput(figure["baseline"]), _percent(figure["ratio"]),
+                     "", ""])
+        for key, label in (("P1", "P1 PUT check-in"), ("P2", "P2 caseload 100 x 90")):
+            if key in figure["shares"]:
+                rows.append([f"{label} as a share of that floor", "", "the floor", _percent(figure["shares"][key]),
+                             "", ""])
+        for label, shares in figure.get("stages", {}).items():
+            shown = "; ".join(f"{stage} {100 * share:.0f} %" for stage, share in shares.items())
+            rows.append([f"Where the time of one {_STAGE_LABELS[label]} goes (in-process, cProfile)", shown,
+                         "", "", "", ""])
     if "P1" in figures:
         figure = figures["P1"]
         rows.append(["P1 ingest: PUT check-in (real writes)", _throughput(figure["measured"]),
@@ -194,6 +207,9 @@ def _rows(figures: dict) -> list[list[str]]:
                      "plain sync workers " + _p99(figure["baseline"]), _times(figure["ratio"]), _target("P5"),
                      _met(figure["met"])])
     return rows
+
+
+_STAGE_LABELS = {"floor": "floor read", "checkin": "P1 PUT", "caseload 100x90": "P2 caseload 100 x 90"}
 
 
 def _range(values: dict, digits: int = 0) -> str:
