@@ -395,6 +395,7 @@ class DatabaseRun:
             "what": f"weekly figures for {settings.weekly_patients} patients x {settings.weekly_days} days "
                     f"({runs[0]['rows_scanned']} check-ins) / one full scan of the check-in table",
             "repetitions": len(runs),
+            "repetitions_planned": settings.repetitions,
             "measured": {"label": "weekly figures", "unit": "s", **spread(compute),
                          "per_patient_ms": 1000 * statistics.median(compute) / settings.weekly_patients},
             "baseline": {"label": "full scan", "unit": "s", **spread([run["scan_s"] for run in runs])},

@@ -179,7 +179,10 @@ def _rows(figures: dict) -> list[list[str]]:
     if "P3" in figures:
         figure = figures["P3"]
         memory = figure["memory"]
-        times = "" if figure["repetitions"] >= 3 else f", {figure['repetitions']} repetition(s): over the time budget"
+        # Fewer than planned: the budget stopped it (a --quick run plans one).
+        planned = figure.get("repetitions_planned", 3)
+        times = ("" if figure["repetitions"] >= planned
+                 else f", {figure['repetitions']} of {planned} repetitions: over the time budget")
         rows.append([f"P3 weekly figures, {figure['what'].split(' / ')[0].removeprefix('weekly figures for ')}{times}",
                      _seconds(figure["measured"]) + f" ({figure['measured']['per_patient_ms']:.2f} ms/patient)",
                      "full scan " + _seconds(figure["baseline"]), _times(figure["ratio"]), _target("P3"),
