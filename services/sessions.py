@@ -20,13 +20,24 @@ class LockoutPolicy:
     lockout: timedelta = timedelta(minutes=15)
 
 
+# Every login verifies at least this many password hashes (the dummy hash
+# makes up the count), so its time does not tell whether the address has an
+# account in a second organization: that would say the person is in
+# treatment at another program (42 CFR Part 2). Two covers the common case, a
+# patient who moved programs; each account past two costs one verification
+# more (about 20 ms), which only an address in three or more programs shows.
+LOGIN_VERIFICATIONS = 2
+
+
 def authenticate(email: str, password: str, now: datetime | None = None,
                  policy: LockoutPolicy = LockoutPolicy()) -> User:
     """Return the active user with these credentials, or raise AuthenticationFailed.
 
     Every refusal (unknown e-mail, wrong password, not registered, disabled,
-    locked) is the same AuthenticationFailed, and every one verifies a
-    password hash, so neither the answer nor its timing tells them apart.
+    locked) is the same AuthenticationFailed, and every login verifies
+    LOGIN_VERIFICATIONS password hashes (more only for an address with more
+    accounts), so neither the answer nor its timing tells them apart, nor
+    one account from two.
     A wrong password counts towards the lockout; the caller must commit that
     before answering.
     """
@@ -37,11 +48,11 @@ def authenticate(email: str, password: str, now: datetime | None = None,
     candidates = db.session.scalars(
         select(User).where(User.email == email.strip().lower()).order_by(User.id.desc())
     ).all()
-    # verify_password runs even for an unknown e-mail so timing tells nothing.
-    if not candidates:
-        verify_password(None, password)
-        raise AuthenticationFailed("Wrong e-mail or password.")
     verified = [(user, verify_password(user.password_hash, password)) for user in candidates]
+    for _ in range(LOGIN_VERIFICATIONS - len(candidates)):
+        verify_password(None, password)
+    if not candidates:
+        raise AuthenticationFailed("Wrong e-mail or password.")
     active = [user for user in candidates if user.is_active]
     matching = [user for user, matches in verified if matches and user.is_active]
     if not matching:
