@@ -563,6 +563,12 @@ class CheckinRules:
             used_substance=checkin.used_substance, coping_skills=tuple(checkin.coping_skills or ()),
             late=checkin.late,
         )
+        # A day before the slope's window leaves the mood trend as it was: it cannot raise it.
+        mood_trend = checkin.day > self.today - timedelta(days=SLOPE_DAYS)
+        holds = checkin_findings(after, checkin.day, checkin.self_harm_thoughts, self.today, self.limits,
+                                 checkin.substances or (), mood_trend=mood_trend)
+        if not holds:
+            return []  # most days: nothing holds, so nothing is new, whatever held before
         before = dict(after)
         if previous is None:
             before.pop(checkin.day, None)
@@ -572,12 +578,8 @@ class CheckinRules:
                 sleep_hours=previous["sleep_hours"], used_substance=previous["used_substance"],
                 coping_skills=tuple(previous.get("coping_skills") or ()), late=checkin.late,
             )
-        # A day before the slope's window leaves the mood trend as it was: it cannot raise it.
-        mood_trend = checkin.day > self.today - timedelta(days=SLOPE_DAYS)
         held = checkin_findings(before, checkin.day, (previous or {}).get("self_harm_thoughts"), self.today,
                                 self.limits, mood_trend=mood_trend)
-        holds = checkin_findings(after, checkin.day, checkin.self_harm_thoughts, self.today, self.limits,
-                                 checkin.substances or (), mood_trend=mood_trend)
         new = [finding for rule, finding in holds.items() if rule not in held]
         if not new:
             return []
