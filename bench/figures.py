@@ -165,7 +165,7 @@ class DatabaseRun:
     # --- P1 --------------------------------------------------------------------------
 
     def _ingest(self, loads) -> None:
-        ratios = [_divide(put.throughput, bare.throughput) for put, bare in zip(loads["checkin"], loads["healthz"])]
+        ratios = _throughput_ratios(loads["checkin"], loads["healthz"])
         self.results["P1"] = _throughput_figure("PUT /api/v1/me/checkins/{date}", loads["checkin"],
                                                 "GET /healthz", loads["healthz"], ratios, "P1")
 
@@ -174,10 +174,10 @@ class DatabaseRun:
         floor, bare = loads["floor"], loads["healthz"]
         self.results["floor"] = _throughput_figure(
             f"GET {FLOOR_PATH}", floor, "GET /healthz", bare,
-            [_divide(run.throughput, base.throughput) for run, base in zip(floor, bare)], None)
+            _throughput_ratios(floor, bare), None)
         against = {"P1": "checkin", "P2": "caseload 100x90"}
         self.results["floor"]["shares"] = {
-            key: spread([_divide(run.throughput, base.throughput) for run, base in zip(loads[label], floor)])
+            key: spread(_throughput_ratios(loads[label], floor))
             for key, label in against.items() if label in loads
         }
 
@@ -224,7 +224,7 @@ class DatabaseRun:
         cases = {}
         for case in CASELOAD_CASES:
             runs = loads[f"caseload {case}"]
-            ratios = [_divide(run.throughput, base.throughput) for run, base in zip(runs, bare)]
+            ratios = _throughput_ratios(runs, bare)
             cases[case] = _throughput_figure(f"GET /api/v1/caseload, {case.replace('x', ' patients x ')} days",
                                              runs, "GET /healthz", bare, ratios,
                                              "P2" if case == "100x90" else None)
@@ -433,6 +433,11 @@ def _sample(server: Server, plan) -> str:
         connection.close()
 
 
+def _throughput_ratios(runs: list[LoadResult], baselines: list[LoadResult]) -> list[float]:
+    """Each repetition's throughput as a share of its baseline's in the same repetition."""
+    return [_divide(run.throughput, base.throughput) for run, base in zip(runs, baselines)]
+
+
 def _divide(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else float("nan")
 
@@ -490,7 +495,8 @@ def _stage_shares(stats: dict) -> dict:
     # The view's time includes a commit_with_audit it calls: counted once, above.
     view = cumulative(VIEWS) - cumulative([("api/audit.py", "commit_with_audit")])
     shares["the view's own work (its SQL, rules, figures)"] = view
-    shares["the rest: Flask, body parsing and validation (webargs), response dump, rate limits, logging, headers"] = total - sum(shares.values())
+    rest = "the rest: Flask, body parsing and validation (webargs), response dump, rate limits, logging, headers"
+    shares[rest] = total - sum(shares.values())
     return {stage: round(seconds / total, 3) for stage, seconds in shares.items()}
 
 
