@@ -139,6 +139,18 @@ def count(app):
     return rows
 
 
+@pytest.fixture
+def verified_hashes(monkeypatch) -> list:
+    """The stored hashes a login verified a password against, in order (None: the dummy hash)."""
+    from services import sessions
+    from services.passwords import verify_password
+
+    verified = []
+    monkeypatch.setattr(sessions, "verify_password",
+                        lambda stored, password: verified.append(stored) or verify_password(stored, password))
+    return verified
+
+
 @contextmanager
 def count_queries():
     """Count the SQL statements run inside the block: `with count_queries() as n: ...; n()`."""

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from models import AuditEvent, AuthSession, User, db
 from services import sessions
-from services.passwords import hash_password, verify_password
+from services.passwords import hash_password
 from tests.factories import PASSWORD, bearer, problem
 
 LOGIN, REFRESH, LOGOUT, ME = "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/me"
@@ -95,34 +95,28 @@ def test_a_wrong_password_counts_against_every_account_of_the_address(client, tw
 @pytest.mark.parametrize("accounts", [0, 1, 2])
 @pytest.mark.parametrize("password", [PASSWORD, "not the password"])
 def test_a_login_verifies_as_many_hashes_whether_the_address_has_one_account_or_two(
-        client, make, monkeypatch, accounts, password):
+        client, make, verified_hashes, accounts, password):
     """Its time must not tell a program that the person has an account at another (treatment elsewhere)."""
     email = "sam@example.org"
     for number in range(accounts):
         user = make.patient(organization=make.organization(), name=f"Sam {number}")
         user.email = email
     db.session.commit()
-    verified = []
-    monkeypatch.setattr(sessions, "verify_password",
-                        lambda stored, given: verified.append(stored) or verify_password(stored, given))
 
     response = login(client, email, password)
 
     assert response.status_code == (200 if accounts and password == PASSWORD else 401)
-    assert len(verified) == sessions.LOGIN_VERIFICATIONS == 2
+    assert len(verified_hashes) == sessions.LOGIN_VERIFICATIONS == 2
 
 
-def test_an_address_with_more_accounts_than_that_verifies_each(client, make, monkeypatch):
+def test_an_address_with_more_accounts_than_that_verifies_each(client, make, verified_hashes):
     email = "sam@example.org"
     for number in range(3):
         make.patient(organization=make.organization(), name=f"Sam {number}").email = email
     db.session.commit()
-    verified = []
-    monkeypatch.setattr(sessions, "verify_password",
-                        lambda stored, given: verified.append(stored) or verify_password(stored, given))
 
     assert login(client, email).status_code == 200
-    assert len(verified) == 3 and None not in verified
+    assert len(verified_hashes) == 3 and None not in verified_hashes
 
 
 @pytest.fixture

@@ -177,7 +177,8 @@ def test_the_lockout_follows_the_configuration(app, client, clock, clinician, no
 
 
 @pytest.mark.parametrize("case", ["unknown", "locked", "disabled", "wrong password"])
-def test_every_refusal_verifies_as_many_password_hashes_as_a_login(client, clock, monkeypatch, clinician, case):
+def test_every_refusal_verifies_as_many_password_hashes_as_a_login(client, clock, verified_hashes, clinician,
+                                                                  case):
     """The unknown-e-mail (and locked, and disabled) path costs what a wrong password costs."""
     email = clinician.email
     if case == "unknown":
@@ -187,15 +188,12 @@ def test_every_refusal_verifies_as_many_password_hashes_as_a_login(client, clock
     elif case == "disabled":
         clinician.is_active = False
     db.session.commit()
-    verified = []
-    monkeypatch.setattr(sessions, "verify_password",
-                        lambda stored, password: verified.append(stored) or verify_password(stored, password))
 
     response = login(client, email, PASSWORD if case != "wrong password" else "wrong password")
 
     assert problem(response, 401) == WRONG
-    assert len(verified) == sessions.LOGIN_VERIFICATIONS
-    assert (verified[0] is None) == (case == "unknown")
+    assert len(verified_hashes) == sessions.LOGIN_VERIFICATIONS
+    assert (verified_hashes[0] is None) == (case == "unknown")
 
 
 # --- password change -------------------------------------------------------
