@@ -12,7 +12,7 @@ users = AppGroup("users", help="Manage staff accounts.")
 @click.option("--role", type=click.Choice(["admin", "clinician"]), required=True)
 @click.option("--org", "organization_name", required=True, help="Organization name (created if new).")
 @click.option("--email", required=True)
-@click.option("--password", required=True, help="At least 10 characters.")
+@click.option("--password", required=True, help="At least 12 characters, not common or guessable, not the e-mail.")
 @click.option("--name", "display_name", default=None, help="Display name (defaults to the e-mail).")
 def create_user(role, organization_name, email, password, display_name):
     """Create an admin or clinician account (non-interactive)."""

@@ -11,7 +11,7 @@ class LoginSchema(Schema):
 class RegisterSchema(Schema):
     invite_code = Text(required=True, validate=validate.Length(min=6, max=40))
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, validate=validate.Length(min=10, max=256))
+    password = fields.String(required=True, validate=validate.Length(min=12, max=256))
 
 
 class TokenPairSchema(Schema):
@@ -23,4 +23,4 @@ class TokenPairSchema(Schema):
 
 class PasswordChangeSchema(Schema):
     current_password = fields.String(required=True, validate=validate.Length(min=1, max=256))
-    new_password = fields.String(required=True, validate=validate.Length(min=10, max=256))
+    new_password = fields.String(required=True, validate=validate.Length(min=12, max=256))

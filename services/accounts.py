@@ -15,7 +15,7 @@ from models import (
 from .access import patient_in_reach, require_role
 from .clock import is_known_timezone, local_today
 from .errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
-from .passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from .passwords import hash_password, require_new_password, verify_password
 from .sessions import LockoutPolicy, invalidate_tokens, is_locked, record_failed_login
 
 # Unambiguous to read aloud or type from paper: no 0/O, 1/I/L.
@@ -52,8 +52,8 @@ def create_staff_user(
     """Create a clinician or admin account."""
     if role is Role.patient:
         raise InvalidInput("Patients are enrolled, not created.", {"role": ["Patients are enrolled by their clinic."]})
-    _check_password(password)
     email = _normalise_email(email)
+    require_new_password(password, email)
     _ensure_email_free(email, organization.id)
     user = User(
         organization_id=organization.id, email=email, display_name=display_name,
@@ -159,7 +159,7 @@ def register_patient(invite_code: str, email: str, password: str, now: datetime)
             "The invite code is not valid for this e-mail, or has been used or has expired.",
             {"invite_code": ["Invalid, used or expired invite code for this e-mail."]},
         )
-    _check_password(password)
+    require_new_password(password, user.email)
     invite.used_at = now
     user.password_hash = hash_password(password)
     db.session.flush()
@@ -308,14 +308,6 @@ def _ensure_email_free(email: str, organization_id: int) -> None:
         raise Conflict("This e-mail already has an account.", {"email": ["Already in use."]})
 
 
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(
-            "The password is too short.",
-            {"password": [f"Use at least {MIN_PASSWORD_LENGTH} characters."]},
-        )
-
-
 def list_patients(actor: User, page: int, page_size: int) -> tuple[list[PatientProfile], int]:
     """Return one page of the patients in the actor's reach, by name."""
     require_role(actor, Role.clinician, Role.admin)
@@ -353,9 +345,7 @@ def change_password(user: User, current_password: str, new_password: str, now: d
             record_failed_login(user, now, policy)
         raise WrongCurrentPassword("The current password is wrong.",
                                    {"current_password": ["Does not match your password."]})
-    if len(new_password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput("The new password is too short.",
-                           {"new_password": [f"Use at least {MIN_PASSWORD_LENGTH} characters."]})
+    require_new_password(new_password, user.email, "new_password")
     if verify_password(user.password_hash, new_password):
         raise InvalidInput("The new password is the current one.",
                            {"new_password": ["Choose a password different from the current one."]})

@@ -33,11 +33,12 @@ from models import (
 from .accounts import get_or_create_organization
 from .checkins import normalise_content
 from .clock import local_today
-from .passwords import hash_password
+from .passwords import hash_password, require_new_password
 from .scoring import score
 
 DEMO_ORGANIZATION = "Waypoint Demo Clinic"
-DEMO_PASSWORD = "waypoint-demo"
+# Meets the rules of every password set in earnest (services.passwords).
+DEMO_PASSWORD = "harbor-lantern-demo"
 EVENING_IOP = "Evening IOP"
 DAY_PROGRAM = "Day Program (PHP)"
 
@@ -173,6 +174,8 @@ def seed_demo_clinic(
         for email, name in CLINICIANS
     ]
     plans = [_plan(number, now, days) for number in range(1, patients + 1)]
+    for email in [ADMIN_EMAIL, *(email for email, _name in CLINICIANS), *(plan.email for plan in plans)]:
+        require_new_password(DEMO_PASSWORD, email)
     patient_users = [
         User(organization_id=organization.id, email=plan.email, display_name=plan.display_name,
              role=Role.patient, password_hash=password_hash, created_at=plan.enrolled_at)

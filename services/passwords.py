@@ -3,6 +3,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
+from .errors import InvalidInput
+
 # OWASP's password storage guidance: argon2id, 19 MiB, 2 iterations, 1 lane.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified against when the e-mail is unknown, so a miss costs what a hit costs.
@@ -56,6 +58,12 @@ def check_new_password(password: str, email: str | None) -> list[str]:
     if password:
         problems.extend(_guessability(password, address, local_part))
     return problems
+
+
+def require_new_password(password: str, email: str | None, field: str = "password") -> None:
+    """Raise InvalidInput, with the problems under field, unless password may be set for email."""
+    if problems := check_new_password(password, email):
+        raise InvalidInput("The password is not allowed.", {field: problems})
 
 
 def _guessability(password: str, address: str, local_part: str) -> list[str]:

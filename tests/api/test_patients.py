@@ -233,8 +233,8 @@ def test_an_unknown_code_is_refused(client, invite_code, code):
     problem(register(client, code), 422)
 
 
-@pytest.mark.parametrize("password", ["", "short", "123456789"])
-def test_a_password_under_10_characters_is_refused(client, invite_code, count, password):
+@pytest.mark.parametrize("password", ["", "short", "123456789", "tidal-moss7"])
+def test_a_password_under_12_characters_is_refused(client, invite_code, count, password):
     response = register(client, invite_code, password=password)
 
     assert "password" in problem(response, 422)["errors"]
