@@ -38,11 +38,28 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_error_handlers(app)
     register_audit(app)
     register_security(app)
+    _start_outbox_sender(app)
 
     from .cli import register_cli
 
     register_cli(app)
     return app
+
+
+def _start_outbox_sender(app: Flask) -> None:
+    """Start this process's mail sender (services.outbox) with its first request; tests start their own."""
+    if app.testing or not app.config.get("OUTBOX_SENDER", True):
+        return
+    from services.outbox import sender_for
+
+    started = False
+
+    @app.before_request
+    def _outbox_sender() -> None:
+        nonlocal started
+        if not started:
+            sender_for(app)
+            started = True
 
 
 def _register_blueprints() -> None:

@@ -49,6 +49,7 @@ from models import db
 
 from .alerts import alerts_daily_pass
 from .caseload import caseload_rows
+from .outbox import immediate_mail
 from .reminders import daily_reminders
 from .report import JobReport
 from .weekly import clinician_digests, weekly_summaries
@@ -93,6 +94,8 @@ JOBS: tuple[ScheduledJob, ...] = (
                  "Disengagement alerts for patients who went quiet"),
     ScheduledJob("caseload-rows", caseload_rows, timedelta(minutes=15),
                  "Each stale caseload row recomputed ahead of the views (a new local day, a write)"),
+    ScheduledJob("immediate-mail", immediate_mail, timedelta(minutes=1),
+                 "Urgent notices and password-reset mail a web process left unsent (retries, dead workers)"),
 )
 
 

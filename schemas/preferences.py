@@ -9,7 +9,7 @@ from .fields import Day, StrictBoolean
 
 # The values services.delivery and the jobs act on.
 WEEKLY_SUMMARY_CHOICES = ("detailed", "notice", "off")
-DELIVERY_KINDS = ("weekly_summary", "clinician_digest", "daily_reminder")
+DELIVERY_KINDS = ("weekly_summary", "clinician_digest", "daily_reminder", "urgent_notice", "password_reset")
 DELIVERY_STATUSES = ("pending", "sending", "sent", "retry", "failed", "skipped")
 
 _CLOCK_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d", re.ASCII)
@@ -64,12 +64,13 @@ class DeliveryRecipientSchema(Schema):
 
 
 class DeliverySchema(Schema):
-    """One scheduled e-mail owed to one recipient for one period."""
+    """One e-mail owed to one recipient for one period (or one urgent notice, one reset link)."""
 
     id = fields.Integer()
     recipient = fields.Nested(DeliveryRecipientSchema)
     kind = fields.String(metadata={"enum": list(DELIVERY_KINDS)})
-    period = fields.String(metadata={"description": "The ISO week (2026-W47) or local day (2026-11-23) it covers."})
+    period = fields.String(metadata={"description": "The ISO week (2026-W47) or local day (2026-11-23) it covers; for an "
+                                        "urgent notice a{alert id}.{trigger}, for a reset link R{instant}."})
     status = fields.String(metadata={"enum": list(DELIVERY_STATUSES)})
     attempts = fields.Integer()
     last_error = fields.String(allow_none=True, metadata={"description": "The mail server's answer, or why it was skipped."})

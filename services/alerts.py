@@ -90,7 +90,7 @@ from models import (
 from .access import patient_in_reach, require_role
 from .clock import local_today
 from .errors import Conflict, NotFound
-from .mail import public_link, queue_email
+from .notices import notify_care_team
 from .risk import RISK_RULES
 from .trends import SLOPE_DAYS, DayRecord, slope
 
@@ -385,7 +385,7 @@ def raise_alert(patient: PatientRef, rule: str, severity: AlertSeverity | str, s
                 evidence: dict, local_day: date, now: datetime) -> Alert:
     """Open an alert for (patient, rule), or update the one still open or acknowledged.
 
-    Flushes only. An urgent alert queues the care team's notice for after the commit.
+    Flushes only. An urgent alert owes the care team a notice (services.notices), sent after the commit.
     """
     severity = AlertSeverity(severity)
     key = open_key(patient.id, rule)
@@ -409,10 +409,10 @@ def raise_alert(patient: PatientRef, rule: str, severity: AlertSeverity | str, s
         else:
             nested.commit()
             if severity is AlertSeverity.urgent:
-                _notify_care_team(patient.id)
+                notify_care_team(alert, now)
             return alert
     if _repeat(alert, severity, summary, evidence, local_day, now):
-        _notify_care_team(patient.id)
+        notify_care_team(alert, now)
     db.session.flush()
     return alert
 
@@ -440,30 +440,6 @@ def _repeat(alert: Alert, severity: AlertSeverity, summary: str, evidence: dict,
     if escalated:
         alert.severity = severity
     return alert.severity is AlertSeverity.urgent and (escalated or looked_at)
-
-
-NOTICE_SUBJECT = "Waypoint: a patient on your care team needs attention"
-
-
-def notice_text() -> str:
-    """Return the neutral body of an urgent notice: no name, no rule, no score."""
-    return (
-        "A patient on your care team needs attention.\n\n"
-        f"Open Waypoint: {public_link('/alerts')}\n\n"
-        "This notice carries no details on purpose; sign in to see them.\n"
-    )
-
-
-def _notify_care_team(patient_id: int) -> None:
-    addresses = db.session.scalars(
-        select(User.email).join(CareTeamMember, CareTeamMember.clinician_id == User.id)
-        .where(CareTeamMember.patient_id == patient_id, User.is_active.is_(True),
-               User.role == Role.clinician)
-        .order_by(User.id)
-    )
-    text = notice_text()
-    for address in addresses:
-        queue_email(address, NOTICE_SUBJECT, text)
 
 
 def _raise_findings(patient: PatientRef, findings: Iterable[Finding], source: str, written_at: datetime,

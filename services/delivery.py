@@ -1,4 +1,4 @@
-"""Scheduled mail, exactly once: the delivery ledger, the transport, preferences and unsubscribing.
+"""Mail, exactly once: the delivery ledger, the transport, preferences and unsubscribing.
 
 The ledger (models.Delivery) has one row per (recipient, kind, period), under
 a unique constraint. A job first records what is owed (``record_owed``:
@@ -9,7 +9,11 @@ nothing), then sends what it can claim (``send_owed``):
                           |--4xx / server down--> retry --(backoff)--> claimed again
                           |--5xx--> failed            (permanent; admins see it)
                           |--no longer owed--> skipped (checked in, turned off, day over)
-    retry past the kind's RETRY_FOR --> failed ("gave up after N attempts")
+    retry past the kind's retry_for (TIMING) --> failed ("gave up after N attempts")
+
+Scheduled kinds (summaries, digests, reminders) are owed by the jobs; the
+urgent notice to a care team and a password-reset link are owed by a
+request, in its own transaction, and sent at once by services.outbox.
 
 Claiming is one UPDATE ... WHERE <still claimable> per batch, after a
 SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL: two scheduler processes
@@ -21,9 +25,12 @@ write lock and fails if another connection committed in between. A row is
 marked sent only after the mail server accepted the message (or the .eml
 file was in place), each in its own commit.
 
-A process that dies between the server's acceptance and that commit leaves
-a row in "sending"; after LEASE another run takes it again. That is the one
-way a message can go twice, so every delivery has its own stable
+A database that goes away between the server's acceptance and that commit
+does not make the message go again: the worker keeps trying to record it
+(record_outcome) for longer than a blip lasts and less than the lease. A
+process that dies in that moment leaves a row in "sending"; after the
+kind's lease another run takes it again. That is the one way a message can
+go twice, so every delivery has its own stable
 Message-ID (kept in the ledger, the same on every attempt): mail systems
 and clients treat two copies with one Message-ID as one message.
 
@@ -40,6 +47,7 @@ import os
 import secrets
 import smtplib
 import socket
+import time as time_module
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -51,6 +59,7 @@ from urllib.parse import unquote, urlsplit
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from models import Delivery, NotificationPreference, Role, User, db, utcnow
 
@@ -66,23 +75,43 @@ log = logging.getLogger("waypoint.delivery")
 WEEKLY_SUMMARY = "weekly_summary"
 CLINICIAN_DIGEST = "clinician_digest"
 DAILY_REMINDER = "daily_reminder"
-KINDS = (WEEKLY_SUMMARY, CLINICIAN_DIGEST, DAILY_REMINDER)
+# Owed by a request and sent at once by services.outbox, not on a schedule.
+URGENT_NOTICE = "urgent_notice"
+PASSWORD_RESET = "password_reset"
+KINDS = (WEEKLY_SUMMARY, CLINICIAN_DIGEST, DAILY_REMINDER, URGENT_NOTICE, PASSWORD_RESET)
 
 PENDING, SENDING, SENT, RETRY, FAILED, SKIPPED = "pending", "sending", "sent", "retry", "failed", "skipped"
 STATUSES = (PENDING, SENDING, SENT, RETRY, FAILED, SKIPPED)
 
-# A claim older than this belongs to a process that died: another run may take the row.
-# Far longer than a batch can take (BATCH_SIZE messages at SMTP_TIMEOUT each).
-LEASE = timedelta(minutes=15)
 BATCH_SIZE = 20
 SMTP_TIMEOUT_SECONDS = 10
-RETRY_BASE = timedelta(minutes=1)
-RETRY_MAX = timedelta(hours=1)
-# How long a temporary failure is retried, counted from when the delivery was first owed.
-RETRY_FOR = {
-    WEEKLY_SUMMARY: timedelta(days=6),
-    CLINICIAN_DIGEST: timedelta(days=6),
-    DAILY_REMINDER: timedelta(hours=12),
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How one kind of message is claimed and retried."""
+
+    # How long a temporary failure is retried, counted from when the delivery was first owed.
+    retry_for: timedelta
+    retry_base: timedelta = timedelta(minutes=1)
+    retry_max: timedelta = timedelta(hours=1)
+    # A claim older than this belongs to a process that died: another run may take the row.
+    # Far longer than a batch can take (its messages at SMTP_TIMEOUT_SECONDS per exchange).
+    lease: timedelta = timedelta(minutes=15)
+    batch: int = BATCH_SIZE
+
+
+TIMING = {
+    WEEKLY_SUMMARY: Timing(retry_for=timedelta(days=6)),
+    CLINICIAN_DIGEST: Timing(retry_for=timedelta(days=6)),
+    DAILY_REMINDER: Timing(retry_for=timedelta(hours=12)),
+    # A care team must hear of a crisis within minutes: short backoff, a short lease (a worker killed
+    # mid-send delays the notice by the lease, not a quarter of an hour), small batches to keep it safe.
+    URGENT_NOTICE: Timing(retry_for=timedelta(days=3), retry_base=timedelta(seconds=15),
+                          retry_max=timedelta(minutes=5), lease=timedelta(minutes=2), batch=3),
+    # A reset link lives 30 minutes: past that, a late mail only confuses.
+    PASSWORD_RESET: Timing(retry_for=timedelta(minutes=25), retry_base=timedelta(seconds=15),
+                           retry_max=timedelta(minutes=2), lease=timedelta(minutes=2), batch=3),
 }
 ERROR_LENGTH = 300  # Delivery.last_error
 
@@ -294,12 +323,12 @@ def ledger_periods(kind: str, periods: Iterable[str]) -> set[tuple[int, str]]:
     ).tuples())
 
 
-def _claimable(now: datetime):
-    return or_(
+def _claimable(kind: str, now: datetime):
+    return and_(Delivery.kind == kind, or_(
         and_(Delivery.status.in_((PENDING, RETRY)),
              or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)),
-        and_(Delivery.status == SENDING, Delivery.claimed_at < now - LEASE),
-    )
+        and_(Delivery.status == SENDING, Delivery.claimed_at < now - TIMING[kind].lease),
+    ))
 
 
 @dataclass(frozen=True)
@@ -328,7 +357,7 @@ def claim(kind: str, worker: str, limit: int = BATCH_SIZE) -> list[Claimed]:
     LIMITed, SKIP LOCKED subquery more than once and take more rows.)
     """
     now = utcnow()
-    due = (select(Delivery.id).where(Delivery.kind == kind, _claimable(now))
+    due = (select(Delivery.id).where(_claimable(kind, now))
            .order_by(Delivery.id).limit(limit).with_for_update(skip_locked=True))
     if db.session.get_bind().dialect.name == "postgresql":
         picked = db.session.scalars(due).all()
@@ -338,7 +367,7 @@ def claim(kind: str, worker: str, limit: int = BATCH_SIZE) -> list[Claimed]:
     else:
         chosen = Delivery.id.in_(due.scalar_subquery())
     rows = db.session.execute(
-        update(Delivery).where(chosen, _claimable(now))
+        update(Delivery).where(chosen, _claimable(kind, now))
         .values(status=SENDING, claimed_at=now, claimed_by=worker[:80], attempts=Delivery.attempts + 1)
         .returning(Delivery.id, Delivery.recipient_id, Delivery.kind, Delivery.period, Delivery.message_id,
                    Delivery.attempts, Delivery.created_at)
@@ -347,32 +376,38 @@ def claim(kind: str, worker: str, limit: int = BATCH_SIZE) -> list[Claimed]:
     return sorted((Claimed(*row) for row in rows), key=lambda claimed: claimed.id)
 
 
-def _mark(delivery: Claimed, **values) -> str:
-    """Write a delivery's outcome in one UPDATE (the first statement of its transaction; no commit)."""
-    db.session.execute(update(Delivery).where(Delivery.id == delivery.id).values(**values)
-                       .execution_options(synchronize_session=False))
-    return values["status"]
+@dataclass(frozen=True)
+class Outcome:
+    """What to write into a claimed delivery's row once its attempt is over."""
+
+    status: str
+    values: Mapping
 
 
-def mark_sent(delivery: Claimed) -> str:
-    return _mark(delivery, status=SENT, sent_at=utcnow(), last_error=None, next_attempt_at=None)
+def _outcome(status: str, **values) -> Outcome:
+    return Outcome(status, {"status": status, **values})
 
 
-def mark_skipped(delivery: Claimed, reason: str) -> str:
-    return _mark(delivery, status=SKIPPED, last_error=reason[:ERROR_LENGTH], next_attempt_at=None)
+def mark_sent(delivery: Claimed) -> Outcome:
+    return _outcome(SENT, sent_at=utcnow(), last_error=None, next_attempt_at=None)
 
 
-def mark_failed(delivery: Claimed, error: str) -> str:
-    return _mark(delivery, status=FAILED, last_error=error[:ERROR_LENGTH], next_attempt_at=None)
+def mark_skipped(delivery: Claimed, reason: str) -> Outcome:
+    return _outcome(SKIPPED, last_error=reason[:ERROR_LENGTH], next_attempt_at=None)
 
 
-def mark_retry(delivery: Claimed, error: str) -> str:
+def mark_failed(delivery: Claimed, error: str) -> Outcome:
+    return _outcome(FAILED, last_error=error[:ERROR_LENGTH], next_attempt_at=None)
+
+
+def mark_retry(delivery: Claimed, error: str) -> Outcome:
     """Schedule another attempt with exponential backoff, or give up past the kind's retry period."""
     now = utcnow()
-    if now >= delivery.created_at + RETRY_FOR[delivery.kind]:
+    timing = TIMING[delivery.kind]
+    if now >= delivery.created_at + timing.retry_for:
         return mark_failed(delivery, f"gave up after {delivery.attempts} attempts: {error}")
-    delay = min(RETRY_BASE * 2 ** max(delivery.attempts - 1, 0), RETRY_MAX)
-    return _mark(delivery, status=RETRY, last_error=error[:ERROR_LENGTH], next_attempt_at=now + delay)
+    delay = min(timing.retry_base * 2 ** min(max(delivery.attempts - 1, 0), 30), timing.retry_max)
+    return _outcome(RETRY, last_error=error[:ERROR_LENGTH], next_attempt_at=now + delay)
 
 
 def worker_name() -> str:
@@ -444,7 +479,7 @@ def send_owed(kind: str, compose: Composer, *, worker: str | None = None,
     starts with its write (see claim).
     """
     worker = worker or worker_name()
-    batch_size = batch_size or _batch_size()
+    batch_size = batch_size or _batch_size(kind)
     _open_transport().close()  # a malformed SMTP_URL fails here, before anything is claimed
     report = SendReport()
     seen: set[int] = set()
@@ -463,9 +498,42 @@ def send_owed(kind: str, compose: Composer, *, worker: str | None = None,
         db.session.rollback()  # composing only read
         with _open_transport() as transport:
             for delivery in batch:
-                _count(_deliver(delivery, letters.get(delivery.id), transport, report), report)
-                db.session.commit()
+                outcome = _deliver(delivery, letters.get(delivery.id), transport, report)
+                record_outcome(delivery, outcome)
+                _count(outcome.status, report)
     return report
+
+
+# How long a worker keeps trying to record an outcome while the database is away: well inside
+# the shortest lease, so no other worker takes the row meanwhile.
+RECORD_FOR = timedelta(seconds=90)
+
+
+def record_outcome(delivery: Claimed, outcome: Outcome, *, record_for: timedelta = RECORD_FOR) -> None:
+    """Write and commit a delivery's outcome (one UPDATE, its transaction's first statement).
+
+    While the database is away the write is tried again, with backoff, for
+    up to record_for: once the mail server has accepted a message, failing
+    to record "sent" would let the lease run out and the message go a
+    second time. Only past that does the error propagate, and the row's
+    Message-ID is the last guard against a duplicate.
+    """
+    deadline = time_module.monotonic() + record_for.total_seconds()
+    pause = 0.25
+    while True:
+        try:
+            db.session.execute(update(Delivery).where(Delivery.id == delivery.id).values(**outcome.values)
+                               .execution_options(synchronize_session=False))
+            db.session.commit()
+            return
+        except OperationalError as error:  # the connection, not the statement, failed
+            db.session.rollback()
+            if time_module.monotonic() + pause > deadline:
+                raise
+            log.warning("%s delivery %s: could not record %s yet (%s), trying again",
+                        delivery.kind, delivery.id, outcome.status, type(error.orig).__name__)
+            time_module.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 @dataclass(frozen=True)
@@ -473,8 +541,8 @@ class _ComposeError:
     error: str
 
 
-def _deliver(delivery: Claimed, letter, transport: _Transport, report: SendReport) -> str:
-    """Send one claimed delivery, or say why not; return the state it was marked with."""
+def _deliver(delivery: Claimed, letter, transport: _Transport, report: SendReport) -> Outcome:
+    """Send one claimed delivery, or say why not; return the outcome to record."""
     if letter is None:
         letter = Skip("no longer owed")
     if isinstance(letter, Skip):
@@ -501,8 +569,10 @@ def _count(status: str, report: SendReport) -> None:
     setattr(report, status, getattr(report, status) + 1)
 
 
-def _batch_size() -> int:
-    return int(_setting("DELIVERY_BATCH_SIZE") or BATCH_SIZE)
+def _batch_size(kind: str) -> int:
+    # The setting may shrink a batch, never grow it past what the kind's lease allows.
+    configured = _setting("DELIVERY_BATCH_SIZE")
+    return min(int(configured), TIMING[kind].batch) if configured else TIMING[kind].batch
 
 
 # --- transports ---------------------------------------------------------------------------------------------

@@ -198,12 +198,58 @@ def real_smtp():
     """Let this test's code reach an SMTP server (one the test starts itself on loopback)."""
 
 
-@pytest.fixture
-def sent_mail():
-    """Capture what services.mail hands over after each commit: a list of OutgoingEmail."""
-    from services.mail import set_sender
+@pytest.fixture(autouse=True)
+def outbox_wakeups():
+    """Record each commit that woke the outbox's sender, instead of starting its thread.
 
-    sent = []
-    previous = set_sender(sent.extend)
-    yield sent
-    set_sender(previous)
+    Tests send what is owed with `sent_mail` (or services.outbox.send_due);
+    a test of the thread itself starts one with services.outbox.Sender.
+    """
+    from services import outbox
+
+    woken = []
+    previous = outbox.set_waker(woken.append)
+    yield woken
+    outbox.set_waker(previous)
+
+
+class SentMail:
+    """The messages the outbox has delivered, after sending what is owed, as the sender thread would."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def _messages(self) -> list:
+        import email
+        import email.policy
+
+        from services.outbox import send_due
+
+        send_due()
+        files = sorted(self.folder.glob("*.eml"), key=lambda path: path.stat().st_mtime_ns)
+        return [DeliveredMessage(email.message_from_bytes(path.read_bytes(), policy=email.policy.default))
+                for path in files]
+
+    def __iter__(self):
+        return iter(self._messages())
+
+    def __len__(self) -> int:
+        return len(self._messages())
+
+    def __eq__(self, other) -> bool:
+        return self._messages() == other
+
+
+class DeliveredMessage:
+    def __init__(self, message):
+        self.message = message
+        self.to, self.subject = message["To"], message["Subject"]
+        self.text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",))
+        self.html = html.get_content() if html is not None else None
+
+
+@pytest.fixture
+def sent_mail(app, tmp_path):
+    """What the outbox delivered (as .eml files in the test's outbox folder); reading it sends what is owed."""
+    return SentMail(tmp_path / "outbox")
