@@ -14,7 +14,7 @@ from services.sessions import LockoutPolicy, new_session_id, token_holder
 from .errors import problem_response
 from .extensions import jwt
 
-__all__ = ["current_user", "jwt_required", "issue_tokens", "bearer", "commit", "lockout_policy"]
+__all__ = ["current_user", "jwt_required", "issue_tokens", "bearer", "commit", "lockout_policy", "session_lifetime"]
 
 # The OpenAPI security requirement for a bearer-protected operation.
 bearer = [{"bearerAuth": []}]
@@ -109,6 +109,11 @@ def client_address() -> str | None:
 def lockout_policy() -> LockoutPolicy:
     """Return the configured lockout: failures in a row, and for how long."""
     return LockoutPolicy(current_app.config["LOGIN_MAX_FAILURES"], current_app.config["LOGIN_LOCKOUT"])
+
+
+def session_lifetime() -> timedelta:
+    """Return how long a session lives from its sign-in, refreshed or not."""
+    return current_app.config["SESSION_LIFETIME"]
 
 
 def commit() -> None:

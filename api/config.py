@@ -45,6 +45,11 @@ class Config:
     # Consecutive failures that lock an account, and for how long.
     LOGIN_MAX_FAILURES = 10
     LOGIN_LOCKOUT = timedelta(minutes=15)
+    # A device that signed in passes its address's lockout for this long
+    # after its last sign-in (services.lockout).
+    LOGIN_DEVICE_TRUST = timedelta(days=int(os.environ.get("LOGIN_DEVICE_TRUST_DAYS", "180")))
+    # A session ends this long after its sign-in, however often refreshed.
+    SESSION_LIFETIME = timedelta(days=int(os.environ.get("SESSION_LIFETIME_DAYS", "30")))
     # Check-ins are small; a body this large is a bug or an attack.
     MAX_CONTENT_LENGTH = 256 * 1024
     # Reverse proxies in front of the app whose X-Forwarded-For is believed

@@ -23,6 +23,8 @@ _DOMAIN_ANSWERS = {
     domain.Conflict: (409, "conflict", "Conflict"),
     domain.VersionRequired: (428, "version-required", "Precondition required"),
     domain.StaleVersion: (412, "stale-version", "Precondition failed"),
+    domain.SessionExpired: (401, "session-expired", "Unauthorized"),
+    domain.LoginPaused: (429, "login-paused", "Too Many Requests"),
     domain.AuthenticationFailed: (401, "unauthorized", "Unauthorized"),
 }
 

@@ -6,6 +6,9 @@ from flask import Flask, Response, current_app, request
 from flask_jwt_extended import get_jwt_identity
 from flask_limiter import Limiter
 
+from models import utcnow
+from services.lockout import device_in_token
+
 from .audit import client_address
 from .errors import RETRY_AFTER
 
@@ -18,15 +21,22 @@ def client_address_key() -> str:
 
 
 def account_key() -> str:
-    """Rate-limit key of the e-mail a login names.
+    """Rate-limit key of the e-mail a login names, or of the trusted device it comes from.
 
     Keyed by a keyed hash, not the address itself: that someone has an
     account here says they are in treatment, and Redis keys are not a place
-    for that.
+    for that. A device that signed in to the address before counts on its
+    own, so guesses at the address cannot throttle its owner.
     """
     body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) else None
+    body = body if isinstance(body, dict) else {}
+    email = body.get("email")
     email = email.strip().lower() if isinstance(email, str) else ""
+    token = body.get("device_token")
+    config = current_app.config
+    if isinstance(token, str) and (device := device_in_token(
+            token, email, config["JWT_SECRET_KEY"], utcnow(), config["LOGIN_DEVICE_TRUST"])):
+        return f"device:{device}"
     return f"account:{_pseudonym(email)}"
 
 
@@ -95,7 +105,11 @@ def add_security_headers(response: Response) -> Response:
     # Patient data must not sit in a browser's or a proxy's cache.
     headers["Cache-Control"] = "no-store"
     headers["Pragma"] = "no-cache"
-    headers["Content-Security-Policy"] = DOCS_CSP if request.endpoint in DOCS_ENDPOINTS else API_CSP
+    # A page served for a person (the unsubscribe and password-reset pages)
+    # sets its own policy, which must let its form and script work; every
+    # other answer gets the one that allows nothing.
+    if "Content-Security-Policy" not in headers:
+        headers["Content-Security-Policy"] = DOCS_CSP if request.endpoint in DOCS_ENDPOINTS else API_CSP
     if request.is_secure or current_app.config.get("ENV_NAME") == "production":
         headers["Strict-Transport-Security"] = HSTS
     # Flask-Limiter sends Retry-After with every answer of a limited route

@@ -2,7 +2,7 @@
 from .alert import Alert
 from .assessment import AssessmentAssignment, AssessmentResponse
 from .attendance import AttendanceRecord
-from .auth import AuthSession
+from .auth import AuthSession, LoginDevice, LoginLockout
 from .base import Base, begin_writing, db, savepoint, set_clock, utcnow
 from .caseload import CaseloadRow
 from .delivery import Delivery, NotificationPreference
@@ -21,7 +21,7 @@ __all__ = [
     "savepoint", "begin_writing", "Alert", "AlertSeverity", "AlertStatus", "AuditEvent", "Consent", "ConsentScope", "Disclosure",
     "AssessmentAssignment", "AssessmentResponse", "AttendanceRecord", "WeeklyGoal",
     "PLANNED_WEEKLY_HOURS", "AttendanceStatus", "SessionKind",
-    "AuthSession", "Base", "CaseloadRow", "db", "set_clock", "utcnow", "Checkin", "CheckinRevision",
+    "AuthSession", "LoginDevice", "LoginLockout", "Base", "CaseloadRow", "db", "set_clock", "utcnow", "Checkin", "CheckinRevision",
     "DEFAULT_COPING_SKILLS", "SUBSTANCES", "TRIGGERS", "LevelOfCare", "Role",
     "CopingSkill", "Organization", "Program", "CareTeamMember", "Invite",
     "LevelOfCareChange", "PatientProfile", "User",

@@ -29,6 +29,8 @@ class User(Base):
     # Every token issued before this instant is dead (password change,
     # logout everywhere, disabled account).
     tokens_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Read by nothing since 0008: the pause on sign-in is per address now
+    # (LoginLockout, services.lockout). Kept until no code writes them.
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -16,7 +16,8 @@ from .access import patient_in_reach, require_role
 from .clock import is_known_timezone, local_today
 from .errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from .passwords import hash_password, require_new_password, verify_password
-from .sessions import LockoutPolicy, invalidate_tokens, is_locked, record_failed_login
+from .lockout import LockoutPolicy, address_lockout, clear_address, raise_if_paused, record_address_failure
+from .sessions import invalidate_tokens
 
 # Unambiguous to read aloud or type from paper: no 0/O, 1/I/L.
 _INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -336,13 +337,14 @@ def change_password(user: User, current_password: str, new_password: str, now: d
                     policy: LockoutPolicy = LockoutPolicy()) -> None:
     """Set a new password and kill every token the user holds.
 
-    A wrong current password counts towards the lockout, so a stolen access
-    token cannot be used to guess it; the caller must commit that count.
+    A wrong current password counts towards the address's pause on sign-in,
+    so a stolen access token cannot be used to guess it; the caller must
+    commit that count. While sign-in is paused the current password is not
+    checked (LoginPaused).
     """
-    matches = verify_password(user.password_hash, current_password)
-    if not matches or is_locked(user, now):
-        if not is_locked(user, now):
-            record_failed_login(user, now, policy)
+    raise_if_paused(address_lockout(user.email), now)
+    if not verify_password(user.password_hash, current_password):
+        record_address_failure(user.email, now, policy)
         raise WrongCurrentPassword("The current password is wrong.",
                                    {"current_password": ["Does not match your password."]})
     require_new_password(new_password, user.email, "new_password")
@@ -350,7 +352,7 @@ def change_password(user: User, current_password: str, new_password: str, now: d
         raise InvalidInput("The new password is the current one.",
                            {"new_password": ["Choose a password different from the current one."]})
     user.password_hash = hash_password(new_password)
-    user.failed_logins, user.locked_until = 0, None
+    clear_address(user.email)
     invalidate_tokens(user, now, "password_change")
 
 
@@ -375,7 +377,7 @@ def set_account_active(actor: User, user_id: int, active: bool, now: datetime) -
         raise Conflict("You cannot disable your own account.", {"user_id": ["Ask another admin."]})
     user.is_active = active
     if active:
-        user.failed_logins, user.locked_until = 0, None
+        clear_address(user.email)
     else:
         invalidate_tokens(user, now, "account_disabled")
     db.session.flush()

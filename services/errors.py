@@ -40,3 +40,15 @@ class StaleVersion(DomainError):
 
 class AuthenticationFailed(DomainError):
     """Wrong credentials, or a token that is no longer good."""
+
+
+class SessionExpired(AuthenticationFailed):
+    """The session has reached its absolute lifetime: refreshing cannot extend it."""
+
+
+class LoginPaused(AuthenticationFailed):
+    """Sign-in for an address (or from a device) is paused after too many failures."""
+
+    def __init__(self, detail: str, until):
+        super().__init__(detail)
+        self.until = until

@@ -6,18 +6,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
-from models import AuthSession, User, db, utcnow
+from models import AuthSession, LoginDevice, User, db, utcnow
 
-from .errors import AuthenticationFailed
+from .errors import AuthenticationFailed, SessionExpired
+from .lockout import (
+    LockoutPolicy, address_lockout, clear_address, raise_if_paused, record_address_failure,
+    record_device_failure, remember_device, trusted_device,
+)
 from .passwords import verify_password
-
-
-@dataclass(frozen=True)
-class LockoutPolicy:
-    """How many wrong passwords in a row lock an account, and for how long."""
-
-    max_failures: int = 10
-    lockout: timedelta = timedelta(minutes=15)
 
 
 # Every login verifies at least this many password hashes (the dummy hash
@@ -29,17 +25,29 @@ class LockoutPolicy:
 LOGIN_VERIFICATIONS = 2
 
 
-def authenticate(email: str, password: str, now: datetime | None = None,
-                 policy: LockoutPolicy = LockoutPolicy()) -> User:
-    """Return the active user with these credentials, or raise AuthenticationFailed.
+@dataclass(frozen=True)
+class SignIn:
+    """Who signed in, and the device they did it from (now trusted)."""
 
-    Every refusal (unknown e-mail, wrong password, not registered, disabled,
-    locked) is the same AuthenticationFailed, and every login verifies
+    user: User
+    device: LoginDevice
+
+
+def authenticate(email: str, password: str, now: datetime | None = None,
+                 policy: LockoutPolicy = LockoutPolicy(), device_id: str | None = None) -> SignIn:
+    """Return who signed in with these credentials, or raise AuthenticationFailed.
+
+    Every refusal (unknown e-mail, wrong password, not registered, disabled)
+    is the same AuthenticationFailed, and every login verifies
     LOGIN_VERIFICATIONS password hashes (more only for an address with more
     accounts), so neither the answer nor its timing tells them apart, nor
     one account from two.
-    A wrong password counts towards the lockout; the caller must commit that
-    before answering.
+
+    Wrong passwords pause the address's sign-in (LoginPaused, raised before
+    the password counts, whatever it is), known address or not. device_id,
+    from a verified device token, names a device that signed in to this
+    address before: its sign-ins pass the address's pause and its wrong
+    passwords pause only itself. The caller must commit the counts.
     """
     now = now or utcnow()
     # An address may have an account in more than one organization (never
@@ -51,43 +59,19 @@ def authenticate(email: str, password: str, now: datetime | None = None,
     verified = [(user, verify_password(user.password_hash, password)) for user in candidates]
     for _ in range(LOGIN_VERIFICATIONS - len(candidates)):
         verify_password(None, password)
-    if not candidates:
-        raise AuthenticationFailed("Wrong e-mail or password.")
-    active = [user for user in candidates if user.is_active]
+    device = trusted_device(device_id, email)
+    raise_if_paused(device if device is not None else address_lockout(email), now)
     matching = [user for user, matches in verified if matches and user.is_active]
     if not matching:
-        for user in active:
-            if not is_locked(user, now):
-                record_failed_login(user, now, policy)
+        if device is not None:
+            record_device_failure(device, now, policy)
+        else:
+            record_address_failure(email, now, policy)
         raise AuthenticationFailed("Wrong e-mail or password.")
-    user = matching[0]
-    if is_locked(user, now):
-        # Even the right password: guessing on during a lockout learns nothing.
-        raise AuthenticationFailed("Wrong e-mail or password.")
-    if user.failed_logins or user.locked_until is not None:
-        user.failed_logins, user.locked_until = 0, None
-        db.session.flush()
-    return user
-
-
-def is_locked(user: User, now: datetime) -> bool:
-    """Tell whether the account is locked out at instant now."""
-    return user.locked_until is not None and user.locked_until > now
-
-
-def record_failed_login(user: User, now: datetime, policy: LockoutPolicy) -> None:
-    """Count a wrong password; the policy's n-th in a row locks the account."""
-    # One UPDATE, so concurrent guesses cannot overwrite each other's count.
-    failures = db.session.execute(
-        update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
-        .returning(User.failed_logins)
-    ).scalar_one()
-    if failures >= policy.max_failures:
-        db.session.execute(
-            update(User).where(User.id == user.id).values(failed_logins=0, locked_until=now + policy.lockout)
-        )
-    db.session.flush()
-    db.session.expire(user, ["failed_logins", "locked_until"])
+    if device is None:
+        # The guesses were this client's, or are forgiven by the right password.
+        clear_address(email)
+    return SignIn(matching[0], remember_device(device, email, now))
 
 
 def start_session(user: User, refresh_jti: str, now: datetime, session_id: str | None = None) -> AuthSession:
@@ -110,18 +94,30 @@ class RefreshReused(AuthenticationFailed):
     """A refresh token that was already rotated away was presented again."""
 
 
-def rotate_refresh(session_id: str, presented_jti: str, new_jti: str, now: datetime) -> AuthSession:
+# How long a session lives from its sign-in, however often it is refreshed
+# (ASVS 5.0, 7.3.2): a stolen refresh token cannot be kept alive forever.
+SESSION_LIFETIME = timedelta(days=30)
+
+
+def rotate_refresh(session_id: str, presented_jti: str, new_jti: str, now: datetime,
+                   lifetime: timedelta = SESSION_LIFETIME) -> AuthSession:
     """Make new_jti the session's only valid refresh token.
 
     Presenting a token that was already rotated away means someone holds a
     copy: the whole session is revoked (the caller must commit that) and
-    RefreshReused is raised.
+    RefreshReused is raised. A session past its lifetime is ended (commit
+    that too) and SessionExpired raised.
     """
     session = db.session.scalars(
         select(AuthSession).where(AuthSession.id == session_id).with_for_update()
     ).one_or_none()
     if session is None or session.revoked_at is not None:
         raise AuthenticationFailed("This session has ended; log in again.")
+    if now >= session.created_at + lifetime:
+        session.revoked_at = now
+        session.revoked_reason = "expired"
+        db.session.flush()
+        raise SessionExpired("This session has reached its time limit; log in again.")
     if session.current_refresh_jti != presented_jti:
         session.revoked_at = now
         session.revoked_reason = "refresh_reuse"

@@ -1,19 +1,22 @@
 """Log in, refresh, log out (here or everywhere), register, change password, who am I;
 and an admin disabling or re-enabling an account."""
+from flask import current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt, jwt_required
 from flask_smorest import Blueprint
 
-from models import utcnow
+from models import LoginDevice, utcnow
 from schemas.auth import LoginSchema, PasswordChangeSchema, RegisterSchema, TokenPairSchema
 from schemas.patient import MeSchema
 from services.accounts import (
     WrongCurrentPassword, change_password, logout_everywhere, register_patient, set_account_active,
 )
-from services.errors import AuthenticationFailed
+from services.errors import AuthenticationFailed, LoginPaused, SessionExpired
+from services.lockout import device_in_token, device_token, remember_device
 from services.sessions import RefreshReused, authenticate, end_session, rotate_refresh, start_session
 
-from ..auth import bearer, commit, issue_tokens, lockout_policy
+from ..auth import bearer, commit, issue_tokens, lockout_policy, session_lifetime
+from ..errors import RETRY_AFTER
 from ..security import login_limits, password_change_limits, throttled
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Accounts and tokens")
@@ -30,17 +33,24 @@ class Login(MethodView):
         """Log in with e-mail and password.
 
         Throttled per account and per client address (429 with Retry-After).
-        Ten wrong passwords in a row lock the account for 15 minutes; a locked
-        account answers exactly like a wrong password.
+        Ten wrong passwords in a row pause sign-in for the address for 15
+        minutes: 429 of type login-paused, whatever the password, which was
+        not checked. A login sending the device_token of an earlier sign-in
+        to the address is not paused by that (nor throttled with it): its own
+        ten wrong passwords pause only that device.
         """
         now = utcnow()
+        email = credentials["email"]
+        device_id = device_in_token(credentials["device_token"], email, *_device_settings(now))
         try:
-            user = authenticate(credentials["email"], credentials["password"], now, lockout_policy())
+            signed_in = authenticate(email, credentials["password"], now, lockout_policy(), device_id)
+        except LoginPaused as paused:
+            _retry_after(paused, now)
+            raise
         except AuthenticationFailed:
             commit()  # the failure count must stick
             raise
-        tokens = issue_tokens(user)
-        start_session(user, tokens["refresh_jti"], now, tokens["session_id"])
+        tokens = _signed_in(signed_in.user, signed_in.device, now)
         commit()
         return tokens
 
@@ -54,8 +64,7 @@ class Register(MethodView):
         now = utcnow()
         user = register_patient(registration["invite_code"], registration["email"],
                                 registration["password"], now)
-        tokens = issue_tokens(user)
-        start_session(user, tokens["refresh_jti"], now, tokens["session_id"])
+        tokens = _signed_in(user, remember_device(None, user.email, now), now)
         commit()
         return tokens
 
@@ -67,13 +76,18 @@ class Refresh(MethodView):
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
     def post(self):
-        """Trade the refresh token for a new pair; the old refresh token dies."""
+        """Trade the refresh token for a new pair; the old refresh token dies.
+
+        A session lives 30 days from its sign-in however often it is refreshed
+        (SESSION_LIFETIME_DAYS); past that the refresh answers 401 of type
+        session-expired and the session is ended: log in again.
+        """
         claims = get_jwt()
         tokens = issue_tokens(current_user, claims["sid"])
         try:
-            rotate_refresh(claims["sid"], claims["jti"], tokens["refresh_jti"], utcnow())
-        except RefreshReused:
-            commit()  # the revocation of the whole family must stick
+            rotate_refresh(claims["sid"], claims["jti"], tokens["refresh_jti"], utcnow(), session_lifetime())
+        except (RefreshReused, SessionExpired):
+            commit()  # the end of the session must stick
             raise
         commit()
         return tokens
@@ -125,6 +139,9 @@ class MyPassword(MethodView):
         try:
             change_password(current_user, change["current_password"], change["new_password"],
                             utcnow(), lockout_policy())
+        except LoginPaused as paused:
+            _retry_after(paused, utcnow())
+            raise
         except WrongCurrentPassword:
             commit()  # the failure counts towards the lockout
             raise
@@ -156,3 +173,19 @@ class UserEnable(MethodView):
         """Re-enable an account of your organization (admin); also lifts a lockout."""
         set_account_active(current_user, user_id, True, utcnow())
         commit()
+
+
+def _retry_after(paused: LoginPaused, now) -> None:
+    request.environ[RETRY_AFTER] = str(max(1, int((paused.until - now).total_seconds())))
+
+
+def _device_settings(now) -> tuple:
+    return current_app.config["JWT_SECRET_KEY"], now, current_app.config["LOGIN_DEVICE_TRUST"]
+
+
+def _signed_in(user, device: LoginDevice, now) -> dict:
+    """Open a session for user and name the device it came from."""
+    tokens = issue_tokens(user)
+    start_session(user, tokens["refresh_jti"], now, tokens["session_id"])
+    tokens["device_token"] = device_token(device, current_app.config["JWT_SECRET_KEY"], now)
+    return tokens

@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from api.config import MAX_ACCESS_TOKEN_MINUTES, Config, check_production_settings
-from models import AuthSession, User, db
+from models import AuthSession, LoginLockout, User, db
 from services import sessions
+from services.lockout import address_digest, address_lockout
 from services.passwords import verify_password
 from services.sessions import issued_before_cutoff
 from tests.factories import PASSWORD, bearer, problem
@@ -18,6 +19,7 @@ PASSWORD_CHANGE, EVERYWHERE = "/api/v1/me/password", "/api/v1/auth/logout-everyw
 NEW_PASSWORD = "a much better passphrase"
 WRONG = {"type": "https://waypoint.example/problems/unauthorized", "title": "Unauthorized",
          "status": 401, "detail": "Wrong e-mail or password."}
+PAUSED = "https://waypoint.example/problems/login-paused"
 
 
 def login(client, email, password=PASSWORD, address="127.0.0.1"):
@@ -141,18 +143,20 @@ def test_rate_limits_can_be_kept_in_redis(make):
 
 # --- lockout ---------------------------------------------------------------
 
-def test_ten_wrong_passwords_in_a_row_lock_the_account_for_15_minutes(client, clock, clinician, no_throttle):
+def test_ten_wrong_passwords_in_a_row_pause_the_address_for_15_minutes(client, clock, clinician, no_throttle):
     for _ in range(10):
         assert login(client, clinician.email, "wrong password").status_code == 401
-    assert fresh(clinician).locked_until == clock() + timedelta(minutes=15)
+    assert address_lockout(clinician.email).locked_until == clock() + timedelta(minutes=15)
 
-    # The right password, during the lockout: the same answer as a wrong one.
-    response = login(client, clinician.email)
-    assert problem(response, 401) == WRONG
+    # The right password and a wrong one, during the pause: the same plain answer.
+    right, wrong = login(client, clinician.email), login(client, clinician.email, "wrong password")
+    assert problem(right, 429) == problem(wrong, 429)
+    assert problem(right, 429)["type"] == PAUSED and "not checked" in problem(right, 429)["detail"]
+    assert right.headers["Retry-After"] == str(15 * 60)
 
     clock.advance(minutes=15, seconds=1)
     assert login(client, clinician.email).status_code == 200
-    assert fresh(clinician).failed_logins == 0 and fresh(clinician).locked_until is None
+    assert address_lockout(clinician.email) is None
 
 
 def test_a_success_resets_the_count_of_failures(client, clinician, no_throttle):
@@ -162,7 +166,7 @@ def test_a_success_resets_the_count_of_failures(client, clinician, no_throttle):
     for _ in range(9):
         login(client, clinician.email, "wrong password")
 
-    assert fresh(clinician).locked_until is None
+    assert address_lockout(clinician.email).locked_until is None
     assert login(client, clinician.email).status_code == 200
 
 
@@ -171,29 +175,45 @@ def test_the_lockout_follows_the_configuration(app, client, clock, clinician, no
     login(client, clinician.email, "wrong password")
     login(client, clinician.email, "wrong password")
 
-    problem(login(client, clinician.email), 401)
+    problem(login(client, clinician.email), 429)
     clock.advance(minutes=1, seconds=1)
     assert login(client, clinician.email).status_code == 200
 
 
-@pytest.mark.parametrize("case", ["unknown", "locked", "disabled", "wrong password"])
+@pytest.mark.parametrize("case", ["unknown", "paused", "paused unknown", "disabled", "wrong password"])
 def test_every_refusal_verifies_as_many_password_hashes_as_a_login(client, clock, verified_hashes, clinician,
                                                                   case):
-    """The unknown-e-mail (and locked, and disabled) path costs what a wrong password costs."""
+    """The unknown-e-mail (and paused, and disabled) path costs what a wrong password costs."""
     email = clinician.email
-    if case == "unknown":
+    if "unknown" in case:
         email = "nobody@example.org"
-    elif case == "locked":
-        clinician.locked_until = clock() + timedelta(minutes=5)
+    if "paused" in case:
+        db.session.add(LoginLockout(address_digest=address_digest(email), failed_logins=0,
+                                    last_failed_at=clock(), locked_until=clock() + timedelta(minutes=5)))
     elif case == "disabled":
         clinician.is_active = False
     db.session.commit()
 
     response = login(client, email, PASSWORD if case != "wrong password" else "wrong password")
 
-    assert problem(response, 401) == WRONG
+    if "paused" in case:
+        assert problem(response, 429)["type"] == PAUSED
+    else:
+        assert problem(response, 401) == WRONG
     assert len(verified_hashes) == sessions.LOGIN_VERIFICATIONS
-    assert (verified_hashes[0] is None) == (case == "unknown")
+    assert (verified_hashes[0] is None) == ("unknown" in case)
+
+
+def test_a_paused_address_answers_alike_whether_or_not_it_has_an_account(client, clinician, no_throttle):
+    """Pausing an unknown address too: the pause must not tell who is enrolled (42 CFR Part 2)."""
+    for _ in range(10):
+        login(client, clinician.email, "wrong password")
+        login(client, "nobody@example.org", "wrong password")
+
+    known, unknown = login(client, clinician.email), login(client, "nobody@example.org")
+
+    assert problem(known, 429) == problem(unknown, 429)
+    assert known.headers["Retry-After"] == unknown.headers["Retry-After"]
 
 
 # --- password change -------------------------------------------------------
@@ -229,7 +249,7 @@ def test_a_wrong_current_password_changes_nothing_and_counts_as_a_failure(client
     body = problem(change(client, tokens, current="not my password"), 422)
 
     assert body["errors"] == {"current_password": ["Does not match your password."]}
-    assert fresh(clinician).failed_logins == 1
+    assert address_lockout(clinician.email).failed_logins == 1
     assert client.get(ME, headers=bearer(tokens["access_token"])).status_code == 200
     assert login(client, clinician.email).status_code == 200
 
@@ -318,7 +338,9 @@ def test_an_admin_disables_an_account_and_its_tokens_die_at_once(client, make, c
 
 def test_an_admin_re_enables_an_account_and_lifts_its_lockout(client, clock, make, clinic):
     clinician = clinic["clinician"]
-    clinician.is_active, clinician.locked_until, clinician.failed_logins = False, clock() + timedelta(hours=1), 3
+    clinician.is_active = False
+    db.session.add(LoginLockout(address_digest=address_digest(clinician.email), failed_logins=3,
+                                last_failed_at=clock(), locked_until=clock() + timedelta(hours=1)))
     db.session.commit()
 
     response = client.post(f"/api/v1/users/{clinician.id}/enable", headers=make.headers(clinic["admin"]))

@@ -215,7 +215,7 @@ def test_the_demo_password_logs_in_every_listed_account(app, clock):
     summary = seed_demo_clinic(clock.now)
 
     for role, email in summary.logins:
-        assert authenticate(email, DEMO_PASSWORD).role.value == role
+        assert authenticate(email, DEMO_PASSWORD).user.role.value == role
 
 
 def test_seeding_again_returns_none_and_adds_nothing(app, clock):
