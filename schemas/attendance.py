@@ -6,17 +6,12 @@ from marshmallow import Schema, ValidationError, fields, validate
 from models import AttendanceStatus, LevelOfCare, SessionKind
 
 from .common import PageQuerySchema
-from .fields import Day, QueryInteger, StrictFloat
+from .fields import Day, QueryInteger, StrictFloat, quarter_hours
 from .goal import Rate
 
 # Free text may span lines, but holds no other control characters (PostgreSQL
 # refuses NUL) and no lone surrogates (valid JSON, but not UTF-8).
 _TEXT = re.compile(r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]*")
-
-
-def _quarter_hours(value: float) -> None:
-    if value * 4 != int(value * 4):
-        raise ValidationError("Use steps of 0.25 hours.")
 
 
 def _plain_text(value: str) -> None:
@@ -30,7 +25,7 @@ class AttendanceEntrySchema(Schema):
     session_date = Day(required=True, metadata={"description": "The patient's local day; not in the future."})
     kind = fields.Enum(SessionKind, by_value=True, required=True)
     status = fields.Enum(AttendanceStatus, by_value=True, required=True)
-    hours = StrictFloat(required=True, validate=[validate.Range(0, 12), _quarter_hours], metadata={
+    hours = StrictFloat(required=True, validate=[validate.Range(0, 12), quarter_hours], metadata={
         "description": "Attended: the time the patient was there (more than 0). Missed or excused: "
                        "the scheduled length, 0 when unknown. Steps of 0.25; only attended hours count "
                        "toward the plan.",

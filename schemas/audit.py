@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .common import PageQuerySchema
-from .fields import QueryRecordId
+from .fields import FullMatch, QueryRecordId
 
 OUTCOMES = ["allowed", "denied", "failed"]
 ACTIONS_TEXT = ("read, write, export, disclose, login, register, refresh, logout, logout_everywhere, "
@@ -43,7 +43,7 @@ class DayOrInstant(fields.String):
 class AuditQuerySchema(PageQuerySchema):
     actor_id = QueryRecordId(metadata={"description": "Only what this user did."})
     patient_id = QueryRecordId(metadata={"description": "Only events about this patient."})
-    action = fields.String(validate=validate.Regexp(r"^[a-z_]{1,40}$"), metadata={"description": ACTIONS_TEXT})
+    action = fields.String(validate=FullMatch(r"^[a-z_]{1,40}$"), metadata={"description": ACTIONS_TEXT})
     outcome = fields.String(validate=validate.OneOf(OUTCOMES))
     occurred_from = DayOrInstant(data_key="from", metadata={
         "description": "From this instant, or the start of this UTC day (inclusive)."})

@@ -1,8 +1,8 @@
 from marshmallow import Schema, fields, validate
 
-from .fields import Text
+from .fields import FullMatch, Text
 
-CODE = validate.Regexp(r"^[a-z][a-z0-9_]{1,39}$", error="Use 2-40 lower-case letters, digits or _.")
+CODE = FullMatch(r"^[a-z][a-z0-9_]{1,39}$", error="Use 2-40 lower-case letters, digits or _.")
 
 
 class CopingSkillSchema(Schema):

@@ -5,12 +5,7 @@ from models import SUBSTANCES, TRIGGERS
 from .assessment import CrisisResourcesSchema
 from .catalogue import CODE
 from .common import PageQuerySchema
-from .fields import LARGEST_ID, Day, StrictBoolean, StrictFloat, StrictInteger, Text
-
-
-def _quarter_hours(value: float) -> None:
-    if (value * 4) != int(value * 4):
-        raise ValidationError("Use steps of 0.25 hours.")
+from .fields import LARGEST_ID, Day, StrictBoolean, StrictFloat, StrictInteger, Text, quarter_hours
 
 
 class CheckinContentSchema(Schema):
@@ -20,7 +15,7 @@ class CheckinContentSchema(Schema):
                             metadata={"description": "0 none, 10 strongest."})
     mood = StrictInteger(required=True, validate=validate.Range(0, 10),
                          metadata={"description": "0 worst, 10 best."})
-    sleep_hours = StrictFloat(required=True, validate=[validate.Range(0, 24), _quarter_hours],
+    sleep_hours = StrictFloat(required=True, validate=[validate.Range(0, 24), quarter_hours],
                               metadata={"description": "Hours slept, in steps of 0.25.", "multipleOf": 0.25})
     sleep_quality = StrictInteger(allow_none=True, validate=validate.Range(1, 5))
     used_substance = StrictBoolean(required=True)

@@ -3,10 +3,13 @@ we want to hear about, not a value we guess at."""
 import numbers
 import re
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 _FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-_DIGITS = re.compile(r"\d{1,9}", re.ASCII)
+_DIGITS = re.compile(r"\d+", re.ASCII)
+# More digits than any number a query here can mean: refused as too large
+# before int(), which Python itself refuses past 4,300 digits.
+_LONGEST_QUERY_NUMBER = 100
 
 
 class StrictInteger(fields.Integer):
@@ -25,11 +28,15 @@ class QueryInteger(fields.Integer):
     """A whole number in a query string ("2"), where every value arrives as text.
 
     Only plain digits: not "2.0", "+2", " 2" or "2_000", which int() would take.
+    Any number of them: a value past the field's range gets the range's message.
     """
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str) and not _DIGITS.fullmatch(value):
-            raise self.make_error("invalid", input=value)
+        if isinstance(value, str):
+            if not _DIGITS.fullmatch(value):
+                raise self.make_error("invalid", input=value)
+            if len(value) > _LONGEST_QUERY_NUMBER:
+                raise self.make_error("too_large", input=value)
         return super()._deserialize(value, attr, data, **kwargs)
 
 
@@ -57,12 +64,35 @@ class QueryRecordId(QueryInteger):
 
 
 class StrictFloat(fields.Float):
-    """A number that refuses strings, booleans, NaN and infinity."""
+    """A number that refuses strings, booleans, NaN and infinity; -0.0 reads as 0.0."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise self.make_error("invalid", input=value)
-        return super()._deserialize(value, attr, data, **kwargs)
+        # + 0.0 turns -0.0 into 0.0: the same hours, without a "-0.0" stored and echoed back.
+        return super()._deserialize(value, attr, data, **kwargs) + 0.0
+
+
+def quarter_hours(value: float) -> None:
+    """Refuse hours that are not whole quarter hours."""
+    # is_integer(), not int(): four times a double past ~4.5e307 is infinity,
+    # and int(infinity) raises OverflowError (a 500) instead of refusing.
+    if not (value * 4).is_integer():
+        raise ValidationError("Use steps of 0.25 hours.")
+
+
+class FullMatch(validate.Regexp):
+    """A pattern the whole value must match.
+
+    Regexp uses re.match, where "$" also matches before a final newline, so
+    "^[a-z]+$" takes "code\\n". The pattern keeps its ^...$ for the OpenAPI
+    document (ECMA-262's $ has no such exception); fullmatch enforces it here.
+    """
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
 
 
 class StrictBoolean(fields.Boolean):
