@@ -1,13 +1,149 @@
-"""Small HTTP helpers shared by the resources: path days, versions, pages."""
+"""Small HTTP helpers shared by the resources: JSON bodies, path days, versions, pages."""
+import json
 import re
 from datetime import date
+from typing import Any
 
+from flask import Flask, Request, request
 from flask_jwt_extended import current_user
+from flask_smorest import abort
 from werkzeug.routing import BaseConverter, IntegerConverter
 
 from models import Checkin, Role, User
 from services.errors import InvalidInput, NotAllowed
 
+
+# --- JSON bodies ---------------------------------------------------------------------
+
+# No body of this API nests deeper than 4 levels (a sync entry's list of codes).
+# The bound is far below Python's recursion limit, so nothing that walks a body
+# later (a schema, repr() in a message, json.dumps into a column) can overflow it.
+MAX_JSON_DEPTH = 32
+# No field needs a number of more than ~20 characters. Longer literals are
+# refused before int() or float() reads them: int() raises ValueError past
+# 4,300 digits, and a literal of 200,000 digits only costs time.
+MAX_NUMBER_LENGTH = 100
+
+
+class UnreadableBody(ValueError):
+    """A request body this API will not read; its message is safe to show the client."""
+
+
+def load_json(data: bytes | str) -> Any:
+    """Parse a request body as JSON, refusing what would crash or burden a reader.
+
+    Refused: bytes that are not UTF-8 (RFC 8259 section 8.1), invalid JSON, an
+    object that names a field twice (two readers could take different values),
+    nesting deeper than MAX_JSON_DEPTH, a number longer than MAX_NUMBER_LENGTH.
+    NaN, Infinity and numbers past a double's range are read (as nan and inf):
+    they are a field's problem, so a sync queue refuses only the entry that
+    holds one.
+    """
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnreadableBody("The body is not UTF-8 text.") from None
+    try:
+        body = json.loads(data, parse_int=_integer, parse_float=_real, object_pairs_hook=_object)
+    except RecursionError:
+        raise UnreadableBody(_TOO_DEEP) from None
+    except json.JSONDecodeError as error:
+        raise UnreadableBody(f"The body is not valid JSON: {error.msg} at line {error.lineno}, "
+                             f"column {error.colno}.") from None
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise UnreadableBody(_TOO_DEEP)
+    return body
+
+
+_TOO_DEEP = f"The body nests objects and lists more than {MAX_JSON_DEPTH} levels deep."
+_TOO_LONG = f"The body holds a number of more than {MAX_NUMBER_LENGTH} characters."
+
+
+def _integer(literal: str) -> int:
+    if len(literal) > MAX_NUMBER_LENGTH:
+        raise UnreadableBody(_TOO_LONG)
+    return int(literal)
+
+
+def _real(literal: str) -> float:
+    if len(literal) > MAX_NUMBER_LENGTH:
+        raise UnreadableBody(_TOO_LONG)
+    return float(literal)
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict:
+    body = dict(pairs)
+    if len(body) != len(pairs):
+        raise UnreadableBody("The body names a field twice in one object.")
+    return body
+
+
+def _depth(body: Any) -> int:
+    """Return how deeply objects and lists nest in body (0 for a bare value), without recursion."""
+    deepest, pending = 0, [(body, 1)]
+    while pending:
+        value, level = pending.pop()
+        if isinstance(value, dict):
+            value = value.values()
+        elif not isinstance(value, list):
+            continue
+        deepest = max(deepest, level)
+        if level <= MAX_JSON_DEPTH:
+            pending.extend((child, level + 1) for child in value)
+    return deepest
+
+
+class _StrictJSON:
+    """What Request.get_json reads bodies with (werkzeug's json_module): load_json."""
+
+    loads = staticmethod(load_json)
+    dumps = staticmethod(json.dumps)
+
+
+class WaypointRequest(Request):
+    """Flask's request, whose get_json() refuses what load_json refuses.
+
+    get_json(silent=True), as the audit trail and the login limiter call it,
+    then answers None for such a body instead of raising RecursionError.
+    """
+
+    # Flask gives each request the app's JSON provider (request.json_module =
+    # app.json); request bodies keep load_json, and responses (which the audit
+    # trail reads back) keep the provider's parser, four times faster.
+    @property
+    def json_module(self):
+        return _StrictJSON
+
+    @json_module.setter
+    def json_module(self, _provider):
+        pass
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        if isinstance(e, UnreadableBody):
+            # A 400 problem that says what is wrong, in webargs' shape for a body it cannot parse.
+            abort(400, message=str(e), errors={"json": [str(e)]})
+        return super().on_json_loading_failed(e)
+
+
+def refuse_unreadable_json() -> None:
+    """Refuse a JSON body load_json will not read, before any view, limiter or schema reads it.
+
+    webargs parses bodies with the standard library's json.loads, whose
+    RecursionError and ValueError (too many digits) it does not catch. A
+    body that passes load_json is one json.loads reads without either.
+    """
+    if request.url_rule is not None and request.is_json and request.get_data(cache=True):
+        request.get_json()
+
+
+def configure_requests(app: Flask) -> None:
+    """Read every JSON body through load_json."""
+    app.request_class = WaypointRequest
+    app.before_request(refuse_unreadable_json)
+
+
+# --- path and header values -----------------------------------------------------------
 
 class RecordIdConverter(IntegerConverter):
     """A record id in a URL: a whole number that fits the database's integer.
