@@ -75,6 +75,10 @@ AUDITED_ENDPOINTS = {
     # An admin turning an account off or on: a patient's, or staff's (no patient then).
     "auth.UserDisable": Audited(action="disable_account", path_argument="user_id"),
     "auth.UserEnable": Audited(action="enable_account", path_argument="user_id"),
+    # Asking for a reset link names no one (whether an account exists stays unsaid);
+    # using the link names the account it reset (name_actor).
+    "password_reset.PasswordResetRequest": Audited(patient="caller"),
+    "password_reset.PasswordResetConfirm": Audited(action="password_reset", patient="caller"),
 }
 
 # Routes that never touch a patient's records, and why.
@@ -88,6 +92,7 @@ NOT_AUDITED_ENDPOINTS = {
     "api-docs.openapi_json": "the API description",
     "api-docs.openapi_redoc": "the API documentation page",
     "static": "static files",
+    "password_reset.PasswordResetPage": "the reset link's page; touches no data",
 }
 
 # Refusals: the caller may not (or may no longer) do this.
@@ -100,6 +105,7 @@ _DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _MAX_LISTED = 200
 _RECORDED = "waypoint.audit.recorded"
 _EARLIER_CLAIMS = "waypoint.audit.earlier_claims"
+_NAMED_ACTOR = "waypoint.audit.named_actor"
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -215,12 +221,17 @@ def commit_with_audit(status: int, *shown, listed: list[int] | None = None) -> N
         request.environ[_RECORDED] = True
 
 
+def name_actor(user_id: int) -> None:
+    """Name the account a request acted for where no bearer token says who (a reset link)."""
+    request.environ[_NAMED_ACTOR] = user_id
+
+
 def _entry(plan: Audited, status: int, response: Response | None, listed: list[int] | None = None) -> AuditEntry:
     outcome = "allowed" if status < 400 else "denied" if status in _DENIED else "failed"
     claims = _claims_in_g()
     if _EARLIER_CLAIMS not in request.environ or claims is request.environ[_EARLIER_CLAIMS]:
         claims = None
-    actor_id = _user_id(claims.get("sub")) if claims else None
+    actor_id = _user_id(claims.get("sub")) if claims else request.environ.get(_NAMED_ACTOR)
     actor_email = None
     if plan.action in ("login", "register"):
         if outcome == "allowed" and response is not None:

@@ -12,6 +12,9 @@ PUBLIC_OPERATIONS = {
     ("post", "/api/v1/auth/login"), ("post", "/api/v1/auth/register"),
     # Unsubscribe links work without signing in: the signed token is the credential.
     ("get", "/api/v1/unsubscribe/{token}"), ("post", "/api/v1/unsubscribe/{token}"),
+    # A forgotten password: the e-mailed link's token is the credential.
+    ("post", "/api/v1/auth/password-reset"), ("post", "/api/v1/auth/password-reset/confirm"),
+    ("get", "/api/v1/password-reset"),
 }
 
 

@@ -15,7 +15,7 @@ Conventions:
   is) answered. "401", "403" and "404" are exact statuses.
 - Actors use their own tokens; token-killing routes (logout, logout
   everywhere) get fresh ones, and the refresh route gets the refresh token.
-- Public routes (login, register, unsubscribe, health, docs) answer everyone
+- Public routes (login, register, unsubscribe, password reset, health, docs) answer everyone
   alike: an Authorization header changes nothing there.
 """
 from datetime import date
@@ -56,6 +56,9 @@ EXPECTED = {
     ("auth.Register", "POST"): PUBLIC,
     ("preferences.Unsubscribe", "GET"): PUBLIC,
     ("preferences.Unsubscribe", "POST"): PUBLIC,
+    ("password_reset.PasswordResetRequest", "POST"): PUBLIC,
+    ("password_reset.PasswordResetConfirm", "POST"): PUBLIC,  # a bad token: 422, past the access check
+    ("password_reset.PasswordResetPage", "GET"): PUBLIC,
     ("auth.Refresh", "POST"): ANY_SIGNED_IN,
     ("auth.Logout", "POST"): ANY_SIGNED_IN,
     ("auth.LogoutEverywhere", "POST"): ANY_SIGNED_IN,
@@ -199,6 +202,10 @@ class World:
                               "password": "a long enough password"},
             # A wrong current password: past the access check, and no one's password changes.
             "auth.MyPassword": {"current_password": "not the password", "new_password": "another passphrase"},
+            # A fresh address each time, so no cell meets the per-address throttle.
+            "password_reset.PasswordResetRequest": {"email": f"forgot{n}@example.org"},
+            "password_reset.PasswordResetConfirm": {"token": "not-a-reset-token",
+                                                    "new_password": "a long enough passphrase"},
             "catalogue.CopingSkills": {"code": f"skill_{n}", "label": "Box breathing"},
             "catalogue.Programs": {"name": f"Program {n}"},
             "assessments.MyAssessments": {"assignment_id": self.assignment.id,
