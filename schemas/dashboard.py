@@ -195,15 +195,35 @@ class SummarySchema(Schema):
 
 class RetentionSchema(Schema):
     eligible = fields.Integer(metadata={"description": "Patients enrolled at least that long ago."})
-    retained = fields.Integer(metadata={"description": "Of whom checked in on or after that point."})
+    retained = fields.Integer(allow_none=True, metadata={"description": "Of whom checked in on or after that point."})
     percent = fields.Float(allow_none=True)
+
+
+SUPPRESSED = " Null when it would describe too few patients (see suppressed)."
+
+
+class ProgramAttendanceSchema(Schema):
+    attended = fields.Integer(allow_none=True, metadata={"description": "Sessions attended." + SUPPRESSED})
+    missed = fields.Integer(allow_none=True, metadata={"description": "Sessions missed." + SUPPRESSED})
+    rate = fields.Float(allow_none=True, metadata={
+        "description": "Percent attended of attended + missed." + SUPPRESSED})
+    patients = fields.Integer(metadata={"description": "Patients with a session attended or missed."})
 
 
 class ProgramReportSchema(Schema):
     program = fields.Nested(ProgramSchema)
     patients_enrolled = fields.Integer()
-    active_patients = fields.Integer(metadata={"description": "Checked in within the last 14 days."})
-    retention = fields.Dict(keys=fields.String(), values=fields.Nested(RetentionSchema))
-    attendance_30 = fields.Nested(AttendanceBriefSchema)
-    pda = fields.Dict(metadata={"description": "Mean PDA (missing as use) in the first 30 days vs the latest 30."})
-    score_change = fields.Dict(metadata={"description": "Mean change from the first score, per instrument."})
+    active_patients = fields.Integer(allow_none=True, metadata={
+        "description": "Checked in within the last 14 days." + SUPPRESSED})
+    retention = fields.Dict(keys=fields.String(), values=fields.Nested(RetentionSchema), metadata={
+        "description": "Per window; retained and percent are null when they would describe too few "
+                       "patients (see suppressed)."})
+    attendance_30 = fields.Nested(ProgramAttendanceSchema)
+    pda = fields.Dict(metadata={"description": "Mean PDA (missing as use) in the first 30 days vs the latest 30."
+                                               + SUPPRESSED})
+    score_change = fields.Dict(metadata={"description": "Mean change from the first score, per instrument."
+                                                        + SUPPRESSED})
+    minimum_group = fields.Integer(metadata={
+        "description": "The fewest patients a figure of this report describes (small-cell suppression)."})
+    suppressed = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "Why each null figure is held back, by its path (e.g. retention.4_weeks.percent)."})

@@ -504,11 +504,18 @@ def own_summary(patient: User, now: datetime) -> dict:
 
 # --- a program, for directors ------------------------------------------------------------
 
-def program_report(actor: User, program_id: int, now: datetime) -> dict:
+# Small-cell suppression: no figure of a program report describes fewer
+# patients than this, so that a reader who knows some of the program's
+# patients cannot work out another's numbers from it.
+REPORT_MIN_GROUP = 5
+
+
+def program_report(actor: User, program_id: int, now: datetime, min_group: int = REPORT_MIN_GROUP) -> dict:
     """Return a program's outcomes: enrolment, retention, attendance, PDA and score change.
 
     An admin of the organization, or a clinician on the care team of at least
     one of the program's patients, may read it; for anyone else it does not exist.
+    A figure over fewer than min_group patients is None, and suppressed says why.
     """
     from models import CareTeamMember
 
@@ -539,7 +546,7 @@ def program_report(actor: User, program_id: int, now: datetime) -> dict:
     active = 0
     retention = {4: [0, 0], 8: [0, 0]}
     pda_first, pda_latest = [], []
-    attended = missed = 0
+    attended = missed = attending = 0
     score_change = {"phq9": [], "gad7": []}
     for profile, user in patients:
         today = local_today(now, profile.timezone)
@@ -557,10 +564,12 @@ def program_report(actor: User, program_id: int, now: datetime) -> dict:
             if latest_30.days_in_window:
                 pda_first.append(_abstinent_share(records, start, 30))
                 pda_latest.append(latest_30.days_abstinent / latest_30.days_in_window)
-        for session in sessions.get(user.id, []):
-            if today - timedelta(days=29) <= session.session_date <= today:
-                attended += session.status.value == "attended"
-                missed += session.status.value == "missed"
+        counted = [session.status.value for session in sessions.get(user.id, [])
+                   if today - timedelta(days=29) <= session.session_date <= today
+                   and session.status.value in ("attended", "missed")]
+        attended += counted.count("attended")
+        missed += counted.count("missed")
+        attending += bool(counted)
         for code, changes in score_change.items():
             latest = scores.get(user.id, {}).get(code)
             if latest and latest["change"]["from_first"] is not None:
@@ -568,21 +577,75 @@ def program_report(actor: User, program_id: int, now: datetime) -> dict:
     mean = lambda values: round(sum(values) / len(values), 1) if values else None  # noqa: E731
     # Shares are averaged unrounded and rounded once, at the output.
     mean_percent = lambda shares: round(100 * sum(shares) / len(shares), 1) if shares else None  # noqa: E731
+    cells = _SmallCells(min_group)
+    # Group sizes (enrolled, eligible, patients) come from enrolment and are
+    # shown; what they did is shown only over enough of them. No figure here
+    # is a subgroup of another shown over the same patients, so counts and
+    # their complements are the only differences to guard.
     return {
         "program": program,
         "patients_enrolled": len(patients),
-        "active_patients": active,
+        "active_patients": cells.count("active_patients", active, len(patients)),
         "retention": {f"{weeks}_weeks": {
-            "eligible": eligible, "retained": retained,
-            "percent": round(100 * retained / eligible, 1) if eligible else None,
+            "eligible": eligible,
+            "retained": cells.count(f"retention.{weeks}_weeks.retained", retained, eligible),
+            "percent": cells.count(f"retention.{weeks}_weeks.percent",
+                                   round(100 * retained / eligible, 1) if eligible else None, eligible, retained),
         } for weeks, (eligible, retained) in retention.items()},
-        "attendance_30": {"attended": attended, "missed": missed,
-                          "rate": round(100 * attended / (attended + missed), 1) if attended + missed else None},
-        "pda": {"first_30_days": mean_percent(pda_first), "latest_30_days": mean_percent(pda_latest),
+        "attendance_30": {
+            "attended": cells.over("attendance_30.attended", attended, attending),
+            "missed": cells.over("attendance_30.missed", missed, attending),
+            "rate": cells.over("attendance_30.rate",
+                               round(100 * attended / (attended + missed), 1) if attended + missed else None,
+                               attending),
+            "patients": attending,
+        },
+        "pda": {"first_30_days": cells.over("pda.first_30_days", mean_percent(pda_first), len(pda_first)),
+                "latest_30_days": cells.over("pda.latest_30_days", mean_percent(pda_latest), len(pda_first)),
                 "patients": len(pda_first)},
-        "score_change": {code: {"mean_from_first": mean(values), "patients": len(values)}
+        "score_change": {code: {"mean_from_first": cells.over(f"score_change.{code}.mean_from_first",
+                                                              mean(values), len(values)),
+                                "patients": len(values)}
                          for code, values in score_change.items()},
+        "minimum_group": min_group,
+        "suppressed": cells.reasons,
     }
+
+
+class _SmallCells:
+    """Hold back the figures of a report that describe too few patients, saying why."""
+
+    def __init__(self, min_group: int):
+        self.min_group = min_group
+        self.reasons: dict[str, str] = {}
+        self._too_few = f"Computed over fewer than {min_group} patients."
+        self._reveals_few = (f"Would reveal a group of fewer than {min_group} patients "
+                             "(those it counts, or the rest of its total).")
+
+    def over(self, figure: str, value, patients: int):
+        """Return value, a figure computed over patients, or None when they are too few."""
+        if patients < self.min_group:
+            self.reasons[figure] = self._too_few
+            return None
+        return value
+
+    def count(self, figure: str, value, total: int, having: int | None = None):
+        """Return value, a figure telling how many of total patients have something, or None.
+
+        Held back when total is too small, and when the patients having it
+        (having, or value itself) or those not having it are too few: the
+        total is shown, so either group follows from the other.
+        """
+        having = value if having is None else having
+        if total < self.min_group:
+            self.reasons[figure] = self._too_few
+            return None
+        if min(having, total - having) < self.min_group:
+            self.reasons[figure] = self._reveals_few
+            return None
+        return value
+
+
 
 
 def _abstinent_share(records: list[DayRecord], start: date, days: int) -> float:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from models import Checkin, LevelOfCare, Program, User, db
+from services.dashboards import program_report
 from services.trends import DayRecord, patient_trends
 from tests.conftest import count_queries
 from tests.factories import (
@@ -810,14 +811,17 @@ def report(client, headers, program):
     return client.get(f"/api/v1/programs/{program.id}/report", headers=headers)
 
 
-def test_the_program_report_matches_a_hand_computation(client, make, program_scenario):
+def unsuppressed_report(admin, program, clock) -> dict:
+    """The report's arithmetic with small-cell suppression off (every group here is under 5)."""
+    return program_report(admin, program.id, clock(), min_group=0)
+
+
+def test_the_program_report_matches_a_hand_computation(make, clock, program_scenario):
     admin = make.admin(program_scenario["clinic"])
 
-    response = report(client, make.headers(admin), program_scenario["program"])
+    body = unsuppressed_report(admin, program_scenario["program"], clock)
 
-    assert response.status_code == 200, response.json
-    body = response.json
-    assert body["program"] == {"id": program_scenario["program"].id, "name": "Evening IOP"}
+    assert body["program"].id == program_scenario["program"].id and body["suppressed"] == {}
     assert body["patients_enrolled"] == 3
     # checked in within today-13 .. today: steady and new; stopped last checked in 22 days ago
     assert body["active_patients"] == 2
@@ -829,7 +833,7 @@ def test_the_program_report_matches_a_hand_computation(client, make, program_sce
     }
     # today-29 .. today: steady 4 attended, 1 missed (the excused left out, the one 40 days ago too old);
     # stopped 2 missed; new 1 attended -> 5 of 8
-    assert body["attendance_30"] == {"attended": 5, "missed": 3, "rate": 62.5}
+    assert body["attendance_30"] == {"attended": 5, "missed": 3, "rate": 62.5, "patients": 3}
     # PDA, missing days as use, for patients in treatment 30 days or more (steady and stopped):
     # first 30 days: steady 27/30, stopped 13/30 (13 abstinent check-ins, then nothing);
     # latest 30 (today counts once checked in): steady 29/30, stopped 8/29 (today-29 .. yesterday)
@@ -854,7 +858,7 @@ def test_pda_compares_only_patients_whose_first_30_days_are_over(client, make, c
         place_in_program(patient, program)
         create_checkins(patient, {ago(days_ago - n): {"used_substance": n == use_on} for n in range(days_ago + 1)})
 
-    pda = report(client, make.headers(admin), program).json["pda"]
+    pda = unsuppressed_report(admin, program, clock)["pda"]
 
     # Only the patient enrolled 30 days ago: 29 of the first 30 days abstinent; the latest 30 days
     # (today-29 .. today) hold the same use and today's abstinent check-in.
@@ -867,15 +871,84 @@ def test_a_program_without_patients_reports_zeros_and_no_figures(client, make, p
 
     body = report(client, make.headers(admin), empty).json
 
+    too_few = "Computed over fewer than 5 patients."
     assert body == {
-        "program": {"id": empty.id, "name": "Weekend group"}, "patients_enrolled": 0, "active_patients": 0,
-        "retention": {"4_weeks": {"eligible": 0, "retained": 0, "percent": None},
-                      "8_weeks": {"eligible": 0, "retained": 0, "percent": None}},
-        "attendance_30": {"attended": 0, "missed": 0, "rate": None},
+        "program": {"id": empty.id, "name": "Weekend group"}, "patients_enrolled": 0, "active_patients": None,
+        "retention": {"4_weeks": {"eligible": 0, "retained": None, "percent": None},
+                      "8_weeks": {"eligible": 0, "retained": None, "percent": None}},
+        "attendance_30": {"attended": None, "missed": None, "rate": None, "patients": 0},
         "pda": {"first_30_days": None, "latest_30_days": None, "patients": 0},
         "score_change": {"phq9": {"mean_from_first": None, "patients": 0},
                          "gad7": {"mean_from_first": None, "patients": 0}},
+        "minimum_group": 5,
+        "suppressed": {figure: too_few for figure in SUPPRESSIBLE},
     }
+
+
+SUPPRESSIBLE = [
+    "active_patients", "retention.4_weeks.retained", "retention.4_weeks.percent", "retention.8_weeks.retained",
+    "retention.8_weeks.percent", "attendance_30.attended", "attendance_30.missed", "attendance_30.rate",
+    "pda.first_30_days", "pda.latest_30_days", "score_change.phq9.mean_from_first",
+    "score_change.gad7.mean_from_first",
+]
+
+
+# --- small-cell suppression --------------------------------------------------------------
+
+def test_a_report_over_fewer_than_5_patients_shows_no_figure_about_them(client, make, program_scenario):
+    """Three patients: a clinician who knows two of them must not read the third's numbers off the report."""
+    admin = make.admin(program_scenario["clinic"])
+
+    body = report(client, make.headers(admin), program_scenario["program"]).json
+
+    assert body["patients_enrolled"] == 3
+    assert set(body["suppressed"]) == set(SUPPRESSIBLE)
+    assert body["active_patients"] is None
+    assert body["attendance_30"] == {"attended": None, "missed": None, "rate": None, "patients": 3}
+    assert body["pda"] == {"first_30_days": None, "latest_30_days": None, "patients": 2}
+    assert body["score_change"]["phq9"] == {"mean_from_first": None, "patients": 2}
+    assert body["retention"]["4_weeks"] == {"eligible": 2, "retained": None, "percent": None}
+
+
+def program_of(make, clock, size: int, active: int):
+    """A program of size patients enrolled 40 days ago, active of whom checked in every day."""
+    admin = make.admin()
+    program = create_program(admin.organization)
+    clinician = make.clinician(admin.organization)
+    for number in range(size):
+        patient = enrol(make, clock, clinician, days_ago=40)
+        place_in_program(patient, program)
+        create_checkins(patient, daily(40, 0 if number < active else 20))
+        score(patient, "phq9", 12, ago(35))
+        score(patient, "phq9", 8 + number % 3, ago(2))
+    return admin, program
+
+
+def test_figures_over_5_patients_or_more_are_shown(client, make, clock):
+    admin, program = program_of(make, clock, size=10, active=5)
+
+    body = report(client, make.headers(admin), program).json
+
+    assert body["active_patients"] == 5
+    assert body["pda"]["patients"] == 10 and body["pda"]["first_30_days"] is not None
+    assert body["score_change"]["phq9"]["patients"] == 10 and body["score_change"]["phq9"]["mean_from_first"] < 0
+    assert body["retention"]["4_weeks"] == {"eligible": 10, "retained": 5, "percent": 50.0}
+    assert "active_patients" not in body["suppressed"] and "pda.first_30_days" not in body["suppressed"]
+
+
+@pytest.mark.parametrize("active", [1, 4, 6, 9, 0, 10])
+def test_a_count_whose_rest_of_the_total_is_under_5_is_suppressed_too(client, make, clock, active):
+    """Ten enrolled and 9 active tells of the one who is not: the total minus the count is a group too."""
+    admin, program = program_of(make, clock, size=10, active=active)
+
+    body = report(client, make.headers(admin), program).json
+
+    assert body["patients_enrolled"] == 10
+    assert body["active_patients"] is None
+    assert body["suppressed"]["active_patients"].startswith("Would reveal a group of fewer than 5 patients")
+    assert body["retention"]["4_weeks"]["retained"] is None and body["retention"]["4_weeks"]["percent"] is None
+    # The figures over all ten still show.
+    assert body["score_change"]["phq9"]["mean_from_first"] is not None
 
 
 @pytest.mark.parametrize("who", ["lead", "newcomer"])
