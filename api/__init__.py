@@ -9,7 +9,7 @@ from .database import configure_database
 from .errors import register_error_handlers
 from .extensions import api, document_items_schemas, jwt, migrate
 from .logs import configure_logging
-from .requests import DayConverter, RecordIdConverter
+from .requests import DayConverter, RecordIdConverter, configure_requests
 from .security import register_security
 
 
@@ -29,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     jwt.init_app(app)
     app.url_map.converters["day"] = DayConverter
     app.url_map.converters["int"] = RecordIdConverter
+    configure_requests(app)
     api.init_app(app)
     api.register_converter(DayConverter, lambda _converter: {"type": "string", "format": "date"})
     api.register_converter(RecordIdConverter, lambda converter: {
