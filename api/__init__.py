@@ -6,6 +6,7 @@ from models import db
 from .audit import register_audit
 from .config import Config, check_production_settings
 from .database import configure_database
+from .database_waits import bound_database_waits
 from .errors import register_error_handlers
 from .extensions import api, document_items_schemas, jwt, migrate
 from .logs import configure_logging
@@ -25,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db.init_app(app)
     configure_database(app)
+    bound_database_waits(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     jwt.init_app(app)
     app.url_map.converters["day"] = DayConverter

@@ -23,7 +23,24 @@ class Config:
     )
     # hide_parameters: a database error's message would otherwise quote the
     # statement's values (a note, an e-mail) into whatever logs it.
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    # pool_timeout: a request that finds every pooled connection taken waits
+    # this long for one, then answers 503 (SQLAlchemy's default is 30 s).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True, "pool_timeout": 5}
+    # How long anything waits on PostgreSQL (api/database_waits.py), so that
+    # a database that stops answering gives a 503 within seconds. libpq's
+    # parameters below are defaults: DATABASE_URL's query string wins.
+    DATABASE_LIBPQ_DEFAULTS = {
+        "connect_timeout": "3",
+        # A dead peer is noticed on an idle connection after 5 + 2 x 2 s, and
+        # sent bytes unacknowledged for 5 s end the connection.
+        "keepalives": "1", "keepalives_idle": "5", "keepalives_interval": "2", "keepalives_count": "2",
+        "tcp_user_timeout": "5000",
+    }
+    # A pooled connection's check before use: one trivial round trip.
+    DATABASE_PING_TIMEOUT = float(os.environ.get("DATABASE_PING_TIMEOUT", "2"))
+    # The longest statement a request may run (the server's statement_timeout;
+    # 0 turns it and the client's deadline off). Jobs and the CLI are not bound.
+    DATABASE_STATEMENT_TIMEOUT = float(os.environ.get("DATABASE_STATEMENT_TIMEOUT", "5"))
     JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", DEFAULT_JWT_SECRET)
     JWT_ALGORITHM = "HS256"
     JWT_DECODE_ALGORITHMS = ["HS256"]

@@ -3,6 +3,7 @@ import logging
 
 from flask import Flask, json, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from services import errors as domain
@@ -101,7 +102,16 @@ def handle_database_unavailable(error: DBAPIError):
     """
     if not _database_unreachable(error):
         return handle_unexpected(error)
-    log.error("database unavailable: %s", type(error.orig).__name__ if error.orig else type(error).__name__)
+    return _database_unavailable(type(error.orig).__name__ if error.orig else type(error).__name__)
+
+
+def handle_pool_exhausted(_error: PoolTimeout):
+    """Answer 503 when no pooled connection came free within pool_timeout (all taken or stuck)."""
+    return _database_unavailable("no pooled connection came free")
+
+
+def _database_unavailable(reason: str):
+    log.error("database unavailable: %s", reason)
     request.environ[RETRY_AFTER] = DATABASE_RETRY_SECONDS
     return problem_response(503, "database-unavailable", "Service Unavailable",
                             "The database is not reachable just now; nothing was saved. Try again shortly.",
@@ -123,9 +133,23 @@ def _database_unreachable(error: DBAPIError) -> bool:
     if sqlite_code is not None:
         primary = "_".join(sqlite_code.split("_")[:2])  # SQLITE_IOERR_WRITE -> SQLITE_IOERR
         return primary in _SQLITE_UNAVAILABLE
-    # psycopg's OperationalError: a lost or refused connection, a shutdown,
-    # a statement or lock timeout, a serialization failure: all transient.
-    return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate is None:
+        # The driver's own: refused, lost, or no answer within the deadline
+        # (api/database_waits.py); the server said nothing.
+        return True
+    return sqlstate[:2] in _POSTGRESQL_UNAVAILABLE_CLASSES
+
+
+# The SQLSTATE classes of a PostgreSQL that cannot serve just now: 08 the
+# connection failed, 53 out of resources (too many connections, disk full),
+# 57 operator intervention (shutting down, starting up, or a statement
+# cancelled by statement_timeout: no answer in the time a request may wait),
+# 58 a system (I/O) error, and 40 a deadlock or serialization failure that
+# outlived its retries. Any other error comes from a server that is up and
+# refused this statement: a lock_timeout (55P03) is contention on a healthy
+# database and a missing table is a bug; both are 500s, never "come back later".
+_POSTGRESQL_UNAVAILABLE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 
 
 def handle_unexpected(error: Exception):
@@ -141,4 +165,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(domain.DomainError, handle_domain_error)
     app.register_error_handler(DBAPIError, handle_database_unavailable)
+    app.register_error_handler(PoolTimeout, handle_pool_exhausted)
     app.register_error_handler(Exception, handle_unexpected)
