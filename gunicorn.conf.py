@@ -64,10 +64,22 @@ import logging
 import os
 from pathlib import Path
 
+
+def _load_by_path(name: str):
+    """Load api/<name>.py by its path: the master must not import the app (see api/logs.py)."""
+    spec = importlib.util.spec_from_file_location(f"waypoint_{name}",
+                                                  Path(__file__).resolve().parent / "api" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-worker_class = "gthread"
+# gthread, except that liveness probes (/healthz) never wait for a thread
+# (api/gunicorn_worker.py; gunicorn's own 400/431 answers go in the same class).
+worker_class = _load_by_path("gunicorn_worker").ProblemThreadWorker
 workers = int(os.environ.get("WEB_CONCURRENCY", _cores))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 
@@ -95,16 +107,7 @@ max_requests_jitter = max_requests // 10
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
-def _load_log_settings():
-    """Load api/logs.py by its path: the master must not import the app (see that module)."""
-    spec = importlib.util.spec_from_file_location("waypoint_log_settings",
-                                                  Path(__file__).resolve().parent / "api" / "logs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_logs = _load_log_settings()
+_logs = _load_by_path("logs")
 errorlog = "-"
 # Every line, the master's included, in the app's format: JSON in production.
 # The app's own line per request names the route's rule, never the path.

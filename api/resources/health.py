@@ -12,6 +12,9 @@ from ..errors import DATABASE_RETRY_SECONDS, RETRY_AFTER, problem_response
 blp = Blueprint("health", __name__, description="Health checks")
 
 
+# Under gunicorn the worker answers /healthz itself, with this view's answer
+# rendered once at boot (api/gunicorn_worker.py), so that a probe never waits
+# behind request threads held by a silent database: keep it constant.
 @blp.route("/healthz")
 class Health(MethodView):
     @blp.response(200, description="The process is up")

@@ -1,0 +1,106 @@
+"""Waypoint's gunicorn worker: gthread, with the liveness probe answered before the thread pool.
+
+gunicorn runs one worker class, so gunicorn-level behaviour of any kind
+(problem+json for gunicorn's own 400/431 answers, the liveness probe) goes in
+ProblemThreadWorker below: extend this class, do not add a second one.
+
+gunicorn.conf.py loads this file by its path: the master must not import the
+app package (see api/logs.py), so this module imports only the standard
+library and gunicorn; the worker reaches the app through gunicorn.
+
+Why /healthz is answered here. A gthread worker hands every request to a
+pool of GUNICORN_THREADS threads. When the database stops answering, each
+request holds its thread for seconds (api/database_waits.py bounds it), and
+with every thread taken a probe of /healthz would queue behind them: a load
+balancer or an orchestrator would see a live process as dead and restart it,
+which cures nothing and drops the requests in flight. So the worker's own
+loop, which only waits for sockets and never for the app, answers a plain
+`GET /healthz` itself: the app's answer, rendered once when the worker boots.
+/healthz touches no database and says only that the process runs; /readyz,
+which does ask the database, still goes through the app.
+"""
+import socket
+
+from gunicorn.workers.gthread import ThreadWorker
+
+LIVENESS_PATH = "/healthz"
+# A probe is a request line and a few headers; a bigger head goes the usual way.
+_PEEK_BYTES = 4096
+# Not replayed from the rendering: each probe's own, or meaningless once cached.
+_PER_ANSWER_HEADERS = frozenset({"content-length", "connection", "date", "server", "x-request-id"})
+
+
+class ProblemThreadWorker(ThreadWorker):
+    """gthread, except that a liveness probe on a new connection never waits for a thread."""
+
+    liveness_answers: dict[bytes, bytes] | None = None
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        self.liveness_answers = self._render_liveness()
+
+    def on_client_socket_readable(self, conn, client):
+        # Only a connection no thread has read from yet: its bytes are all in
+        # the socket, none in gunicorn's parser.
+        if not conn.initialized and self._answer_liveness(conn):
+            with self._lock:
+                self.poller.unregister(client)
+            self.nr_conns -= 1
+            conn.close()
+            return
+        super().on_client_socket_readable(conn, client)
+
+    def _answer_liveness(self, conn) -> bool:
+        """Answer conn if it holds exactly one liveness probe; leave it untouched otherwise."""
+        if not self.liveness_answers:
+            return False
+        try:
+            head = conn.sock.recv(_PEEK_BYTES, socket.MSG_PEEK)  # non-blocking: gthread's new sockets are
+        except OSError:
+            return False
+        method = liveness_method(head)
+        if method is None:
+            return False
+        try:
+            conn.sock.recv(len(head))  # the probe, off the socket before the answer and the close
+            conn.sock.send(self.liveness_answers[method])  # a few hundred bytes into an empty buffer
+        except OSError:
+            pass  # the prober is gone: nothing to answer
+        return True
+
+    def _render_liveness(self) -> dict[bytes, bytes] | None:
+        """Return the app's own answers to GET and HEAD /healthz, as bytes ready to send."""
+        from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+        try:
+            environ = EnvironBuilder(path=LIVENESS_PATH, method="GET").get_environ()
+            body, status, headers = run_wsgi_app(self.wsgi, environ, buffered=True)
+            body = b"".join(body)
+        except Exception:  # the usual path still answers /healthz
+            self.log.exception("could not render %s; probes go through the app's threads", LIVENESS_PATH)
+            return None
+        if not status.startswith("200"):
+            self.log.warning("%s answered %s at boot; probes go through the app's threads", LIVENESS_PATH, status)
+            return None
+        lines = [f"HTTP/1.1 {status}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()
+                  if name.lower() not in _PER_ANSWER_HEADERS]
+        lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
+        head = "\r\n".join(lines).encode("latin-1")
+        return {b"GET": head + body, b"HEAD": head}
+
+
+def liveness_method(head: bytes) -> bytes | None:
+    """Return GET or HEAD if head is one whole liveness probe with no body, else None."""
+    request_line, _, rest = head.partition(b"\r\n")
+    parts = request_line.split(b" ")
+    if (len(parts) != 3 or parts[0] not in (b"GET", b"HEAD") or parts[1] != LIVENESS_PATH.encode()
+            or parts[2] not in (b"HTTP/1.0", b"HTTP/1.1")):
+        return None
+    # The head ends where the data ends: nothing pipelined behind it, no body.
+    if not head.endswith(b"\r\n\r\n") or head.count(b"\r\n\r\n") != 1:
+        return None
+    fields = rest.lower()
+    if b"content-length:" in fields or b"transfer-encoding:" in fields:
+        return None
+    return parts[0]
