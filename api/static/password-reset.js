@@ -50,9 +50,17 @@
     form.querySelector("button[type=submit]").disabled = on;
   }
 
-  let token = window.location.hash.slice(1);
-  if (token) {
+  let token = "";
+
+  // Take the token from the fragment, and drop it from the address bar and history at once.
+  function takeToken() {
+    const found = window.location.hash.slice(1);
+    if (!found) { return false; }
+    token = found;
     window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    $("choose-form").reset();
+    show("choose");
+    return true;
   }
 
   $("show-password").addEventListener("change", function (event) {
@@ -104,9 +112,9 @@
     }
   });
 
-  if (token) {
-    show("choose");
-  } else {
+  // A link opened in a tab that already shows this page changes only the fragment: no new load.
+  window.addEventListener("hashchange", takeToken);
+  if (!takeToken()) {
     show("ask", "This link is incomplete. Open it from the e-mail again, or ask for a new one below.");
   }
 })();

@@ -440,6 +440,7 @@ def test_the_pages_script_posts_to_the_confirm_route_relative_to_the_page(client
 
     # Relative to the page (/api/v1/password-reset): /api/v1/auth/password-reset/confirm.
     assert '"auth/password-reset/confirm"' in script and "location.hash" in script and "replaceState" in script
+    assert '"hashchange"' in script  # a link opened in a tab already on the page does not reload it
 
 
 # --- the audit trail ------------------------------------------------------------------------------
