@@ -1,4 +1,5 @@
-"""Waypoint's gunicorn worker: gthread, with the liveness probe answered before the thread pool.
+"""Waypoint's gunicorn worker: gthread, with the liveness probe answered before the thread pool
+and gunicorn's own refusals answered as problem+json.
 
 gunicorn runs one worker class, so gunicorn-level behaviour of any kind
 (problem+json for gunicorn's own 400/431 answers, the liveness probe) goes in
@@ -18,9 +19,23 @@ loop, which only waits for sockets and never for the app, answers a plain
 `GET /healthz` itself: the app's answer, rendered once when the worker boots.
 /healthz touches no database and says only that the process runs; /readyz,
 which does ask the database, still goes through the app.
-"""
-import socket
 
+Why some errors are answered here. gunicorn refuses some requests before the
+app sees them: a request line over limit_request_line (4,094 bytes), a header
+over limit_request_field_size (8,190 bytes) or more than limit_request_fields
+(100) headers, anything that is not HTTP/1.x. Stock gunicorn answers those with
+an HTML page and none of the app's headers; handle_error below writes the
+app's error shape and security headers instead, with the status gunicorn
+chose. Its copies of the app's constants (the problem type base, the security
+headers) are held equal to the app's by tests/test_gunicorn_refusals.py.
+"""
+import json
+import os
+import socket
+import ssl
+
+from gunicorn import util
+from gunicorn.http import errors
 from gunicorn.workers.gthread import ThreadWorker
 
 LIVENESS_PATH = "/healthz"
@@ -30,8 +45,75 @@ _PEEK_BYTES = 4096
 _PER_ANSWER_HEADERS = frozenset({"content-length", "connection", "date", "server", "x-request-id"})
 
 
+PROBLEM_TYPE_BASE = "https://waypoint.example/problems/"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+}
+HSTS = "max-age=63072000; includeSubDomains"
+
+# gunicorn's own choice of status for each refusal (gunicorn/workers/base.py),
+# with a detail that quotes nothing of the request: a request line names
+# patients, and gunicorn's message would echo it back.
+_REFUSALS = [
+    (errors.LimitRequestLine, 400, "Bad Request",
+     "The request line (method, path and query) is longer than the server reads."),
+    (errors.LimitRequestHeaders, 431, "Request Header Fields Too Large",
+     "A header is too long, or there are too many headers."),
+    ((errors.ForbiddenProxyRequest, ssl.SSLError), 403, "Forbidden", "Request forbidden."),
+    (errors.UnsupportedTransferCoding, 501, "Not Implemented", "The transfer coding is not supported."),
+    ((errors.InvalidRequestLine, errors.InvalidRequestMethod, errors.InvalidHTTPVersion,
+      errors.InvalidHeader, errors.InvalidHeaderName, errors.InvalidProxyLine,
+      errors.InvalidSchemeHeaders, errors.ObsoleteFolding), 400, "Bad Request",
+     "The request is not valid HTTP/1.1."),
+]
+_FAILURE = (500, "Internal Server Error", "Something went wrong on our side; nothing was saved.")
+
+
+def refusal_for(error: BaseException) -> tuple[int, str, str]:
+    """Return the status, title and detail of gunicorn's answer to error (500: not a refusal)."""
+    for kinds, status, title, detail in _REFUSALS:
+        if isinstance(error, kinds):
+            return status, title, detail
+    return _FAILURE
+
+
+def problem_response(status: int, title: str, detail: str) -> bytes:
+    """Return a whole HTTP/1.1 response carrying problem details; the connection then closes."""
+    body = json.dumps({"type": PROBLEM_TYPE_BASE + title.lower().replace(" ", "-"), "title": title,
+                       "status": status, "detail": detail}).encode()
+    headers = {"Connection": "close", "Content-Type": "application/problem+json",
+               "Content-Length": str(len(body)), **SECURITY_HEADERS}
+    if os.environ.get("WAYPOINT_ENV") == "production":
+        headers["Strict-Transport-Security"] = HSTS
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return f"HTTP/1.1 {status} {title}\r\n{head}\r\n".encode("latin-1") + body
+
+
 class ProblemThreadWorker(ThreadWorker):
-    """gthread, except that a liveness probe on a new connection never waits for a thread."""
+    """gthread, except that a liveness probe on a new connection never waits for a thread,
+    and gunicorn's own refusals are problem+json."""
+
+    def handle_error(self, req, client, addr, exc):
+        """Answer a request gunicorn refuses (or fails) as problem+json, where gunicorn writes HTML."""
+        status, title, detail = refusal_for(exc)
+        if status >= 500:
+            self.log.exception("Error handling request %s", "[withheld]")
+        else:
+            # The address and the request line stay out of the log, as api/logs.py withholds them.
+            self.log.warning("Invalid request (address and request line withheld): %s %s",
+                             status, type(exc).__name__)
+        try:
+            util.write_nonblock(client, problem_response(status, title, detail))
+        except Exception:  # noqa: BLE001 - the client may be gone; gunicorn closes the socket
+            self.log.debug("Failed to send error message.")
 
     liveness_answers: dict[bytes, bytes] | None = None
 
