@@ -177,17 +177,30 @@ def set_waker(waker: Waker | None) -> Waker:
     return previous
 
 
-def _wake_after_commit(session: Session) -> None:
-    # after_commit fires for a savepoint's RELEASE too; only the outermost commit made the row durable.
-    if session.get_nested_transaction() is not None or WAKE_KEY not in session.info:
-        return
-    app = session.info.pop(WAKE_KEY)
+def hold_wake() -> Flask | None:
+    """Take back the wake-up the current transaction's commit would give; give it later with wake().
+
+    For a request whose answer must not wait on the sender: the thread it
+    wakes shares the process, and the GIL, with the rest of the request.
+    """
+    return db.session().info.pop(WAKE_KEY, None)
+
+
+def wake(app: Flask | None) -> None:
+    """Wake this process's sender for app (a test's stand-in, where a test put one)."""
     if app is None:
         return  # owed outside an app (a script): the scheduler's pass sends it
     try:
         _waker(app)
     except Exception:  # noqa: BLE001 - the row is committed; the scheduler's pass sends it
         log.exception("could not wake the mail sender")
+
+
+def _wake_after_commit(session: Session) -> None:
+    # after_commit fires for a savepoint's RELEASE too; only the outermost commit made the row durable.
+    if session.get_nested_transaction() is not None or WAKE_KEY not in session.info:
+        return
+    wake(session.info.pop(WAKE_KEY))
 
 
 def _forget_after_rollback(session: Session, transaction) -> None:

@@ -5,12 +5,13 @@ api/static/password-reset.js). Its token follows a "#", so the browser never
 sends it in a request line, a log or a Referer: the page's script reads it
 and posts it, with the new password, to /auth/password-reset/confirm.
 """
-from flask import Response, current_app, render_template
+from flask import Response, after_this_request, current_app, render_template
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from models import utcnow
 from schemas.password_reset import PasswordResetAskedSchema, PasswordResetRequestSchema, PasswordResetSchema
+from services.outbox import hold_wake, wake
 from services.password_reset import request_password_reset, reset_password
 
 from ..audit import commit_with_audit, name_actor
@@ -68,6 +69,9 @@ class PasswordResetRequest(MethodView):
         minutes and once. Throttled per address and per client (429).
         """
         request_password_reset(asked["email"], utcnow())
+        # The sender starts once the answer is sent: sharing the process, it would lengthen
+        # the answer for an address with an account (by 2-4 ms, measured).
+        _wake_when_answered(hold_wake())
         # One durable commit either way: the audit event rides with the (maybe empty) ledger rows.
         commit_with_audit(202)
         return {"detail": ASKED}
@@ -88,6 +92,17 @@ class PasswordResetConfirm(MethodView):
         user = reset_password(reset["token"], reset["new_password"], utcnow())
         name_actor(user.id)
         commit()
+
+
+def _wake_when_answered(app) -> None:
+    """Wake the mail sender after the response has gone out (its iterable closed), if mail is owed."""
+    if app is None:
+        return
+
+    @after_this_request
+    def wake_on_close(response):
+        response.call_on_close(lambda: wake(app))
+        return response
 
 
 @blp.route("/password-reset")

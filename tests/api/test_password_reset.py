@@ -6,6 +6,7 @@ policy that lets its own script and form work and nothing else.
 """
 import re
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -13,8 +14,10 @@ from sqlalchemy import event, select
 
 from api import create_app
 from models import AuditEvent, Delivery, User, db
+from services import outbox
 from services.delivery import PASSWORD_RESET, WEEKLY_SUMMARY, Claimed, Letter, Skip, unsubscribe_token
 from services.password_reset import compose_password_resets, request_password_reset, reset_token
+from services.outbox import Sender
 from services.passwords import verify_password
 from tests.factories import PASSWORD, bearer, problem
 
@@ -67,8 +70,10 @@ def test_asking_mails_the_account_a_link_to_the_apps_page_through_the_ledger(
 
     assert response.status_code == 202 and response.get_json() == {
         "detail": "If an account uses this address, a link to choose a new password is on its way."}
-    assert ledger() == [(patient.id, "R1795453200", "pending")]  # owed in the request's commit ...
-    assert len(outbox_wakeups) == 1  # ... which woke the sender
+    assert ledger() == [(patient.id, "R1795453200", "pending")]  # owed in the request's commit
+    assert outbox_wakeups == []  # the sender waits until the answer has gone out ...
+    response.close()
+    assert len(outbox_wakeups) == 1  # ... then wakes
     [message] = list(sent_mail)
     assert message.to == patient.email and message.subject == "Reset your Waypoint password"
     page, token = link_in(message)
@@ -76,6 +81,26 @@ def test_asking_mails_the_account_a_link_to_the_apps_page_through_the_ledger(
     assert f'href="{page}#{token}"' in message.html
     assert "30 minutes" in message.text and "signs you out on every device" in message.text
     assert ledger() == [(patient.id, "R1795453200", "sent")]
+
+
+def test_the_sender_thread_mails_the_link_once_the_answer_is_out(app, client, make, sent_mail):
+    patient = make.patient()
+    sender = Sender(app)
+    previous = outbox.set_waker(lambda _app: sender.wake())
+    sender.start()
+    try:
+        with ask(client, patient.email) as response:
+            assert response.status_code == 202
+        deadline = time.monotonic() + 30
+        while not list(sent_mail.folder.glob("*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        outbox.set_waker(previous)
+        sender.stop(timeout=30)
+
+    db.session.rollback()
+    assert ledger() == [(patient.id, "R1795453200", "sent")]
+    assert [message.to for message in sent_mail] == [patient.email]
 
 
 def test_the_email_is_neutral_and_the_raw_token_is_kept_nowhere(client, make, sent_mail, caplog):
