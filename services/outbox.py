@@ -46,15 +46,9 @@ def composers() -> Mapping[str, Composer]:
     """Return the composer of each kind sent at once."""
     # Imported here: those modules owe their mail through this one.
     from .notices import compose_urgent_notices
+    from .password_reset import compose_password_resets
 
-    found: dict[str, Composer] = {URGENT_NOTICE: compose_urgent_notices}
-    try:
-        from .password_reset import compose_password_resets
-    except ImportError:
-        pass
-    else:
-        found[PASSWORD_RESET] = compose_password_resets
-    return found
+    return {URGENT_NOTICE: compose_urgent_notices, PASSWORD_RESET: compose_password_resets}
 
 
 def owe(kind: str, recipient_id: int, period: str, now: datetime) -> None:
@@ -163,7 +157,14 @@ Waker = Callable[[Flask], None]
 
 
 def wake_sender(app: Flask) -> None:
-    sender_for(app).wake()
+    """Wake this process's sender for app, if it runs one (web workers start it with their first request).
+
+    A process without one (the CLI, the scheduler) leaves the message to the
+    scheduler's immediate-mail job and to the web workers' own passes.
+    """
+    sender = _senders.get((os.getpid(), id(app)))
+    if sender is not None:
+        sender.wake()
 
 
 _waker: Waker = wake_sender
