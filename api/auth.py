@@ -35,9 +35,9 @@ def issue_tokens(user: User, session_id: str | None = None) -> dict:
     }
 
 
-def _unauthorized(detail: str, status: int = 401):
-    headers = {"WWW-Authenticate": 'Bearer realm="waypoint"'} if status == 401 else {}
-    return problem_response(status, "unauthorized", "Unauthorized", detail, headers=headers)
+def _unauthorized(detail: str, type_: str = "unauthorized"):
+    return problem_response(401, type_, "Unauthorized", detail,
+                            headers={"WWW-Authenticate": 'Bearer realm="waypoint"'})
 
 
 @jwt.user_lookup_loader
@@ -68,22 +68,24 @@ def _token_revoked(_header, payload) -> bool:
 
 @jwt.unauthorized_loader
 def _missing_token(reason):
-    return _unauthorized("Log in and send 'Authorization: Bearer <access token>'.")
+    # A distinct type per cause, so a phone chooses between refreshing (token-expired)
+    # and signing in again (the others) without parsing the English detail.
+    return _unauthorized("Log in and send 'Authorization: Bearer <access token>'.", "token-missing")
 
 
 @jwt.invalid_token_loader
 def _invalid_token(reason):
-    return _unauthorized("The token is not valid.")
+    return _unauthorized("The token is not valid.", "token-invalid")
 
 
 @jwt.expired_token_loader
 def _expired_token(_header, _payload):
-    return _unauthorized("The token has expired; refresh it or log in again.")
+    return _unauthorized("The token has expired; refresh it or log in again.", "token-expired")
 
 
 @jwt.revoked_token_loader
 def _revoked_token(_header, _payload):
-    return _unauthorized("The token's session has ended; log in again.")
+    return _unauthorized("The token's session has ended; log in again.", "token-revoked")
 
 
 @jwt.user_lookup_error_loader

@@ -4,7 +4,7 @@ import re
 from datetime import date
 from typing import Any
 
-from flask import Flask, Request, request
+from flask import Flask, Request, current_app, request
 from flask_jwt_extended import current_user
 from flask_smorest import abort
 from werkzeug.routing import BaseConverter, IntegerConverter
@@ -133,8 +133,24 @@ def refuse_unreadable_json() -> None:
     RecursionError and ValueError (too many digits) it does not catch. A
     body that passes load_json is one json.loads reads without either.
     """
-    if request.url_rule is not None and request.is_json and request.get_data(cache=True):
+    if request.url_rule is None or not request.get_data(cache=True):
+        return
+    if request.is_json:
         request.get_json()
+    elif _reads_json_body():
+        # webargs would find no JSON and report every field "Missing data":
+        # say instead what is wrong, the media type (RFC 9110 15.5.16).
+        message = f"Send the body as application/json, not {request.mimetype or 'untyped'}."
+        abort(415, message=message, errors={"json": [message]},
+              headers={"Accept-Post": "application/json"} if request.method == "POST" else None)
+
+
+def _reads_json_body() -> bool:
+    """Return whether the matched operation takes a JSON body (a flask-smorest json argument)."""
+    view = current_app.view_functions.get(request.url_rule.endpoint)
+    method = getattr(getattr(view, "view_class", None), request.method.lower(), None)
+    parameters = getattr(method, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    return any(parameter.get("in") == "json" for parameter in parameters)
 
 
 def configure_requests(app: Flask) -> None:

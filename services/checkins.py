@@ -140,7 +140,7 @@ def _upsert_day(
     """Write the day; return the write and the content it replaced (None unless updated)."""
     content = normalise_content(content)
     _check_day_and_codes(desk, day, content)
-    if if_match in (None, ["*"]) and not desk.too_far_back(day):
+    if if_match is None and not desk.too_far_back(day):
         # Most writes are a new day: try the insert first, one statement instead of a read and an insert.
         created = _insert_days(desk, [(day, content)])
         if created:
@@ -161,7 +161,9 @@ def _upsert_day(
 
 def _refuse_new_day(desk: _Desk, day: date, if_match: list[str] | None) -> None:
     """Raise if a day with no check-in may not be created by this write."""
-    if if_match is not None and if_match != ["*"]:
+    # If-Match: * too: it asks for an edit of a current check-in, never a
+    # creation (RFC 9110 13.1.1), so a day with none answers 412.
+    if if_match is not None:
         raise StaleVersion("There is no check-in for this day to match the version you sent.")
     if desk.too_far_back(day):
         days = desk.organization.late_entry_days

@@ -70,15 +70,15 @@ def test_a_body_just_under_the_limit_is_read(client, app, patient_auth):
 
 @pytest.mark.parametrize("data, content_type, status", [
     ("{not json", "application/json", 400), ('{"craving": 3', "application/json", 400),
-    ("", "application/json", 422), ("craving=3", "application/x-www-form-urlencoded", 422),
-    ("craving: 3", "text/plain", 422),
+    ("", "application/json", 422), ("craving=3", "application/x-www-form-urlencoded", 415),
+    ("craving: 3", "text/plain", 415),
 ])
 def test_a_body_that_is_not_json_is_a_problem(client, patient_auth, count, data, content_type, status):
     response = client.put("/api/v1/me/checkins/2026-11-23", headers=patient_auth,
                           data=data, content_type=content_type)
 
     body = problem(response, status)
-    assert ("json" if status == 400 else "craving") in body["errors"]
+    assert ("craving" if status == 422 else "json") in body["errors"]
     assert_no_html(response)
     assert count(Checkin) == 0
 
