@@ -1,9 +1,10 @@
 from datetime import date
 
-from sqlalchemy import DDL, Date, ForeignKey, String, Text, event
+from sqlalchemy import DDL, Date, ForeignKey, String, Text, bindparam, event, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base
+from .base import Base, begin_writing, db
+from .user import PatientProfile
 
 
 class CaseloadRow(Base):
@@ -88,3 +89,31 @@ def _create_caseload_triggers(_metadata, connection, **_kw) -> None:
     # After every table: the triggers sit on tables created after caseload_rows.
     for statement in caseload_trigger_ddl(connection.dialect.name):
         connection.execute(DDL(statement))
+
+
+_PROFILE = PatientProfile.__table__.c
+# FOR NO KEY UPDATE: what an UPDATE of the row would take. It queues the
+# patient's writers behind one another but not the inserts whose foreign
+# key merely points at the profile (they take FOR KEY SHARE).
+_LOCK_PATIENT = (select(_PROFILE.user_id).where(_PROFILE.user_id == bindparam("patient_id"))
+                 .with_for_update(key_share=True))
+
+
+def lock_patient(patient_id: int) -> None:
+    """Take the patient's write lock: the first lock of any write to their records.
+
+    The triggers above update the patient's caseload row inside every write
+    to a source, so each writer ends up holding that row too. A writer that
+    held a check-in (or an alert) while waiting for it, against one that held
+    it while waiting for that check-in, deadlocked: three phones syncing
+    overlapping days did, one in two rounds. Taken first, the patient's
+    profile row puts every writer of the patient in one queue, whatever they
+    lock after it; goals and questionnaire orders already lock it first.
+    PostgreSQL: the row, FOR NO KEY UPDATE. SQLite: its one write lock,
+    from now to the commit (a no-op inside a write request, which holds it).
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        begin_writing()
+    else:
+        connection.execute(_LOCK_PATIENT, {"patient_id": patient_id})

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, func, insert, select, text
 from models import (
     Checkin, CheckinRevision, CopingSkill, Organization, PatientProfile, User, begin_writing, db, savepoint,
 )
+from models.caseload import lock_patient
 
 from .clock import local_today
 from .errors import CheckinLocked, DomainError, InvalidInput, StaleVersion, VersionRequired
@@ -87,6 +88,12 @@ def record_checkin(
     If-Match header), ["*"] for any, or None when it sent none. A created or
     changed day goes through the alert rules.
     """
+    lock_patient(patient.id)
+    return _write_day(patient, day, content, if_match, now)
+
+
+def _write_day(patient: User, day: date, content: dict, if_match: list[str] | None, now: datetime) -> CheckinWrite:
+    """Write one day as record_checkin does, under the patient's write lock already taken."""
     from .alerts import CheckinRules, checkin_crisis_resources  # alerts read check-ins
 
     desk = _Desk.of(patient, now)
@@ -246,6 +253,9 @@ def sync_checkins(patient: User, queue: list[dict], now: datetime) -> list[SyncR
         queued.append(_QueuedDay(day, entry, None if base_version is None else [str(base_version)]))
     if not queued:
         return []
+    # Before any day is read or written: another request of the patient's
+    # (a second phone's sync) writes its days after this one, not among them.
+    lock_patient(patient.id)
     if len({item.day for item in queued}) == len(queued):
         results = _sync_together(patient, queued, now)
         if results is not None:
@@ -258,7 +268,7 @@ def _sync_one_by_one(patient: User, queued: list[_QueuedDay], now: datetime) -> 
     for item in queued:
         nested = savepoint()
         try:
-            write = record_checkin(patient, item.day, item.content, item.if_match, now)
+            write = _write_day(patient, item.day, item.content, item.if_match, now)
         except DomainError as error:
             nested.rollback()
             results.append(SyncResult(item.day, "refused", error=error))

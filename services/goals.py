@@ -35,7 +35,8 @@ from typing import NamedTuple, Protocol
 
 from sqlalchemy import select
 
-from models import PatientProfile, User, WeeklyGoal, db
+from models import User, WeeklyGoal, db
+from models.caseload import lock_patient
 
 from .access import patient_in_reach
 from .clock import local_today
@@ -176,7 +177,9 @@ def add_goal(patient: User, text: str, now: datetime) -> GoalWrite:
     """Add a goal to the patient's current week (or return the same goal set a moment ago)."""
     text = text.strip()
     week = week_start_of(_today(patient, now))
-    _lock_patient(patient.id)
+    # Two phones adding at once queue here (on SQLite, two processes too), so
+    # the cap and the retry check each see the other's goal.
+    lock_patient(patient.id)
     goals = _goals_between(patient.id, week, week)
     for goal in goals:
         if goal.text.casefold() == text.casefold():
@@ -285,9 +288,3 @@ def _own_goal(patient: User, goal_id: int) -> WeeklyGoal:
     return goal
 
 
-def _lock_patient(patient_id: int) -> None:
-    # FOR UPDATE on PostgreSQL: two phones adding at once queue here, so the
-    # cap and the retry check see each other. SQLite writes are serialised already.
-    db.session.scalars(
-        select(PatientProfile.user_id).where(PatientProfile.user_id == patient_id).with_for_update()
-    ).one()

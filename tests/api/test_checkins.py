@@ -534,9 +534,10 @@ def test_a_new_day_costs_the_same_few_statements_whatever_the_history(client, ma
             assert put(client, auth, TODAY, checkin_body()).status_code == 201
         counts.append(statements())
 
-    # The token with the caller, the coping-skill codes, the day, its revision,
+    # The write lock (SQLite's BEGIN IMMEDIATE, the patient's row on PostgreSQL),
+    # the token with the caller, the coping-skill codes, the day, its revision,
     # the history the alert rules read, and the audit event: one commit.
-    assert counts == [6, 6]
+    assert counts == [7, 7]
 
 
 def test_a_write_and_its_audit_event_are_committed_together(client, auth, patient, count):
