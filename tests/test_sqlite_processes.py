@@ -1,0 +1,162 @@
+"""Two app processes on one SQLite file: a read that decides a write holds across processes.
+
+The shipped gunicorn.conf.py runs a worker per core. Each process queues its
+own writers on a lock (api/database.py), but pysqlite read outside any
+transaction, so two processes could both read "invite unused", "refresh
+token current" or "four goals this week" and both write. Here two gunicorn
+masters of one worker each serve the same file, and every race sends half
+of its requests to each, all released at once.
+
+SQLite only: on PostgreSQL the same races are covered by row locks
+(tests/api/test_concurrency.py).
+"""
+import os
+import secrets
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from models import AuthSession, Invite, WeeklyGoal, db
+from services import accounts
+from services.goals import GOALS_PER_WEEK, week_start_of
+from tests.factories import bearer, create_goal
+from tests.test_scale_out import STARTUP_SECONDS, _start, _stop, _wait_until_ready
+
+ATTEMPTS_PER_PROCESS = 4
+# Each race is run a few times: without a lock across processes, a round lets two through more often than not.
+ROUNDS = 8
+ZONE = "America/New_York"
+
+
+@pytest.fixture(scope="module")
+def processes(database_url, _schema, tmp_path_factory):
+    """Start two app processes, one worker each, on the test run's SQLite file; stop them whatever happens."""
+    if make_url(database_url).get_backend_name() != "sqlite":
+        pytest.skip("two processes on one SQLite file: the PostgreSQL races have tests of their own")
+    folder = tmp_path_factory.mktemp("sqlite-processes")
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in ("SMTP_URL", "LOG_FORMAT", "GUNICORN_ACCESS_LOG", "REDIS_URL")}
+    environment.update({
+        # The test mints tokens with the development key, as these processes check them.
+        "WAYPOINT_ENV": "development", "DATABASE_URL": database_url, "GUNICORN_BIND": "127.0.0.1:0",
+        "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "4", "OUTBOX_DIR": str(folder / "outbox"),
+    })
+    environment.pop("JWT_SECRET_KEY", None)
+    started = []
+    try:
+        for label in ("A", "B"):
+            started.append(_start(label, environment, "api:create_app()", folder / f"{label}.log"))
+        deadline = time.monotonic() + STARTUP_SECONDS
+        for process in started:
+            _wait_until_ready(process, deadline)
+        yield started
+    finally:
+        _stop(started)
+
+
+@pytest.fixture
+def real_now(clock):
+    """Run the test's clock at the processes' time: what it writes must not be expired for them."""
+    clock.now = datetime.now(timezone.utc)
+    return clock.now
+
+
+def on_both_at_once(processes, method: str, path: str, bodies: list[dict | None], headers: dict | None = None):
+    """Send each body on its own thread, alternating between the processes, released together."""
+    barrier = threading.Barrier(len(bodies))
+    answers: list = [None] * len(bodies)
+
+    def send(index, body):
+        barrier.wait(timeout=30)
+        answers[index] = processes[index % 2].call(method, path, body, headers)
+
+    threads = [threading.Thread(target=send, args=(index, body)) for index, body in enumerate(bodies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(answer is not None for answer in answers), answers
+    return answers
+
+
+def statuses(answers) -> list[int]:
+    return sorted(answer.status for answer in answers)
+
+
+def test_one_invite_code_registers_one_account(processes, make, real_now):
+    clinician = make.clinician()
+    broken = []
+    for round_ in range(ROUNDS):
+        email = f"invited-{secrets.token_hex(6)}@example.org"
+        profile, invite = accounts.enrol_patient(clinician, {
+            "email": email, "display_name": "Invited", "timezone": ZONE, "level_of_care": "iop"}, real_now)
+        db.session.commit()
+        attempts = [{"invite_code": invite.code, "email": email, "password": secrets.token_urlsafe(18)}
+                    for _ in range(2 * ATTEMPTS_PER_PROCESS)]
+
+        answers = on_both_at_once(processes, "POST", "/api/v1/auth/register", attempts)
+
+        if statuses(answers) != [201] + [422] * (len(attempts) - 1):
+            broken.append((round_, statuses(answers)))
+            continue
+        # The password that took is the one whose registration was answered 201.
+        winner = attempts[next(i for i, answer in enumerate(answers) if answer.status == 201)]
+        login = processes[1].call("POST", "/api/v1/auth/login", {"email": email, "password": winner["password"]})
+        assert login.status == 200, login.body
+        db.session.expire_all()
+        assert db.session.scalars(select(Invite.used_at).where(Invite.patient_id == profile.user_id)).one()
+
+    assert not broken, f"{len(broken)} of {ROUNDS} rounds registered more than once: {broken}"
+
+
+def test_a_refresh_token_presented_to_both_processes_at_once_is_honoured_at_most_once(processes, make, real_now):
+    broken = []
+    for round_ in range(ROUNDS):
+        patient = make.patient()
+        tokens = make.tokens(patient)
+
+        answers = on_both_at_once(processes, "POST", "/api/v1/auth/refresh", [None] * (2 * ATTEMPTS_PER_PROCESS),
+                                  bearer(tokens["refresh_token"]))
+
+        assert set(statuses(answers)) <= {200, 401}, statuses(answers)
+        if statuses(answers).count(200) > 1:
+            broken.append((round_, statuses(answers)))
+            continue
+        # Copies of one token racing look like theft: the session is revoked, whatever was issued meanwhile.
+        db.session.expire_all()
+        session = db.session.scalars(select(AuthSession).where(AuthSession.user_id == patient.id)).one()
+        assert session.revoked_reason == "refresh_reuse"
+        for answer in answers:
+            if answer.status == 200:
+                me = processes[1].call("GET", "/api/v1/me", headers=bearer(answer.body["access_token"]))
+                assert me.status == 401
+
+    assert not broken, f"{len(broken)} of {ROUNDS} rounds honoured one refresh token twice: {broken}"
+
+
+def test_goals_added_through_both_processes_at_once_keep_the_weekly_cap(processes, make, real_now):
+    week = week_start_of(real_now.astimezone(ZoneInfo(ZONE)).date())
+    broken = []
+    for round_ in range(ROUNDS):
+        patient = make.patient(timezone=ZONE)
+        for n in range(GOALS_PER_WEEK - 1):
+            create_goal(patient, week, f"Goal already set {n}")
+        auth = make.headers(patient)
+        goals = [{"text": f"New goal {n}"} for n in range(2 * ATTEMPTS_PER_PROCESS)]
+
+        answers = on_both_at_once(processes, "POST", "/api/v1/me/goals", goals, auth)
+
+        assert set(statuses(answers)) <= {201, 409}, [a.body for a in answers]
+        db.session.expire_all()
+        this_week = db.session.scalars(select(WeeklyGoal).where(
+            WeeklyGoal.patient_id == patient.id, WeeklyGoal.week_start >= week,
+            WeeklyGoal.week_start < week + timedelta(days=7))).all()
+        if statuses(answers).count(201) != 1 or len(this_week) != GOALS_PER_WEEK:
+            broken.append((round_, len(this_week)))
+
+    assert not broken, f"{len(broken)} of {ROUNDS} rounds broke the cap of {GOALS_PER_WEEK}: (round, goals) {broken}"
