@@ -38,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         "type": "integer", "minimum": 0, "maximum": converter.max})
     document_items_schemas(api)
     _register_blueprints()
+    _register_pages(app)
     register_error_handlers(app)
     register_audit(app)
     register_security(app)
@@ -63,6 +64,13 @@ def _start_outbox_sender(app: Flask) -> None:
         if not started:
             sender_for(app)
             started = True
+
+
+def _register_pages(app: Flask) -> None:
+    """Serve the web pages (web/) from this app; imported here, as web imports api."""
+    from web import register_web
+
+    register_web(app)
 
 
 def _register_blueprints() -> None:

@@ -1,0 +1,74 @@
+"use strict";
+(function () {
+  const W = window.Waypoint, el = W.el;
+  const form = document.getElementById("checkin-form");
+  const field = function (id) { return document.getElementById(id); };
+  let etag = null;  // the loaded day's version: an edit sends it back in If-Match
+
+  function radio(name, value) {
+    const input = form.querySelector("input[name=" + name + "][value=" + String(!!value) + "]");
+    input.checked = true;
+  }
+
+  async function loadDay() {
+    etag = null;
+    const response = await W.api("/me/checkins/" + field("day").value);
+    if (response.status === 404) { W.status("No check-in yet for this day."); return; }
+    if (!response.ok) throw await W.problem(response);
+    etag = response.headers.get("ETag");
+    const c = await response.json();
+    field("craving").value = c.craving; field("mood").value = c.mood; field("sleep_hours").value = c.sleep_hours;
+    radio("used_substance", c.used_substance); radio("self_harm_thoughts", c.self_harm_thoughts);
+    field("note").value = c.note || "";
+    W.status("You already checked in for this day; saving changes it.");
+  }
+
+  function showCrisis(resources) {
+    const section = field("crisis");
+    field("crisis-message").textContent = resources.message;
+    const contacts = field("crisis-contacts");
+    contacts.replaceChildren(
+      el("li", resources.lifeline.name + ": call " + resources.lifeline.call + ", text " + resources.lifeline.text),
+      el("li", "Emergency: " + resources.emergency_number));
+    if (resources.program && resources.program.phone) {
+      contacts.append(el("li", resources.program.name + ": " + resources.program.phone));
+    }
+    section.hidden = false;
+    section.setAttribute("tabindex", "-1");
+    section.focus();
+  }
+
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    field("checkin-error").textContent = "";
+    const body = {
+      craving: Number(field("craving").value), mood: Number(field("mood").value),
+      sleep_hours: Number(field("sleep_hours").value),
+      used_substance: form.querySelector("input[name=used_substance]:checked").value === "true",
+      self_harm_thoughts: form.querySelector("input[name=self_harm_thoughts]:checked").value === "true",
+      note: field("note").value || null,
+    };
+    const headers = {"Content-Type": "application/json"};
+    if (etag) headers["If-Match"] = etag;
+    try {
+      // PUT of one day is idempotent: sending it again after a lost answer changes nothing.
+      const response = await W.api("/me/checkins/" + field("day").value,
+        {method: "PUT", headers: headers, body: JSON.stringify(body)});
+      if (!response.ok) throw await W.problem(response);
+      etag = response.headers.get("ETag");
+      const saved = await response.json();
+      if (saved.crisis_resources) showCrisis(saved.crisis_resources);
+      W.status("Check-in saved for " + saved.date + ".");
+    } catch (error) {
+      const problems = error.body && error.body.errors ? " " + JSON.stringify(error.body.errors) : "";
+      field("checkin-error").textContent = error.message + problems;
+    }
+  });
+
+  field("day").addEventListener("change", function () { loadDay().catch(W.fail); });
+  W.json("/me/summary").then(function (summary) {
+    field("day").value = summary.today;
+    field("day").max = summary.today;
+    return loadDay();
+  }).catch(W.fail);
+})();
