@@ -52,6 +52,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -453,9 +454,36 @@ class SendReport:
                 "transport_down": self.transport_down}
 
 
+class _MailPolicy(EmailPolicy):
+    """The default policy, except that the one-click unsubscribe headers stay one plain line each.
+
+    Folded at 78 characters, a long unsubscribe URL becomes an RFC 2047
+    encoded word, which mail clients do not read as List-Unsubscribe
+    (RFC 2369, RFC 8058): they then offer no one-click unsubscribe.
+    """
+
+    _ONE_LINE = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+
+    def _one_line(self, name, value) -> str | None:
+        text = str(value)
+        if name.lower() in self._ONE_LINE and text.isascii() and not any(c in text for c in "\r\n"):
+            return f"{name}: {text}{self.linesep}"
+        return None
+
+    def fold(self, name, value):
+        return self._one_line(name, value) or super().fold(name, value)
+
+    def fold_binary(self, name, value):
+        line = self._one_line(name, value)
+        return line.encode("ascii") if line else super().fold_binary(name, value)
+
+
+MAIL_POLICY = _MailPolicy()
+
+
 def build_email(delivery: Claimed, letter: Letter) -> EmailMessage:
     """Return the MIME message for a delivery: plain text and HTML, the ledger's Message-ID."""
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = _mail_from()
     message["To"] = letter.to
     message["Subject"] = letter.subject
