@@ -22,14 +22,18 @@ Shares (PDA, adherence) and missing days
     Their denominator is the days the patient was in treatment within the
     window, not the raw window length:
 
-    * days before the treatment start are not counted; the treatment start is
-      ``recovery_start`` when the caller gives it, otherwise the patient's
-      first check-in (check-ins dated before ``recovery_start`` fall outside
-      the treatment period and count on neither side of the fraction); a
-      caller that knows the day of enrolment passes ``in_treatment_since``,
-      and days before both it and the first check-in are not counted either
-      (a recovery that began years before enrolment is no years of missing
-      check-ins);
+    * a caller that knows the day of enrolment passes ``in_treatment_since``:
+      every day from enrolment counts, and a day before it counts only when
+      it has a check-in (filled in late: the patient had no app to check in
+      with then, so an unreported day before enrolment is neither a missed
+      check-in nor presumed use, while a day they did report is theirs and
+      the figures say so through ``days_late``);
+    * days before ``recovery_start`` never count (check-ins dated before it
+      fall outside the treatment period and count on neither side of the
+      fraction: a recovery that began years before enrolment is no years of
+      missing check-ins);
+    * without ``in_treatment_since`` every day counts from ``recovery_start``,
+      or from the patient's first check-in when there is none;
     * today counts only once it has a check-in: the day is not over, and a
       patient who checks in every evening must not read 86 % every morning.
 
@@ -41,7 +45,8 @@ Shares (PDA, adherence) and missing days
 Direction of a trend
     The 14-day least-squares slope needs at least ``MIN_POINTS_FOR_DIRECTION``
     check-ins; below that both the slope and its direction are ``None``.
-    ``|slope| < STEADY_THRESHOLD[metric]`` reads "steady". The thresholds are
+    ``|slope| <= STEADY_THRESHOLD[metric]`` reads "steady" (within the limit,
+    the limit itself included). The thresholds are
     set so that "improving" or "worsening" means a change a person would
     notice across the two weeks of the window:
 
@@ -348,7 +353,7 @@ def metric_trend(
     earlier: EarlierCheckins | None = None,
 ) -> MetricTrend:
     """Bundle the means, slope, weekly change and missing days of one metric."""
-    return _metric_trend(_indexed(records, today, earlier), metric, recovery_start, window)
+    return _metric_trend(_indexed(records, today, earlier), metric, _Counting(recovery_start), window)
 
 
 def abstinence(
@@ -362,7 +367,7 @@ def abstinence(
     day with use.
     """
     checkins = _indexed(records, today, earlier)
-    return _abstinence(checkins, _counting_start(checkins, recovery_start, in_treatment_since), recovery_start)
+    return _abstinence(checkins, _counting_start(recovery_start, in_treatment_since), recovery_start)
 
 
 def current_streak(
@@ -390,7 +395,7 @@ def adherence(
 ) -> AdherenceFigure:
     """Compute the share of days in treatment with a check-in."""
     checkins = _indexed(records, today, earlier)
-    return _adherence(checkins, days, _counting_start(checkins, recovery_start, in_treatment_since))
+    return _adherence(checkins, days, _counting_start(recovery_start, in_treatment_since))
 
 
 def coping_skill_frequency(
@@ -425,12 +430,12 @@ def patient_trends(
 ) -> PatientTrends:
     """Compute the whole Trends section for one patient.
 
-    in_treatment_since (the day of enrolment) keeps days before it, on which
-    the patient had no app to check in with, out of PDA and adherence, unless
-    they were filled in late (see _counting_start).
+    in_treatment_since (the day of enrolment) keeps the days before it, on
+    which the patient had no app to check in with, out of PDA, adherence and
+    missing days, except those they filled in late (see _counting_start).
     """
     checkins = _indexed(records, today, earlier)
-    start = _counting_start(checkins, recovery_start, in_treatment_since)
+    start = _counting_start(recovery_start, in_treatment_since)
     return PatientTrends(
         today=today,
         recovery_start=recovery_start,
@@ -505,20 +510,24 @@ class _Checkins:
             )
         return start
 
-    def treatment_span(
-        self, days: int, recovery_start: date | None
-    ) -> tuple[date, date, int]:
-        """Return the first and last counted day of a window, and how many there are.
+    def treatment_span(self, days: int, counting: "_Counting") -> tuple[date, date, int]:
+        """Return the first and last day a window's check-ins count on, and its days in treatment.
 
-        See "Shares" in the module docstring for why the window is clipped.
+        Every check-in from the first to the last day counts; the days in
+        treatment are those days, less the unreported ones before
+        ``counting.every_day`` (see "Shares" in the module docstring).
         """
-        first = self.window_start(days)
-        treatment_start = recovery_start if recovery_start is not None else self.first_day
-        if treatment_start is None:
-            return first, first, 0
-        first = max(first, treatment_start)
+        window_first = self.window_start(days)
+        every_day = counting.every_day if counting.every_day is not None else self.first_day
+        if every_day is None:
+            return window_first, window_first, 0
+        first = max(window_first, min(counting.reported_from or every_day, every_day))
+        counted_from = max(window_first, every_day)
         last = self.today if self.today in self.by_day else self.today - timedelta(days=1)
-        return first, last, max(0, (last - first).days + 1)
+        in_treatment = max(0, (last - counted_from).days + 1)
+        if first < counted_from:
+            in_treatment += sum(first <= day < counted_from and day <= last for day in self.by_day)
+        return first, last, in_treatment
 
 
 def index_checkins(
@@ -579,7 +588,7 @@ def _rolling_mean(checkins: _Checkins, metric: str, days: int) -> MeanFigure:
 
 
 def _direction(metric: str, per_day: float) -> Direction:
-    if abs(per_day) < STEADY_THRESHOLD[metric]:
+    if abs(per_day) <= STEADY_THRESHOLD[metric]:  # within the limit, inclusive (module doc)
         return "steady"
     rising = per_day > 0
     good = not rising if metric in LOWER_IS_BETTER else rising
@@ -640,10 +649,8 @@ def _week_over_week(checkins: _Checkins, metric: str) -> ChangeFigure:
     )
 
 
-def _metric_trend(
-    checkins: _Checkins, metric: str, recovery_start: date | None, window: int
-) -> MetricTrend:
-    first, last, days_in_treatment = checkins.treatment_span(window, recovery_start)
+def _metric_trend(checkins: _Checkins, metric: str, counting: _Counting, window: int) -> MetricTrend:
+    first, last, days_in_treatment = checkins.treatment_span(window, counting)
     reported_in_treatment = sum(first <= day <= last for day in checkins.by_day)
     return MetricTrend(
         metric=metric,
@@ -709,33 +716,37 @@ def _longest_streak(checkins: _Checkins, abstinent_days: set[date]) -> int:
     return max(longest, earlier.longest_run, joined)
 
 
-def _counting_start(
-    checkins: "_Checkins", recovery_start: date | None, in_treatment_since: date | None
-) -> date | None:
-    """Return the first day shares count from (None: the first check-in).
+@dataclass(frozen=True)
+class _Counting:
+    """Which days of a window are days in treatment (see "Shares" in the module docstring)."""
 
-    Without in_treatment_since, recovery_start (the legacy rule in the module
-    docstring). With it, the earlier of enrolment and the first check-in
-    (a patient may fill in days before enrolment late), never before
-    recovery_start: a recovery that began years before enrolment must not
-    count those years as missing days.
+    every_day: date | None  # every day from here counts; None: from the first check-in
+    reported_from: date | None = None  # from here to every_day - 1, only days with a check-in
+
+
+def _counting_start(recovery_start: date | None, in_treatment_since: date | None) -> _Counting:
+    """Return the days PDA, adherence and missing days count, the one rule every view shares.
+
+    Without in_treatment_since, every day from recovery_start (the legacy
+    rule in the module docstring). With it, every day from enrolment, and
+    before enrolment only the days the patient reported (filled in late),
+    never before recovery_start.
     """
     if in_treatment_since is None:
-        return recovery_start
-    since = in_treatment_since
-    if checkins.first_day is not None:
-        since = min(since, checkins.first_day)
-    return since if recovery_start is None else max(since, recovery_start)
+        return _Counting(recovery_start)
+    if recovery_start is None:
+        return _Counting(in_treatment_since, date.min)
+    return _Counting(max(in_treatment_since, recovery_start), recovery_start)
 
 
-def _abstinence(checkins: _Checkins, counting_start: date | None, recovery_start: date | None) -> Abstinence:
+def _abstinence(checkins: _Checkins, counting: _Counting, recovery_start: date | None) -> Abstinence:
     abstinent_days = _abstinent_days(checkins)
     today = checkins.today
     current = _current_streak(checkins, abstinent_days)
 
     pda = []
     for days in PDA_WINDOWS:
-        first, last, days_in_window = checkins.treatment_span(days, counting_start)
+        first, last, days_in_window = checkins.treatment_span(days, counting)
         reported = [
             record for record in checkins.by_day.values() if first <= record.day <= last
         ]
@@ -761,10 +772,8 @@ def _abstinence(checkins: _Checkins, counting_start: date | None, recovery_start
     )
 
 
-def _adherence(
-    checkins: _Checkins, days: int, recovery_start: date | None
-) -> AdherenceFigure:
-    first, last, days_in_window = checkins.treatment_span(days, recovery_start)
+def _adherence(checkins: _Checkins, days: int, counting: _Counting) -> AdherenceFigure:
+    first, last, days_in_window = checkins.treatment_span(days, counting)
     reported = [
         record for record in checkins.by_day.values() if first <= record.day <= last
     ]

@@ -36,13 +36,14 @@ def history(today: date = TODAY) -> dict:
     return days
 
 
-def expected_trends(days: dict, today: date, window: int, late=LATE_DAYS, recovery_start=RECOVERY_START) -> dict:
+def expected_trends(days: dict, today: date, window: int, late=LATE_DAYS, recovery_start=RECOVERY_START,
+                    enrolled_on: date = date(2026, 10, 1)) -> dict:
     records = []
     for day, fields in days.items():
         body = checkin_body(**fields)
         records.append(DayRecord(day, body["craving"], body["mood"], body["sleep_hours"], body["used_substance"],
                                  tuple(sorted(body["coping_skills"])), day in late))
-    return patient_trends(records, today, recovery_start, window).to_dict()
+    return patient_trends(records, today, recovery_start, window, in_treatment_since=enrolled_on).to_dict()
 
 
 @pytest.fixture
@@ -108,7 +109,8 @@ def test_a_patients_today_is_their_own_time_zones_day(client, make, clock, clini
     body = get(client, "/api/v1/me/trends", make.headers(tokyo)).json
 
     assert (body["today"], body["last_checkin"]) == ("2026-11-24", "2026-11-24")
-    assert body == expected_trends(history(tomorrow), tomorrow, 28, late=(), recovery_start=None)
+    # Enrolled today, Tokyo's today: the seven weeks before are all filled in late.
+    assert body == expected_trends(history(tomorrow), tomorrow, 28, late=(), recovery_start=None, enrolled_on=tomorrow)
 
 
 def test_a_patient_without_check_ins_gets_empty_figures_not_an_error(client, make, clinician):
@@ -217,15 +219,18 @@ def test_days_before_enrolment_are_not_counted_as_missing(client, make, clinicia
     assert body["metrics"]["craving"]["missing_days"] == 0
 
 
-def test_a_day_before_enrolment_filled_in_late_counts_from_that_day(client, make, clinician, newcomer):
+def test_a_day_before_enrolment_counts_only_when_filled_in(client, make, clinician, newcomer):
     create_checkins(newcomer, {ago(n): {"used_substance": n == 9} for n in (9, *range(6))})
 
     body = get(client, f"/api/v1/patients/{newcomer.id}/trends", make.headers(clinician)).json
 
     pda_30 = body["abstinence"]["pda"]["30"]
-    # From the 14th (the late day) to today: 10 days, 7 reported, 6 without use.
-    assert (pda_30["days_in_window"], pda_30["days_reported"], pda_30["days_abstinent"]) == (10, 7, 6)
-    assert pda_30["missing_as_use"] == 60.0
+    # The 18th (enrolment) to today, 6 days, and the 14th filled in late; the
+    # 15th to the 17th, unreported before the patient had the app, are not presumed use.
+    assert (pda_30["days_in_window"], pda_30["days_reported"], pda_30["days_abstinent"]) == (7, 7, 6)
+    assert pda_30["missing_as_use"] == 85.7
+    assert (body["adherence"]["days_in_window"], body["adherence"]["days_reported"]) == (7, 7)
+    assert body["metrics"]["craving"]["missing_days"] == 0
 
 
 def test_the_patients_own_summary_counts_from_enrolment_too(client, make, newcomer):

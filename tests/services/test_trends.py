@@ -108,7 +108,7 @@ def ref_slope(records, metric, today, days=14):
 def ref_direction(metric, per_day):
     if per_day is None:
         return None
-    if -STEADY_THRESHOLD[metric] < per_day < STEADY_THRESHOLD[metric]:
+    if -STEADY_THRESHOLD[metric] <= per_day <= STEADY_THRESHOLD[metric]:
         return "steady"
     going_down = per_day < 0
     if metric == "craving":
@@ -126,6 +126,18 @@ def ref_counted_days(records, today, days, recovery_start):
         day
         for day in window_days(today, days)
         if day >= start and (day < today or day in calendar)
+    ]
+
+
+def ref_counted_days_enrolled(records, today, days, recovery_start, enrolled_on):
+    """Days of the window in treatment: from enrolment every day that is over or
+    reported, before it only the reported ones, and never before recovery_start."""
+    calendar = calendar_of(records, today)
+    return [
+        day
+        for day in window_days(today, days)
+        if (recovery_start is None or day >= recovery_start)
+        and (day in calendar or (day >= enrolled_on and day < today))
     ]
 
 
@@ -663,3 +675,101 @@ def test_what_helps_lists_the_largest_reduction_first_and_thin_skills_last():
     assert [effect.skill for effect in effects] == ["urge_surfing", "exercise", "meeting"]
     assert effects[0].difference < effects[1].difference < 0
     assert effects[2].difference is None
+
+
+# ---------------------------------------------------------------------------
+# Days before enrolment: counted only when the patient filled them in
+# ---------------------------------------------------------------------------
+
+
+@property_test
+@given(patients(), st.integers(-3, 120))
+def test_every_share_counts_days_before_enrolment_only_when_reported(patient, enrolled_back):
+    records, today, recovery_start = patient
+    enrolled_on = today - enrolled_back * DAY
+    calendar = calendar_of(records, today)
+    trends = patient_trends(records, today, recovery_start, 28, in_treatment_since=enrolled_on)
+    shares = [(figure.days, figure) for figure in trends.abstinence.pda]
+    shares += [(7, trends.adherence_7), (28, trends.adherence)]
+    for days, figure in shares:
+        counted = ref_counted_days_enrolled(records, today, days, recovery_start, enrolled_on)
+        reported = [day for day in counted if day in calendar]
+        assert (figure.days_in_window, figure.days_reported) == (len(counted), len(reported))
+    counted_28 = ref_counted_days_enrolled(records, today, 28, recovery_start, enrolled_on)
+    for trend in trends.metrics:
+        assert trend.missing_days == sum(day not in calendar for day in counted_28)
+
+
+def test_one_day_filled_in_before_enrolment_presumes_no_use_on_the_days_around_it():
+    # Enrolled today, check-ins 20 days ago (filled in late) and today: two
+    # days in treatment, both abstinent; the 19 unreported days between came
+    # before the patient had the app, and are not presumed use (was 9.5 %).
+    records = [checkin(TODAY - 20 * DAY, late=True), checkin(TODAY)]
+    pda_30 = abstinence(records, TODAY, in_treatment_since=TODAY).pda_for(30)
+    assert (pda_30.days_in_window, pda_30.days_reported, pda_30.days_late) == (2, 2, 1)
+    assert (pda_30.missing_as_use, pda_30.missing_excluded) == (100.0, 100.0)
+
+
+def test_a_patient_enrolled_this_week_with_three_days_filled_in_counts_all_of_them():
+    # Enrolled two days ago, checked in since, and filled in the three days
+    # before enrolment: five days reported of five in treatment.
+    enrolled_on = TODAY - 2 * DAY
+    records = every_day(TODAY - 4 * DAY, TODAY)
+    figure = adherence(records, TODAY, 7, in_treatment_since=enrolled_on)
+    assert (figure.percent, figure.days_reported, figure.days_in_window) == (100.0, 5, 5)
+    # Today not yet checked in, and one of the days before enrolment not filled in: 3 of 3.
+    records = [checkin(TODAY - 4 * DAY), checkin(TODAY - 2 * DAY), checkin(TODAY - DAY)]
+    figure = adherence(records, TODAY, 7, in_treatment_since=enrolled_on)
+    assert (figure.percent, figure.days_reported, figure.days_in_window) == (100.0, 3, 3)
+
+
+def test_days_before_recovery_start_never_count_even_when_filled_in():
+    records = every_day(TODAY - 6 * DAY, TODAY)
+    figure = adherence(records, TODAY, 7, recovery_start=TODAY - DAY, in_treatment_since=TODAY - 4 * DAY)
+    assert (figure.days_reported, figure.days_in_window) == (2, 2)
+
+
+# ---------------------------------------------------------------------------
+# The steady limit itself
+# ---------------------------------------------------------------------------
+
+
+def _code_slope(records, today):
+    """The fit as services.trends computes it, in floats, to put a slope exactly on the limit."""
+    start = today - 13 * DAY
+    xs = [(record.day - start).days for record in records]
+    ys = [record.craving for record in records]
+    x_mean, y_mean = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys)) / sum((x - x_mean) ** 2 for x in xs)
+
+
+@pytest.mark.parametrize(("metric", "values"), [("craving", (0, 0, 1, 0)), ("mood", (10, 10, 9, 10))])
+def test_a_slope_exactly_on_the_steady_limit_is_steady(metric, values):
+    # Days 0, 2, 4 and 6 of the window: the fit is exactly 1/20 a day, and in
+    # floats exactly the limit's 0.05 (checked below, as the code computes it).
+    days = [TODAY - 13 * DAY + offset * DAY for offset in (0, 2, 4, 6)]
+    records = [checkin(day, **{metric: value}) for day, value in zip(days, values)]
+    on_limit = [checkin(day, craving=value) for day, value in zip(days, (0, 0, 1, 0))]
+    assert _code_slope(on_limit, TODAY) == STEADY_THRESHOLD["craving"]
+    figure = slope(records, metric, TODAY)
+    assert (abs(figure.value), figure.direction) == (0.05, "steady")
+
+
+def test_a_slope_just_past_the_steady_limit_has_a_direction():
+    days = [TODAY - 13 * DAY + offset * DAY for offset in (0, 2, 4, 6)]
+    records = [checkin(day, craving=value) for day, value in zip(days, (0, 0, 1, 1))]
+    assert _code_slope(records, TODAY) > STEADY_THRESHOLD["craving"]
+    assert slope(records, "craving", TODAY).direction == "worsening"
+
+
+def test_a_sleep_slope_exactly_on_its_limit_is_steady():
+    # 0.03 h/day on days 0, 1, 2 and 9 of the window (checked exact in floats).
+    days = [TODAY - 13 * DAY + offset * DAY for offset in (0, 1, 2, 9)]
+    records = [checkin(day, sleep_hours=hours) for day, hours in zip(days, (4.0, 4.0, 5.5, 4.5))]
+    start = TODAY - 13 * DAY
+    xs = [(record.day - start).days for record in records]
+    ys = [record.sleep_hours for record in records]
+    x_mean, y_mean = sum(xs) / 4, sum(ys) / 4
+    per_day = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys)) / sum((x - x_mean) ** 2 for x in xs)
+    assert per_day == STEADY_THRESHOLD["sleep_hours"]
+    assert slope(records, "sleep_hours", TODAY).direction == "steady"
