@@ -183,14 +183,18 @@ class _Enrolled:
     user_id: int
     timezone: str
     enrolled_at: datetime
+    recovery_start_date: date | None
 
 
 def _with_enrolment(patients: list[_Patient]) -> list[_Enrolled]:
-    """Add when each patient enrolled (read only for figures computed: a view of kept rows needs none)."""
-    enrolled = dict(db.session.execute(
-        select(PatientProfile.user_id, PatientProfile.enrolled_at)
-        .where(PatientProfile.user_id.in_([patient.user_id for patient in patients]))).all())
-    return [_Enrolled(patient.user_id, patient.timezone, enrolled[patient.user_id]) for patient in patients]
+    """Add when each patient enrolled and began recovery (the days their shares count).
+
+    Read only for figures computed: a view of kept rows needs none.
+    """
+    enrolled = {user_id: (enrolled_at, recovery_start) for user_id, enrolled_at, recovery_start in db.session.execute(
+        select(PatientProfile.user_id, PatientProfile.enrolled_at, PatientProfile.recovery_start_date)
+        .where(PatientProfile.user_id.in_([patient.user_id for patient in patients]))).all()}
+    return [_Enrolled(patient.user_id, patient.timezone, *enrolled[patient.user_id]) for patient in patients]
 
 
 class KeptFiguresDiffer(AssertionError):

@@ -346,7 +346,7 @@ def caseload_window_days(limits) -> int:
 def caseload_figures(patients: list, now: datetime, limits: dict) -> dict[int, tuple[dict, int]]:
     """Return each patient's caseload figures and risk rank, computed from their records.
 
-    patients: anything with a profile's user_id, timezone and enrolled_at.
+    patients: anything with a profile's user_id, timezone, enrolled_at and recovery_start_date.
 
     The figures are a caseload row without the live parts (patient,
     level_of_care, program): what services.caseload keeps per patient. The
@@ -378,18 +378,19 @@ def caseload_figures(patients: list, now: datetime, limits: dict) -> dict[int, t
         patient_scores = scores.get(profile.user_id, {})
         sessions = attendance.get(profile.user_id, [])
         attended = _attendance_14(sessions, today)
-        # Check-in adherence counts from enrolment (no app to check in with
-        # before it), the same span the risk rule judges, so the figure shown
-        # and the reason given never disagree.
-        enrolled_on = _enrolled_on(profile)
+        # Check-in adherence counts the days trends and the dashboard count
+        # (services.trends, "Shares"), the same span the risk rule judges, so
+        # every view shows one figure and the reason given never disagrees.
+        enrolled_on, recovery_start = _enrolled_on(profile), profile.recovery_start_date
         level = assess_risk(
             records, today, self_harm_days=history.self_harm_days,
             latest_scores={code: {**s, "local_day": s["local_day"].isoformat()} for code, s in patient_scores.items()},
             attendance_rate=attended["rate"], attended_sessions=attended["attended"] + attended["missed"],
-            in_treatment_since=enrolled_on, earlier=earlier,
+            in_treatment_since=enrolled_on, recovery_start=recovery_start, earlier=earlier,
         )
         last = last_checkin(records, today, earlier=earlier)
-        checkin_share = adherence(records, today, 7, recovery_start=enrolled_on, earlier=earlier)
+        checkin_share = adherence(records, today, 7, recovery_start=recovery_start,
+                                  in_treatment_since=enrolled_on, earlier=earlier)
         step_up = step_up_flag(records, recent_alerts.get(profile.user_id, []), sessions, today, limits)
         counts = alert_counts.get(profile.user_id, {})
         figures[profile.user_id] = ({
@@ -452,7 +453,7 @@ def patient_dashboard(actor: User, patient_id: int, now: datetime, days: int = 9
         history.records, today, self_harm_days=history.self_harm_days,
         latest_scores={code: {**s, "local_day": s["local_day"].isoformat()} for code, s in scores.items()},
         attendance_rate=attended["rate"], attended_sessions=attended["attended"] + attended["missed"],
-        in_treatment_since=_enrolled_on(profile),
+        in_treatment_since=_enrolled_on(profile), recovery_start=profile.recovery_start_date,
     )
     return {
         "patient": profile,

@@ -54,7 +54,7 @@ def assess_risk(
     records: list[DayRecord], today: date, *, self_harm_days: list[date] = (),
     latest_scores: dict | None = None, attendance_rate: float | None = None,
     attended_sessions: int = 0, in_treatment_since: date | None = None,
-    earlier: EarlierCheckins | None = None,
+    recovery_start: date | None = None, earlier: EarlierCheckins | None = None,
 ) -> Risk:
     """Return the risk level and every reason behind it.
 
@@ -62,7 +62,9 @@ def assess_risk(
     {"risk": {"score"}, "use": {"score"}}, "local_day"}; attendance_rate is
     a percent over the last 14 days with attended_sessions behind it.
     records may start 14 days before today when earlier summarises the
-    older check-ins (services.trends.EarlierCheckins).
+    older check-ins (services.trends.EarlierCheckins). in_treatment_since
+    (enrolment) and recovery_start decide the days adherence counts, as
+    services.trends does for every view of the figure.
     """
     reasons: list[Reason] = []
     recent = {r.day: r for r in records if today - timedelta(days=13) <= r.day <= today}
@@ -94,7 +96,8 @@ def assess_risk(
     short = sum(1 for hours in nights if hours < RISK_RULES["short_sleep_hours"])
     if short >= RISK_RULES["short_sleep_nights"]:
         reasons.append(Reason("short_sleep", "medium", f"Under 4 h sleep on {short} of the last 5 nights"))
-    checkin_share = adherence(indexed, today, 7, recovery_start=in_treatment_since, earlier=earlier).percent
+    checkin_share = adherence(indexed, today, 7, recovery_start=recovery_start,
+                              in_treatment_since=in_treatment_since, earlier=earlier).percent
     if checkin_share is not None and checkin_share < RISK_RULES["low_adherence_percent"]:
         reasons.append(Reason("low_adherence", "medium", f"Checked in on {checkin_share:.0f} % of the last 7 days"))
     for code, limit, label in (("phq9", RISK_RULES["phq9_total"], "PHQ-9"), ("gad7", RISK_RULES["gad7_total"], "GAD-7")):

@@ -216,6 +216,39 @@ def test_caseload_adherence_counts_from_enrolment_as_the_risk_rule_does(client, 
     assert row["risk"] == {"level": "low", "reasons": []}
 
 
+def test_caseload_adherence_counts_days_filled_in_before_enrolment_as_the_trends_do(client, make, clock):
+    # Enrolled this week (two days ago), checked in since but not yet today,
+    # and filled in the three days before enrolment: five days reported of
+    # five in treatment. Counted from enrolment alone, the caseload read 2 of 2.
+    clinician = make.clinician()
+    patient = enrol(make, clock, clinician, days_ago=2)
+    create_checkins(patient, daily(5, 1))
+    db.session.execute(update(Checkin).where(Checkin.day < ago(2)).values(late=True))
+    db.session.commit()
+
+    row = caseload(client, make.headers(clinician))["items"][0]
+    trends = dashboard(client, make.headers(clinician), patient).json["trends"]
+
+    assert row["adherence_7"] == {"percent": 100.0, "days_reported": 5, "days_in_window": 5}
+    assert row["adherence_7"] == {key: trends["adherence_7"][key] for key in row["adherence_7"]}
+
+
+def test_low_adherence_is_judged_on_the_days_the_caseload_shows(client, make, clock):
+    # Enrolled three days ago, four days filled in from the week before up to
+    # enrolment, none since: 4 of 6 days (66.7 %), no low-adherence reason.
+    # From enrolment alone it was 1 of 3 (33 %), and the reason contradicted the trends.
+    clinician = make.clinician()
+    patient = enrol(make, clock, clinician, days_ago=3)
+    create_checkins(patient, daily(6, 3))
+
+    row = caseload(client, make.headers(clinician))["items"][0]
+    risk = dashboard(client, make.headers(clinician), patient).json["risk"]
+
+    assert row["adherence_7"] == {"percent": 66.7, "days_reported": 4, "days_in_window": 6}
+    assert "low_adherence" not in [reason["code"] for reason in row["risk"]["reasons"]]
+    assert risk == row["risk"]
+
+
 def test_the_caseload_shows_the_latest_score_of_each_questionnaire_with_its_band(client, make, three_patients):
     clinician, hannah, _mel, lou = three_patients
 
