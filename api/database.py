@@ -1,17 +1,30 @@
-"""Database engine tuning: SQLite durability and one writer at a time."""
+"""Database engine tuning: SQLite durability and one writer at a time; a lost lock race is run again."""
+import logging
+import random
 import threading
+import time
 
 from flask import Flask, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from models import db
+
+log = logging.getLogger("waypoint.database")
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # SQLite takes one writer at a time. Threads that queue on its file lock
 # spin in busy-wait and blow up the tail latency; queueing them on a
 # process lock instead is fair and cheap.
 _sqlite_write_lock = threading.Lock()
+
+# PostgreSQL aborts one transaction of a deadlock (40P01), and a
+# serializable one that lost a race (40001), so that the others can finish:
+# run again, the request meets the winner's work and usually goes through.
+LOST_RACE_SQLSTATES = frozenset({"40P01", "40001"})
+RACE_ATTEMPTS = 4
+_COMMITTED = "waypoint.committed"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -25,9 +38,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def configure_database(app: Flask) -> None:
-    """Tune the engine for its backend; serialise SQLite writes, across processes too."""
+    """Tune the engine for its backend; serialise SQLite writes; run a view again when it lost a deadlock."""
+    _run_lost_races_again(app)
     with app.app_context():
         engine: Engine = db.engine
+        if not event.contains(engine, "commit", _note_commit):
+            event.listen(engine, "commit", _note_commit)
         if engine.dialect.name != "sqlite":
             return
         if not event.contains(engine, "connect", _sqlite_pragmas):
@@ -74,3 +90,49 @@ def _begin_write_request(connection) -> None:
         # Through SQLAlchemy, so that a lock still held by another process
         # after busy_timeout is an OperationalError like any other (a 503).
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _note_commit(_connection) -> None:
+    # A request that committed something must not run again: that part would happen twice.
+    if has_request_context():
+        request.environ[_COMMITTED] = True
+
+
+def _run_lost_races_again(app: Flask) -> None:
+    """Run a request's view again, a few times, when the database aborted its transaction to break a deadlock.
+
+    Every statement of the view is rolled back with it, and what it owed
+    outside the database went into that transaction too (the audit event
+    of commit_with_audit, mail owed through the outbox), so a second run
+    starts clean. Not run again: a request that has already committed
+    something (a login's failure count) or counted against a rate limit
+    (login, password change), since that would happen twice; it answers
+    503 like any other database failure, as does the last attempt.
+    """
+    dispatch = app.dispatch_request
+
+    def dispatch_request():
+        for attempt in range(1, RACE_ATTEMPTS):
+            try:
+                return dispatch()
+            except DBAPIError as error:
+                if not _may_run_again(error):
+                    raise
+                db.session.rollback()
+                log.warning("%s lost a lock race (%s); running it again (attempt %d of %d)",
+                            request.endpoint, error.orig.sqlstate, attempt + 1, RACE_ATTEMPTS)
+                # Let the winner commit first; jitter, so that two losers do not meet again.
+                time.sleep(random.uniform(0.005, 0.025) * attempt)
+        return dispatch()  # the last attempt: a failure is answered as any other
+
+    # Wrapped on the instance (Flask calls self.dispatch_request once per
+    # request, inside its error handling), so create_app keeps building a plain Flask.
+    app.dispatch_request = dispatch_request
+
+
+def _may_run_again(error: DBAPIError) -> bool:
+    from .security import limiter
+
+    return (getattr(error.orig, "sqlstate", None) in LOST_RACE_SQLSTATES
+            and not request.environ.get(_COMMITTED)
+            and not limiter.current_limits)
