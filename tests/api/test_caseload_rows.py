@@ -168,6 +168,21 @@ def test_a_change_to_the_patients_profile_clears_the_kept_row(client, team):
     assert view(client, team["headers"])["items"][0]["today"] == (TODAY + timedelta(days=1)).isoformat()
 
 
+def test_a_new_recovery_start_recomputes_the_days_adherence_counts(client, team):
+    # Enrolled today with the five days before filled in late: 5 of 5. The
+    # recovery start bounds those days too, so its change must clear the row.
+    from models import PatientProfile
+
+    assert view(client, team["headers"])["items"][0]["adherence_7"]["days_in_window"] == 5
+    profile = db.session.get(PatientProfile, team["patient"].id)
+    profile.recovery_start_date = TODAY - timedelta(days=2)
+    db.session.commit()
+
+    assert kept(team["patient"].id).figures is None
+    assert view(client, team["headers"])["items"][0]["adherence_7"] == {
+        "percent": 100.0, "days_reported": 2, "days_in_window": 2}
+
+
 def test_new_thresholds_recompute_the_figures(client, team):
     patient = team["patient"]
     view(client, team["headers"])
