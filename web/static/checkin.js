@@ -12,8 +12,11 @@
 
   async function loadDay() {
     etag = null;
-    const response = await W.api("/me/checkins/" + field("day").value);
-    if (response.status === 404) { W.status("No check-in yet for this day."); return; }
+    const day = field("day").value;
+    // Ask the range first: a missing day is an empty page, not a 404 in the console.
+    const found = await W.json("/me/checkins?" + new URLSearchParams({from: day, to: day}));
+    if (!found.items.length) { W.status("No check-in yet for this day."); return; }
+    const response = await W.api("/me/checkins/" + day);
     if (!response.ok) throw await W.problem(response);
     etag = response.headers.get("ETag");
     const c = await response.json();

@@ -17,6 +17,7 @@
   }
 
   async function refresh() {
+    if (!csrf()) { access = null; return false; }  // no session cookie: nothing to ask for
     const response = await fetch("/web/session/refresh", {
       method: "POST", credentials: "same-origin", headers: {"X-CSRF-TOKEN": csrf()}});
     if (!response.ok) { access = null; return false; }

@@ -1,0 +1,192 @@
+"""The pages in a real Chromium against a live server on the test database.
+
+Each test checks what a person does (sign in, read the caseload, open a
+patient, acknowledge an alert, check in, unsubscribe) and, on every page it
+visits, that no request leaves the origin, the console shows no error, the
+CSP reports no violation and axe-core finds no serious or critical problem.
+"""
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from models import User, db
+from services.delivery import WEEKLY_SUMMARY, unsubscribe_link
+from services.demo import CLINICIANS, DEMO_PASSWORD, seed_demo_clinic
+from tests.factories import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium): no browser tests", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+
+AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
+AXE_RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+WATCH_CSP = ("window.__cspViolations = [];"
+             "document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push("
+             "e.violatedDirective + ' ' + e.blockedURI));")
+# Every wait is bounded: a broken page fails in seconds, not at pytest's timeout.
+WAIT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def live_server(app, clock):
+    """Serve the test's app (and database) on a loopback port from a thread."""
+    app.config["PUBLIC_BASE_URL"] = "http://127.0.0.1:0"
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_BASE_URL"] = base
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield base
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def demo_clinic(app, clock):
+    summary = seed_demo_clinic(clock.now, patients=5, days=35)
+    db.session.commit()
+    return summary
+
+
+class Watched:
+    """A browser page whose every request, console error and CSP violation is recorded."""
+
+    def __init__(self, browser, base: str):
+        self.base = base
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context.set_default_timeout(WAIT_MS)
+        self.context.add_init_script(WATCH_CSP)
+        self.page = self.context.new_page()
+        self.foreign, self.errors = [], []
+        self.page.on("request", lambda request: None if request.url.startswith(base + "/")
+                     else self.foreign.append(request.url))
+        self.page.on("console", lambda message: self.errors.append(message.text)
+                     if message.type == "error" else None)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def check(self) -> None:
+        """Assert the current page stayed in the origin, logged no error, broke no policy and passes axe."""
+        page = self.page
+        assert self.foreign == [], self.foreign
+        assert self.errors == [], self.errors
+        assert page.evaluate("window.__cspViolations") == []
+        page.evaluate(AXE)
+        result = page.evaluate("rules => axe.run(document, rules)", AXE_RULES)
+        serious = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
+                   if v["impact"] in ("serious", "critical")]
+        assert serious == [], f"{page.url}: {serious}"
+
+    def sign_in(self, email: str, password: str = DEMO_PASSWORD) -> None:
+        self.page.goto(self.base + "/signin")
+        self.check()
+        self.page.fill("#email", email)
+        self.page.fill("#password", password)
+        self.page.click("#signin-form button[type=submit]")
+
+
+@pytest.fixture
+def watched(browser, live_server):
+    session = Watched(browser, live_server)
+    yield session
+    session.context.close()
+
+
+@pytest.fixture
+def api(client, make):
+    """Ask the API itself, as user: what the page showed must be what it answers."""
+    def ask(user, path):
+        return client.get(f"/api/v1{path}", headers=make.headers(user))
+    return ask
+
+
+def test_a_clinician_reads_the_caseload_opens_the_top_patient_and_acknowledges_an_alert(
+        watched, demo_clinic, api):
+    clinician = db.session.scalar(select(User).where(User.email == CLINICIANS[0][0]))
+    page = watched.page
+
+    watched.sign_in(clinician.email)
+    page.wait_for_url("**/caseload")
+    page.wait_for_selector("#caseload-table tbody tr")
+    watched.check()
+    shown = [int(i) for i in page.eval_on_selector_all(
+        "#caseload-table tbody tr", "rows => rows.map(r => r.dataset.patientId)")]
+    answered = [row["patient"]["id"] for row in api(clinician, "/caseload?page_size=100").json["items"]]
+    assert shown == answered
+    risk_text = page.inner_text("#caseload-table tbody tr >> nth=0")
+    assert "Risk: " in risk_text  # the level as words, not colour alone
+
+    page.click("#caseload-table tbody tr >> nth=0 >> th a")
+    page.wait_for_url(f"**/patients/{answered[0]}")
+    for chart in ("craving", "mood", "sleep", "scores"):
+        page.wait_for_selector(f"#chart-{chart} canvas")
+    assert page.inner_text("h1") == page.evaluate("document.title").split(" - ")[0]
+    watched.check()
+
+    page.click("nav >> text=Alerts")
+    page.wait_for_selector("#alert-total:not(:empty)")
+    watched.check()
+    first = page.query_selector("#alert-list li")
+    assert first is not None, "the demo clinic has open alerts"
+    alert_id = int(first.get_attribute("data-alert-id"))
+    page.fill(f"#note-acknowledge-{alert_id}", "Called the patient")
+    page.click(f"li[data-alert-id='{alert_id}'] form.alert-action button:has-text('Acknowledge')")
+    page.wait_for_selector("#status:has-text('acknowledged')")
+    watched.check()
+    alerts = api(clinician, "/alerts?status=acknowledged&page_size=100").json["items"]
+    [acknowledged] = [a for a in alerts if a["id"] == alert_id]
+    assert acknowledged["acknowledge_note"] == "Called the patient"
+
+
+def test_a_patient_checks_in_through_the_form_and_sees_crisis_resources_at_once(watched, make, api):
+    patient = make.patient()
+    page = watched.page
+
+    watched.sign_in(patient.email, PASSWORD)
+    page.wait_for_url("**/summary")
+    page.wait_for_selector("#summary dl")
+    watched.check()
+
+    page.click("nav >> text=Check in")
+    page.wait_for_selector("#status:not(:empty)")  # the day is chosen and looked up
+    watched.check()
+    page.fill("#craving", "6")
+    page.fill("#mood", "3")
+    page.fill("#sleep_hours", "5.5")
+    page.check("#harm-yes")
+    page.click("#checkin-form button[type=submit]")
+    page.wait_for_selector("#crisis", state="visible")
+    watched.check()
+    day = page.input_value("#day")
+    saved = api(patient, f"/me/checkins/{day}").json
+    assert (saved["craving"], saved["mood"], saved["sleep_hours"], saved["self_harm_thoughts"]) == (6, 3, 5.5, True)
+
+    page.fill("#mood", "4")  # an edit sends the version back in If-Match
+    page.click("#checkin-form button[type=submit]")
+    page.wait_for_selector("#status:has-text('Check-in saved')")
+    assert api(patient, f"/me/checkins/{day}").json["mood"] == 4
+    assert page.inner_text("#checkin-error") == ""
+
+
+def test_the_unsubscribe_page_works_by_click(watched, make, api):
+    patient = make.patient()
+    page = watched.page
+
+    page.goto(unsubscribe_link(patient.id, WEEKLY_SUMMARY))
+    watched.check()
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Unsubscribed")
+    watched.check()
+    assert api(patient, "/me/preferences").json["weekly_summary"] == "off"
