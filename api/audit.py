@@ -79,6 +79,10 @@ AUDITED_ENDPOINTS = {
     # using the link names the account it reset (name_actor).
     "password_reset.PasswordResetRequest": Audited(patient="caller"),
     "password_reset.PasswordResetConfirm": Audited(action="password_reset", patient="caller"),
+    # The web pages' browser session (web/session.py): a sign-in, refresh and sign-out like the API's.
+    "web_session.sign_in": Audited(action="login", patient="none"),
+    "web_session.refresh": Audited(action="refresh", patient="none"),
+    "web_session.sign_out": Audited(action="logout", patient="none"),
 }
 
 # Routes that never touch a patient's records, and why.
@@ -93,6 +97,9 @@ NOT_AUDITED_ENDPOINTS = {
     "api-docs.openapi_redoc": "the API documentation page",
     "static": "static files",
     "password_reset.PasswordResetPage": "the reset link's page; touches no data",
+    **{f"web.{page}": "a web page's shell; its data comes through audited API calls" for page in (
+        "home", "signin", "caseload", "alerts", "patient", "summary", "notification_settings", "checkin")},
+    "web.static": "the web pages' scripts and styles",
 }
 
 # Refusals: the caller may not (or may no longer) do this.

@@ -115,3 +115,21 @@ def test_signing_out_ends_the_session(client, make):
 
     client.set_cookie("refresh_token_cookie", old_refresh, path="/web/session")
     assert client.post("/web/session/refresh", headers=headers).status_code == 401
+
+
+def test_the_web_sign_in_refresh_and_sign_out_are_in_the_audit_trail(client, make):
+    from sqlalchemy import select
+
+    from models import AuditEvent, db
+
+    clinician = make.clinician()
+    client.post("/web/session", json={"email": clinician.email, "password": "wrong"})
+    sign_in(client, clinician)
+    client.post("/web/session/refresh", headers=csrf(client))
+    client.post("/web/session/sign-out", headers=csrf(client))
+
+    trail = db.session.execute(select(AuditEvent.action, AuditEvent.outcome, AuditEvent.actor_id)
+                               .order_by(AuditEvent.id)).all()
+    assert [tuple(row) for row in trail] == [
+        ("login", "denied", clinician.id), ("login", "allowed", clinician.id),
+        ("refresh", "allowed", clinician.id), ("logout", "allowed", clinician.id)]

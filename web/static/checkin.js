@@ -63,8 +63,12 @@
       if (saved.crisis_resources) showCrisis(saved.crisis_resources);
       W.status("Check-in saved for " + saved.date + ".");
     } catch (error) {
-      const problems = error.body && error.body.errors ? " " + JSON.stringify(error.body.errors) : "";
-      field("checkin-error").textContent = error.message + problems;
+      // The API reports every problem at once, by field: show each in words.
+      const errors = (error.body && error.body.errors) || {};
+      const details = Object.entries(errors).map(function ([name, messages]) {
+        return name.replace(/_/g, " ") + ": " + [].concat(messages).join(" ");
+      });
+      field("checkin-error").textContent = [error.message].concat(details).join(" · ");
     }
   });
 

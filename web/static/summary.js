@@ -13,6 +13,10 @@
     fact("Goals this week", s.goals_this_week.done + " of " + s.goals_this_week.total + " done");
     fact("Questionnaires due", s.assessments_due.length ? String(s.assessments_due.length) : "None");
     const target = document.getElementById("summary");
+    const asked = new URLSearchParams(location.search).get("week");
+    // The weekly e-mail names the week it summed up; this page shows the figures as of today.
+    if (asked) target.append(el("p", "Your weekly e-mail was about week " + asked + "; these figures are as of today, "
+      + s.today + ".", {"class": "hint"}));
     target.append(list);
     if (!s.checked_in_today) target.append(el("a", "Check in for today", {href: "/checkin", "class": "button"}));
   }).catch(W.fail);
