@@ -159,7 +159,8 @@ def test_the_shapes_read_as_a_clinician_would_work_them_out(client, make, clock_
         finally:
             clock_on_sunday.now = now
         create_checkins(shapes[name], checkins)
-    rows = {item["patient"]["display_name"]: item for item in read(client, make, clinician, "/api/v1/caseload")["items"]}
+    page = read(client, make, clinician, "/api/v1/caseload")
+    rows = {item["patient"]["display_name"]: item for item in page["items"]}
 
     this_week = rows["enrolled this week, three days filled in before"]
     # The 27th (enrolment, no check-in) to today, and the 23rd to the 25th
