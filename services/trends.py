@@ -46,9 +46,9 @@ Direction of a trend
     The 14-day least-squares slope needs at least ``MIN_POINTS_FOR_DIRECTION``
     check-ins; below that both the slope and its direction are ``None``.
     ``|slope| <= STEADY_THRESHOLD[metric]`` reads "steady" (within the limit,
-    the limit itself included). The thresholds are
-    set so that "improving" or "worsening" means a change a person would
-    notice across the two weeks of the window:
+    the limit itself included). The thresholds are set so that "improving"
+    or "worsening" means a change a person would notice across the two
+    weeks of the window:
 
     * craving and mood, 0.05 points/day: 0.7 points over 14 days, less than
       one step of the 0-10 scale the patient answers in whole numbers;
