@@ -81,7 +81,7 @@ class Config:
 
     API_TITLE = "Waypoint"
     API_VERSION = "1.0.0"
-    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_VERSION = "3.1.0"
     OPENAPI_URL_PREFIX = "/api/docs"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_REDOC_PATH = "/"

@@ -35,6 +35,8 @@ class WaypointApi(Api):
         pending, self._undocumented = self._undocumented, []
         for document in pending:
             document(self._spec)
+        if pending:
+            declare_shared_answers(self._spec)
         return self._spec
 
     @spec.setter
@@ -58,15 +60,138 @@ class WaypointApi(Api):
         return handle_http_exception(error)
 
     def _register_responses(self):
+        for name, header in SHARED_HEADERS.items():
+            self.spec.components.header(name, header)
         for status in http.HTTPStatus:
-            response = {"description": status.phrase}
+            response = {"description": status.phrase, "headers": {"X-Request-ID": _header_ref("X-Request-ID")}}
             if not (100 <= status < 200) and status not in (204, 304):
                 response["schema"] = self.ERROR_SCHEMA
+            if status in (429, 503):
+                response["headers"]["Retry-After"] = _header_ref("Retry-After")
+            if status == 401:
+                response["headers"]["WWW-Authenticate"] = _header_ref("WWW-Authenticate")
             prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
             self.spec.components.response(status.name, response, lazy=True)
-        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA,
+                    "headers": {"X-Request-ID": _header_ref("X-Request-ID")}}
         prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+SHARED_HEADERS = {
+    "X-Request-ID": {"description": "This request's id (a proxy's, if it sent one that looks like an id): "
+                                    "quote it to support; the server's logs carry it.",
+                     "schema": {"type": "string"}},
+    "Retry-After": {"description": "Seconds to wait before trying again.",
+                    "schema": {"type": "integer", "minimum": 0}},
+    "WWW-Authenticate": {"description": "The scheme to authenticate with: Bearer.", "schema": {"type": "string"}},
+}
+_METHODS = ("get", "put", "post", "patch", "delete")
+# Operations whose caller has a token but may still be of the wrong role or
+# outside the patient's care team; the rest answer every valid token.
+_ANY_SIGNED_IN = {"get_me", "refresh_tokens", "log_out", "log_out_everywhere", "change_my_password"}
+
+
+def _header_ref(name: str) -> dict:
+    return {"$ref": f"#/components/headers/{name}"}
+
+
+def declare_shared_answers(spec) -> None:
+    """Declare on every operation the answers that come from the app, not the view.
+
+    The token check (401, 403), the id in the path (404), the strict body
+    reader (400, 415) and an unreachable database (503) answer before or
+    around any view: declared here once, so no operation forgets one and a
+    generated client has a typed Problem for each.
+    """
+    for path, operations in spec._paths.items():
+        for method in _METHODS:
+            operation = operations.get(method)
+            if operation is None:
+                continue
+            responses = operation["responses"]
+            shared = []
+            if operation.get("security"):
+                shared.append(401)
+                if operation.get("operationId") not in _ANY_SIGNED_IN:
+                    shared.append(403)
+            if "{" in path:
+                shared.append(404)
+            if "requestBody" in operation:
+                shared += [400, 415]
+            if operation.get("operationId") != "check_liveness":
+                shared.append(503)
+            for status in shared:
+                if str(status) not in responses:
+                    responses[str(status)] = spec.components.get_ref("response", http.HTTPStatus(status).name)
+            for response in responses.values():
+                if "$ref" not in response:
+                    response.setdefault("headers", {})["X-Request-ID"] = _header_ref("X-Request-ID")
+            operation["responses"] = dict(sorted(responses.items()))
+    _require_what_answers_always_hold(spec)
+    for schema in spec.components.schemas.values():
+        _split_nullable_enums(schema)
+
+
+# Fields of an answer that a dump may leave out (the key is absent, not null).
+SOMETIMES_ABSENT = {"Problem.detail", "Problem.errors"}
+
+
+def _require_what_answers_always_hold(spec) -> None:
+    """List every field of a response-only schema as required, so clients type it as present.
+
+    A response is dumped from a model or a service's dict that carries every
+    field (null where empty); schemathesis checks each answer against this.
+    A schema that is also a request body, or that lists its required fields
+    itself (its other fields may be absent), keeps its own list.
+    """
+    schemas = spec.components.schemas
+    sent = _reachable(schemas, [operation.get("requestBody") for operations in spec._paths.values()
+                                for operation in operations.values() if isinstance(operation, dict)])
+    for name, schema in schemas.items():
+        if name in sent or "properties" not in schema or schema.get("required"):
+            continue
+        required = [field for field in schema["properties"] if f"{name}.{field}" not in SOMETIMES_ABSENT]
+        if required:
+            schema["required"] = sorted(required)
+
+
+def _split_nullable_enums(node) -> None:
+    """Write an enum that allows null as anyOf [the enum, null].
+
+    apispec writes {type: [string, null], enum: [..., null]}, valid but read by
+    generators as a union of odd types; the anyOf is an Enum | None.
+    """
+    if isinstance(node, list):
+        for child in node:
+            _split_nullable_enums(child)
+        return
+    if not isinstance(node, dict):
+        return
+    for child in node.values():
+        _split_nullable_enums(child)
+    if None in node.get("enum", ()) and isinstance(node.get("type"), list):
+        kinds = [kind for kind in node.pop("type") if kind != "null"]
+        values = [value for value in node.pop("enum") if value is not None]
+        node["anyOf"] = [{"type": kinds[0] if len(kinds) == 1 else kinds, "enum": values}, {"type": "null"}]
+
+
+def _reachable(schemas: dict, roots: list) -> set[str]:
+    """Return the names of the schemas roots refer to, directly or through other schemas."""
+    found, pending = set(), list(roots)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/components/schemas/"):
+                name = ref.rsplit("/", 1)[1]
+                if name not in found:
+                    found.add(name)
+                    pending.append(schemas[name])
+            pending.extend(value for key, value in node.items() if key != "$ref")
+        elif isinstance(node, list):
+            pending.extend(node)
+    return found
 
 
 class WaypointJWTManager(JWTManager):

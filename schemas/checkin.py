@@ -4,7 +4,7 @@ from models import SUBSTANCES, TRIGGERS
 
 from .assessment import CrisisResourcesSchema
 from .catalogue import CODE
-from .common import PageQuerySchema
+from .common import PageQuerySchema, ProblemSchema
 from .fields import LARGEST_ID, Day, StrictBoolean, StrictFloat, StrictInteger, Text, quarter_hours
 
 
@@ -95,7 +95,7 @@ class SyncOutcomeSchema(Schema):
     status = fields.Integer(required=True, metadata={"description": "The status a single PUT would have had."})
     checkin = fields.Nested(CheckinSchema, allow_none=True)
     crisis_resources = fields.Nested(CrisisResourcesSchema, allow_none=True)
-    problem = fields.Dict(allow_none=True, metadata={"description": "Problem details when refused."})
+    problem = fields.Nested(ProblemSchema, allow_none=True, metadata={"description": "Problem details when refused."})
 
 
 class SyncResponseSchema(Schema):

@@ -31,3 +31,15 @@ class PageSchema(Schema):
 def paged(items_schema: type[Schema], name: str) -> type[Schema]:
     """Return a page envelope schema around items of items_schema."""
     return type(name, (PageSchema,), {"items": fields.List(fields.Nested(items_schema), required=True)})
+
+
+def input_of(schema: type[Schema]) -> type[Schema]:
+    """Return schema without its read-only fields, named <Noun>Input, for a request body.
+
+    A generated client models the answer and the body separately, so a
+    read-modify-write never sends a field (an id, updated_at) the server refuses.
+    """
+    read_only = tuple(name for name, field in schema._declared_fields.items() if field.dump_only)
+    meta = type("Meta", (schema.Meta,), {"exclude": read_only})
+    noun = schema.__name__.removesuffix("Schema")
+    return type(f"{noun}InputSchema", (schema,), {"Meta": meta, "__doc__": schema.__doc__})

@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 from models import LevelOfCare
 
 from .alert import AlertSchema
-from .assessment import AssessmentResultSchema
+from .assessment import AssessmentBandSchema, AssessmentResultSchema, AssessmentSubscaleScoreSchema
 from .catalogue import ProgramSchema
 from .fields import QueryInteger, QueryRecordId
 from .patient import PatientSchema
@@ -46,9 +46,9 @@ class AdherenceBriefSchema(Schema):
 
 class ScoreBriefSchema(Schema):
     total = fields.Integer(allow_none=True)
-    band = fields.Dict(allow_none=True)
+    band = fields.Nested(AssessmentBandSchema, allow_none=True)
     item9 = fields.Integer(allow_none=True)
-    subscales = fields.Dict()
+    subscales = fields.Dict(keys=fields.String(), values=fields.Nested(AssessmentSubscaleScoreSchema))
     local_day = fields.Date()
     from_previous = fields.Integer(allow_none=True)
     reliable_change = fields.String(allow_none=True)
@@ -210,6 +210,17 @@ class ProgramAttendanceSchema(Schema):
     patients = fields.Integer(metadata={"description": "Patients with a session attended or missed."})
 
 
+class ProgramPdaSchema(Schema):
+    first_30_days = fields.Float(allow_none=True)
+    latest_30_days = fields.Float(allow_none=True)
+    patients = fields.Integer()
+
+
+class ProgramScoreChangeSchema(Schema):
+    mean_from_first = fields.Float(allow_none=True)
+    patients = fields.Integer()
+
+
 class ProgramReportSchema(Schema):
     program = fields.Nested(ProgramSchema)
     patients_enrolled = fields.Integer()
@@ -219,10 +230,10 @@ class ProgramReportSchema(Schema):
         "description": "Per window; retained and percent are null when they would describe too few "
                        "patients (see suppressed)."})
     attendance_30 = fields.Nested(ProgramAttendanceSchema)
-    pda = fields.Dict(metadata={"description": "Mean PDA (missing as use) in the first 30 days vs the latest 30."
-                                               + SUPPRESSED})
-    score_change = fields.Dict(metadata={"description": "Mean change from the first score, per instrument."
-                                                        + SUPPRESSED})
+    pda = fields.Nested(ProgramPdaSchema, metadata={
+        "description": "Mean PDA (missing as use) in the first 30 days vs the latest 30." + SUPPRESSED})
+    score_change = fields.Dict(keys=fields.String(), values=fields.Nested(ProgramScoreChangeSchema), metadata={
+        "description": "Mean change from the first score, per instrument." + SUPPRESSED})
     minimum_group = fields.Integer(metadata={
         "description": "The fewest patients a figure of this report describes (small-cell suppression)."})
     suppressed = fields.Dict(keys=fields.String(), values=fields.String(), metadata={

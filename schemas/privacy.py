@@ -5,6 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from models import AttendanceStatus, ConsentScope, SessionKind
 
+from .assessment import AssessmentSubscaleScoreSchema
 from .checkin import CheckinSchema
 from .fields import RecordId
 
@@ -138,7 +139,7 @@ class ExportQuestionnaireSchema(Schema):
     submitted_at = fields.DateTime()
     total = fields.Integer(allow_none=True)
     band = fields.Nested(ExportBandSchema, allow_none=True)
-    subscales = fields.Dict()
+    subscales = fields.Dict(keys=fields.String(), values=fields.Nested(AssessmentSubscaleScoreSchema))
     item9 = fields.Integer(allow_none=True)
     crisis = fields.Boolean()
     items = fields.List(fields.Nested(ExportAnswerSchema))

@@ -18,7 +18,7 @@ AlertPageSchema = paged(AlertSchema, "AlertPage")
 @blp.route("/alerts")
 class Alerts(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="list_alerts", security=bearer)
     @blp.arguments(AlertQuerySchema, location="query")
     @blp.response(200, AlertPageSchema)
     def get(self, query):
@@ -32,7 +32,7 @@ class Alerts(MethodView):
 @blp.route("/alerts/<int(max=2147483647):alert_id>/acknowledge")
 class AlertAcknowledge(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="acknowledge_alert", security=bearer)
     @blp.arguments(AlertNoteSchema, required=False)
     @blp.response(200, AlertSchema)
     @blp.alt_response(409, response="CONFLICT")
@@ -46,7 +46,7 @@ class AlertAcknowledge(MethodView):
 @blp.route("/alerts/<int(max=2147483647):alert_id>/resolve")
 class AlertResolve(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="resolve_alert", security=bearer)
     @blp.arguments(AlertNoteSchema, required=False)
     @blp.response(200, AlertSchema)
     @blp.alt_response(409, response="CONFLICT")

@@ -8,7 +8,7 @@ from schemas.assessment import (
     AssessmentAssignmentSchema, AssessmentHistoryQuerySchema, AssessmentResultSchema,
     AssessmentSubmissionSchema, DueAssessmentsSchema, InstrumentSchema, SubmittedAssessmentSchema,
 )
-from schemas.common import paged
+from schemas.common import input_of, paged
 from services.assessments import (
     assign_assessment, due_assessments, end_assignment, list_assignments, list_instruments,
     list_own_responses, list_responses, submit_assessment,
@@ -18,13 +18,14 @@ from ..auth import bearer, commit
 from ..requests import page_of
 
 blp = Blueprint("assessments", __name__, url_prefix="/api/v1", description="Questionnaires")
+AssessmentAssignmentInputSchema = input_of(AssessmentAssignmentSchema)
 AssessmentPageSchema = paged(AssessmentResultSchema, "AssessmentPage")
 
 
 @blp.route("/instruments")
 class Instruments(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="list_instruments", security=bearer)
     @blp.response(200, InstrumentSchema(many=True))
     def get(self):
         """List the questionnaires with their items, answer options and bands, exactly as scored."""
@@ -34,15 +35,15 @@ class Instruments(MethodView):
 @blp.route("/patients/<int:patient_id>/assessment-assignments")
 class PatientAssignments(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="list_assessment_assignments", security=bearer)
     @blp.response(200, AssessmentAssignmentSchema(many=True))
     def get(self, patient_id):
         """List a patient's questionnaire schedules, active first (care team and admins)."""
         return list_assignments(current_user, patient_id)
 
     @jwt_required()
-    @blp.doc(security=bearer)
-    @blp.arguments(AssessmentAssignmentSchema)
+    @blp.doc(operationId="create_assessment_assignment", security=bearer)
+    @blp.arguments(AssessmentAssignmentInputSchema)
     @blp.response(201, AssessmentAssignmentSchema)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, order, patient_id):
@@ -55,7 +56,7 @@ class PatientAssignments(MethodView):
 @blp.route("/patients/<int:patient_id>/assessment-assignments/<int:assignment_id>/end")
 class PatientAssignmentEnd(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="end_assessment_assignment", security=bearer)
     @blp.response(200, AssessmentAssignmentSchema)
     def post(self, patient_id, assignment_id):
         """Stop a schedule (its responses stay); ending it again changes nothing."""
@@ -67,7 +68,7 @@ class PatientAssignmentEnd(MethodView):
 @blp.route("/patients/<int:patient_id>/assessments")
 class PatientAssessments(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="list_patient_assessments", security=bearer)
     @blp.arguments(AssessmentHistoryQuerySchema, location="query")
     @blp.response(200, AssessmentPageSchema)
     def get(self, query, patient_id):
@@ -80,7 +81,7 @@ class PatientAssessments(MethodView):
 @blp.route("/me/assessments/due")
 class MyDueAssessments(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="list_my_due_assessments", security=bearer)
     @blp.response(200, DueAssessmentsSchema)
     def get(self):
         """Return the questionnaires open today and not yet answered, and what comes next."""
@@ -90,7 +91,7 @@ class MyDueAssessments(MethodView):
 @blp.route("/me/assessments")
 class MyAssessments(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="list_my_assessments", security=bearer)
     @blp.arguments(AssessmentHistoryQuerySchema, location="query")
     @blp.response(200, AssessmentPageSchema)
     def get(self, query):
@@ -100,7 +101,7 @@ class MyAssessments(MethodView):
         return page_of(responses, total, query)
 
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="submit_my_assessment", security=bearer)
     @blp.arguments(AssessmentSubmissionSchema)
     @blp.response(201, SubmittedAssessmentSchema)
     @blp.alt_response(409, response="CONFLICT")

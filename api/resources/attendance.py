@@ -23,7 +23,7 @@ AttendancePageSchema = paged(AttendanceRecordSchema, "AttendancePage")
 @blp.route("/patients/<int:patient_id>/attendance")
 class PatientAttendance(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="list_patient_attendance", security=bearer)
     @blp.arguments(AttendanceRangeQuerySchema, location="query")
     @blp.response(200, AttendancePageSchema)
     def get(self, query, patient_id):
@@ -33,7 +33,7 @@ class PatientAttendance(MethodView):
         return page_of(records, total, query)
 
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="record_patient_attendance", security=bearer)
     @blp.arguments(AttendanceEntrySchema)
     @blp.response(201, AttendanceRecordSchema)
     def post(self, entry, patient_id):
@@ -46,7 +46,7 @@ class PatientAttendance(MethodView):
 @blp.route("/patients/<int:patient_id>/attendance/summary")
 class PatientAttendanceSummary(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_patient_attendance_summary", security=bearer)
     @blp.arguments(AttendanceSummaryQuerySchema, location="query")
     @blp.response(200, AttendanceSummarySchema)
     def get(self, query, patient_id):
@@ -57,7 +57,7 @@ class PatientAttendanceSummary(MethodView):
 @blp.route("/me/attendance")
 class MyAttendance(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_my_attendance_summary", security=bearer)
     @blp.arguments(AttendanceSummaryQuerySchema, location="query")
     @blp.response(200, AttendanceSummarySchema)
     def get(self, query):

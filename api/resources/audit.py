@@ -17,7 +17,7 @@ AuditEventPageSchema = paged(AuditEventSchema, "AuditEventPage")
 @blp.route("/audit-log")
 class AuditLog(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="list_audit_events", security=bearer)
     @blp.arguments(AuditQuerySchema, location="query")
     @blp.response(200, AuditEventPageSchema)
     @blp.alt_response(403, response="FORBIDDEN")

@@ -29,6 +29,7 @@ class Login(MethodView):
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @throttled(login_limits)
+    @blp.doc(operationId="log_in", security=[])
     def post(self, credentials):
         """Log in with e-mail and password.
 
@@ -59,6 +60,7 @@ class Login(MethodView):
 class Register(MethodView):
     @blp.arguments(RegisterSchema)
     @blp.response(201, TokenPairSchema)
+    @blp.doc(operationId="register_patient", security=[])
     def post(self, registration):
         """Register an enrolled patient with their invite code; returns tokens."""
         now = utcnow()
@@ -72,7 +74,7 @@ class Register(MethodView):
 @blp.route("/auth/refresh")
 class Refresh(MethodView):
     @jwt_required(refresh=True)
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="refresh_tokens", security=bearer)
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
     def post(self):
@@ -96,7 +98,7 @@ class Refresh(MethodView):
 @blp.route("/auth/logout")
 class Logout(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="log_out", security=bearer)
     @blp.response(204)
     def post(self):
         """End this session: its access and refresh tokens stop working."""
@@ -107,7 +109,7 @@ class Logout(MethodView):
 @blp.route("/me")
 class Me(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_me", security=bearer)
     @blp.response(200, MeSchema)
     def get(self):
         """Return the caller's account (and patient profile)."""
@@ -118,7 +120,7 @@ class Me(MethodView):
 @blp.route("/auth/logout-everywhere")
 class LogoutEverywhere(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="log_out_everywhere", security=bearer)
     @blp.response(204)
     def post(self):
         """End every session of the caller on every device: all their tokens stop working."""
@@ -129,7 +131,7 @@ class LogoutEverywhere(MethodView):
 @blp.route("/me/password")
 class MyPassword(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="change_my_password", security=bearer)
     @blp.arguments(PasswordChangeSchema)
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
@@ -156,7 +158,7 @@ class MyPassword(MethodView):
 @blp.route("/users/<int:user_id>/disable")
 class UserDisable(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="disable_user", security=bearer)
     @blp.response(204)
     def post(self, user_id):
         """Disable an account of your organization (admin): its tokens die at once."""
@@ -167,7 +169,7 @@ class UserDisable(MethodView):
 @blp.route("/users/<int:user_id>/enable")
 class UserEnable(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="enable_user", security=bearer)
     @blp.response(204)
     def post(self, user_id):
         """Re-enable an account of your organization (admin); also lifts a lockout."""

@@ -5,17 +5,20 @@ from flask_smorest import Blueprint
 
 from models import SUBSTANCES, TRIGGERS
 from schemas.catalogue import CopingSkillSchema, ProgramSchema, VocabularySchema
+from schemas.common import input_of
 from services.accounts import add_coping_skill, create_program, list_coping_skills, list_programs
 
 from ..auth import bearer, commit
 
 blp = Blueprint("catalogue", __name__, url_prefix="/api/v1", description="Vocabularies and programs")
+CopingSkillInputSchema = input_of(CopingSkillSchema)
+ProgramInputSchema = input_of(ProgramSchema)
 
 
 @blp.route("/catalogue")
 class Catalogue(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_catalogue", security=bearer)
     @blp.response(200, VocabularySchema)
     def get(self):
         """Return the codes a check-in may use in this organization."""
@@ -26,8 +29,8 @@ class Catalogue(MethodView):
 @blp.route("/coping-skills")
 class CopingSkills(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
-    @blp.arguments(CopingSkillSchema)
+    @blp.doc(operationId="create_coping_skill", security=bearer)
+    @blp.arguments(CopingSkillInputSchema)
     @blp.response(201, CopingSkillSchema)
     def post(self, skill):
         """Add a coping skill to the organization's catalogue (admin)."""
@@ -39,15 +42,15 @@ class CopingSkills(MethodView):
 @blp.route("/programs")
 class Programs(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="list_programs", security=bearer)
     @blp.response(200, ProgramSchema(many=True))
     def get(self):
         """List the organization's programs (staff)."""
         return list_programs(current_user)
 
     @jwt_required()
-    @blp.doc(security=bearer)
-    @blp.arguments(ProgramSchema)
+    @blp.doc(operationId="create_program", security=bearer)
+    @blp.arguments(ProgramInputSchema)
     @blp.response(201, ProgramSchema)
     def post(self, program):
         """Add a program to the organization (admin)."""

@@ -29,7 +29,7 @@ IF_MATCH, CHECKIN_CONTENT = IfMatchSchema(), CheckinContentSchema()
 @blp.route("/me/checkins/<day:day>")
 class MyCheckinDay(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_my_checkin", security=bearer)
     @blp.response(200, CheckinSchema, headers=ETAG_HEADER)
     def get(self, day):
         """Return the caller's check-in for one local day, with its ETag."""
@@ -39,7 +39,7 @@ class MyCheckinDay(MethodView):
         return checkin, 200, {"ETag": etag(checkin)}
 
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="put_my_checkin", security=bearer)
     # Instances, not classes: webargs would build a schema from a class on every request.
     @blp.arguments(IF_MATCH, location="headers")
     @blp.arguments(CHECKIN_CONTENT)
@@ -60,7 +60,7 @@ class MyCheckinDay(MethodView):
 @blp.route("/me/checkins")
 class MyCheckins(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="list_my_checkins", security=bearer)
     @blp.arguments(CheckinRangeQuerySchema, location="query")
     @blp.response(200, CheckinPageSchema)
     def get(self, query):
@@ -73,7 +73,7 @@ class MyCheckins(MethodView):
 @blp.route("/me/checkins/sync")
 class MyCheckinSync(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="sync_my_checkins", security=bearer)
     @blp.arguments(SyncRequestSchema)
     @blp.response(200, SyncResponseSchema)
     def post(self, body):
@@ -86,7 +86,7 @@ class MyCheckinSync(MethodView):
 @blp.route("/patients/<int:patient_id>/checkins")
 class PatientCheckins(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="list_patient_checkins", security=bearer)
     @blp.arguments(CheckinRangeQuerySchema, location="query")
     @blp.response(200, CheckinPageSchema)
     def get(self, query, patient_id):

@@ -24,7 +24,7 @@ blp = Blueprint("dashboards", __name__, url_prefix="/api/v1", description="Care-
 @blp.route("/caseload")
 class Caseload(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_caseload", security=bearer)
     @blp.arguments(CaseloadQuerySchema, location="query")
     @blp.response(200, CaseloadPageSchema)
     def get(self, query):
@@ -55,7 +55,7 @@ def caseload_page_json(rows: list[CaseloadEntry], total: int, paging: dict) -> s
 @blp.route("/patients/<int:patient_id>/dashboard")
 class PatientDashboard(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_patient_dashboard", security=bearer)
     @blp.arguments(DashboardQuerySchema, location="query")
     @blp.response(200, DashboardSchema)
     def get(self, query, patient_id):
@@ -66,7 +66,7 @@ class PatientDashboard(MethodView):
 @blp.route("/me/summary")
 class MySummary(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_my_summary", security=bearer)
     @blp.response(200, SummarySchema)
     def get(self):
         """Return the caller's home screen: today, streaks, what is due."""
@@ -76,7 +76,7 @@ class MySummary(MethodView):
 @blp.route("/programs/<int:program_id>/report")
 class ProgramReport(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_program_report", security=bearer)
     @blp.response(200, ProgramReportSchema)
     def get(self, program_id):
         """Return a program's enrolment, retention, attendance, PDA and score change."""

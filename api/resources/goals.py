@@ -19,7 +19,7 @@ blp = Blueprint("goals", __name__, url_prefix="/api/v1", description="Weekly goa
 @blp.route("/me/goals")
 class MyGoals(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_my_goal_week", security=bearer)
     @blp.arguments(GoalWeekQuerySchema, location="query")
     @blp.response(200, GoalWeekSchema)
     def get(self, query):
@@ -27,7 +27,7 @@ class MyGoals(MethodView):
         return goal_week(current_patient(), query.get("week"), utcnow())
 
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="create_my_goal", security=bearer)
     @blp.arguments(GoalCreateSchema)
     @blp.response(201, GoalSchema, description="Added to the current week")
     @blp.alt_response(200, schema=GoalSchema, description="The week already has this goal (a retry)")
@@ -44,7 +44,7 @@ class MyGoals(MethodView):
 @blp.route("/me/goals/<int:goal_id>")
 class MyGoal(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="update_my_goal", security=bearer)
     @blp.arguments(GoalUpdateSchema)
     @blp.response(200, GoalSchema)
     @blp.alt_response(409, response="CONFLICT")
@@ -55,7 +55,7 @@ class MyGoal(MethodView):
         return goal
 
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="delete_my_goal", security=bearer)
     @blp.response(204)
     @blp.alt_response(409, response="CONFLICT")
     def delete(self, goal_id):
@@ -67,7 +67,7 @@ class MyGoal(MethodView):
 @blp.route("/patients/<int:patient_id>/goals")
 class PatientGoals(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="list_patient_goal_weeks", security=bearer)
     @blp.arguments(GoalHistoryQuerySchema, location="query")
     @blp.response(200, GoalHistorySchema)
     def get(self, query, patient_id):

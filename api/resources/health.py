@@ -18,6 +18,7 @@ blp = Blueprint("health", __name__, description="Health checks")
 @blp.route("/healthz")
 class Health(MethodView):
     @blp.response(200, description="The process is up")
+    @blp.doc(operationId="check_liveness", security=[])
     def get(self):
         """Answer if the process is alive (no database touched)."""
         return {"status": "ok"}
@@ -27,6 +28,7 @@ class Health(MethodView):
 class Ready(MethodView):
     @blp.response(200, description="The database answers")
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
+    @blp.doc(operationId="check_readiness", security=[])
     def get(self):
         """Answer if the process can reach its database."""
         try:

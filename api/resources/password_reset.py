@@ -61,6 +61,7 @@ class PasswordResetRequest(MethodView):
     @blp.response(202, PasswordResetAskedSchema)
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @throttled(request_limits)
+    @blp.doc(operationId="request_password_reset", security=[])
     def post(self, asked):
         """Ask for a password-reset link by e-mail.
 
@@ -83,6 +84,7 @@ class PasswordResetConfirm(MethodView):
     @blp.response(204)
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @throttled(confirm_limits)
+    @blp.doc(operationId="confirm_password_reset", security=[])
     def post(self, reset):
         """Set a new password with the token of a reset link: the link dies, and every session with it.
 
@@ -108,6 +110,7 @@ def _wake_when_answered(app) -> None:
 @blp.route("/password-reset")
 class PasswordResetPage(MethodView):
     @blp.response(200, _HTML_PAGE, content_type="text/html")
+    @blp.doc(operationId="show_password_reset_page", security=[])
     def get(self):
         """Show the page a reset link opens: choose a new password, or ask for a new link."""
         return Response(render_template("password_reset.html"), mimetype="text/html", headers=_PAGE_HEADERS)

@@ -4,7 +4,7 @@ from flask_jwt_extended import current_user, jwt_required
 from flask_smorest import Blueprint
 
 from models import Role, utcnow
-from schemas.common import PageQuerySchema, paged
+from schemas.common import PageQuerySchema, input_of, paged
 from schemas.patient import (
     CareTeamSchema, EnrolmentResultSchema, EnrolmentSchema, InviteSchema,
     LevelOfCareChangeSchema, PatientSchema,
@@ -18,13 +18,14 @@ from ..auth import bearer, commit
 from ..requests import page_of
 
 blp = Blueprint("patients", __name__, url_prefix="/api/v1", description="Patients and care teams")
+LevelOfCareChangeInputSchema = input_of(LevelOfCareChangeSchema)
 PatientPageSchema = paged(PatientSchema, "PatientPage")
 
 
 @blp.route("/patients")
 class Patients(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="list_patients", security=bearer)
     @blp.arguments(PageQuerySchema, location="query")
     @blp.response(200, PatientPageSchema)
     def get(self, query):
@@ -33,7 +34,7 @@ class Patients(MethodView):
         return page_of(profiles, total, query)
 
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="enrol_patient", security=bearer)
     @blp.arguments(EnrolmentSchema)
     @blp.response(201, EnrolmentResultSchema)
     def post(self, enrolment):
@@ -46,7 +47,7 @@ class Patients(MethodView):
 @blp.route("/patients/<int:patient_id>")
 class PatientRecord(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_patient", security=bearer)
     @blp.response(200, PatientSchema)
     def get(self, patient_id):
         """Return a patient's record: profile, care team and level-of-care history."""
@@ -58,7 +59,7 @@ class PatientRecord(MethodView):
 @blp.route("/patients/<int:patient_id>/care-team")
 class PatientCareTeam(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="put_care_team", security=bearer)
     @blp.arguments(CareTeamSchema)
     @blp.response(200, PatientSchema)
     def put(self, care_team, patient_id):
@@ -71,8 +72,8 @@ class PatientCareTeam(MethodView):
 @blp.route("/patients/<int:patient_id>/level-of-care")
 class PatientLevelOfCare(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
-    @blp.arguments(LevelOfCareChangeSchema)
+    @blp.doc(operationId="change_level_of_care", security=bearer)
+    @blp.arguments(LevelOfCareChangeInputSchema)
     @blp.response(201, LevelOfCareChangeSchema)
     def post(self, change, patient_id):
         """Step a patient up or down a level of care; kept as history."""
@@ -85,7 +86,7 @@ class PatientLevelOfCare(MethodView):
 @blp.route("/patients/<int:patient_id>/invite")
 class PatientInvite(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="reissue_invite", security=bearer)
     @blp.response(201, InviteSchema)
     def post(self, patient_id):
         """Issue a new invite code (the old ones stop working) before the patient registers."""

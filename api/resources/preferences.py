@@ -14,7 +14,7 @@ from flask_jwt_extended import current_user, jwt_required
 from flask_smorest import Blueprint
 
 from models import utcnow
-from schemas.common import paged
+from schemas.common import input_of, paged
 from schemas.preferences import DeliveryQuerySchema, DeliverySchema, PreferencesSchema
 from services.delivery import (
     list_deliveries, preferences_of, read_unsubscribe_token, unsubscribe, update_preferences,
@@ -26,6 +26,7 @@ from ..requests import current_patient, page_of
 blp = Blueprint("preferences", __name__, url_prefix="/api/v1",
                 description="E-mail preferences, unsubscribing, and scheduled deliveries")
 DeliveryPageSchema = paged(DeliverySchema, "DeliveryPage")
+PreferencesInputSchema = input_of(PreferencesSchema)
 _HTML_PAGE = {"type": "string", "description": "A small HTML page for a person following the link."}
 # The token is the credential: keep it out of caches, referrers and search engines.
 _PAGE_HEADERS = {
@@ -39,15 +40,15 @@ _PAGE_HEADERS = {
 @blp.route("/me/preferences")
 class MyPreferences(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_my_preferences", security=bearer)
     @blp.response(200, PreferencesSchema)
     def get(self):
         """Return how the caller wants to hear from Waypoint by e-mail."""
         return preferences_of(current_patient())
 
     @jwt_required()
-    @blp.doc(security=bearer)
-    @blp.arguments(PreferencesSchema)
+    @blp.doc(operationId="put_my_preferences", security=bearer)
+    @blp.arguments(PreferencesInputSchema)
     @blp.response(200, PreferencesSchema)
     def put(self, preferences):
         """Replace the caller's e-mail preferences: weekly summary, daily reminder and its pause."""
@@ -60,6 +61,7 @@ class MyPreferences(MethodView):
 class Unsubscribe(MethodView):
     @blp.response(200, _HTML_PAGE, content_type="text/html")
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.doc(operationId="show_unsubscribe", security=[])
     def get(self, token):
         """Show what the unsubscribe link would turn off, with a button to confirm (no login)."""
         found = read_unsubscribe_token(token)
@@ -73,6 +75,7 @@ class Unsubscribe(MethodView):
 
     @blp.response(200, _HTML_PAGE, content_type="text/html")
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.doc(operationId="confirm_unsubscribe", security=[])
     def post(self, token):
         """Unsubscribe from the kind of e-mail the link names (no login; a second time changes nothing)."""
         done = unsubscribe(token, utcnow())
@@ -83,7 +86,7 @@ class Unsubscribe(MethodView):
 @blp.route("/deliveries")
 class Deliveries(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="list_deliveries", security=bearer)
     @blp.arguments(DeliveryQuerySchema, location="query")
     @blp.response(200, DeliveryPageSchema)
     def get(self, query):

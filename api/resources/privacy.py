@@ -41,7 +41,7 @@ _EXPORT_FILES = {200: {"content": {
 @blp.route("/me/consent")
 class MyConsent(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_my_consent", security=bearer)
     @blp.response(200, ConsentOverviewSchema)
     def get(self):
         """Return who may see the caller's records: the care team, and every consent outside the program."""
@@ -51,7 +51,7 @@ class MyConsent(MethodView):
 @blp.route("/me/consents")
 class MyConsents(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="grant_my_consent", security=bearer)
     @blp.arguments(ConsentGrantSchema)
     @blp.response(201, ConsentSchema)
     def post(self, grant):
@@ -64,7 +64,7 @@ class MyConsents(MethodView):
 @blp.route("/me/consents/<int:consent_id>/revoke")
 class MyConsentRevocation(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="revoke_my_consent", security=bearer)
     @blp.response(200, ConsentSchema)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, consent_id):
@@ -77,7 +77,7 @@ class MyConsentRevocation(MethodView):
 @blp.route("/me/consents/care-team/revoke")
 class MyCareTeamConsentRevocation(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="revoke_my_care_team_consent", security=bearer)
     @blp.alt_response(409, response="CONFLICT")
     def post(self):
         """Explain that sharing with the care team is part of treatment: talk to the program to end it."""
@@ -88,7 +88,7 @@ class MyCareTeamConsentRevocation(MethodView):
 @blp.route("/patients/<int:patient_id>/consents")
 class PatientConsents(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_patient_consents", security=bearer)
     @blp.response(200, ConsentOverviewSchema)
     def get(self, patient_id):
         """Return a patient's consents (care team and admins of the organization)."""
@@ -98,7 +98,7 @@ class PatientConsents(MethodView):
 @blp.route("/patients/<int:patient_id>/disclosures")
 class PatientDisclosures(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="record_disclosure", security=bearer)
     @blp.arguments(DisclosureRequestSchema)
     @blp.response(201, DisclosedRecordsSchema)
     @blp.alt_response(409, response="CONFLICT")
@@ -113,7 +113,7 @@ class PatientDisclosures(MethodView):
 @blp.route("/me/disclosures")
 class MyDisclosures(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="list_my_disclosures", security=bearer)
     @blp.arguments(PageQuerySchema, location="query")
     @blp.response(200, DisclosurePageSchema)
     def get(self, query):
@@ -125,7 +125,7 @@ class MyDisclosures(MethodView):
 @blp.route("/me/export")
 class MyExport(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="export_my_records", security=bearer)
     @blp.arguments(ExportQuerySchema, location="query")
     @blp.response(200, ExportDocumentSchema, description="The caller's records in the format asked for")
     @blp.doc(responses=_EXPORT_FILES)

@@ -16,7 +16,7 @@ blp = Blueprint("trends", __name__, url_prefix="/api/v1", description="Trends")
 @blp.route("/me/trends")
 class MyTrends(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_my_trends", security=bearer)
     @blp.arguments(TrendsQuerySchema, location="query")
     @blp.response(200, TrendsSchema)
     def get(self, query):
@@ -28,7 +28,7 @@ class MyTrends(MethodView):
 @blp.route("/patients/<int:patient_id>/trends")
 class PatientTrends(MethodView):
     @jwt_required()
-    @blp.doc(security=bearer)
+    @blp.doc(operationId="get_patient_trends", security=bearer)
     @blp.arguments(TrendsQuerySchema, location="query")
     @blp.response(200, TrendsSchema)
     def get(self, query, patient_id):
