@@ -46,6 +46,9 @@ ADMIN_OF_ORG = "401 403 403 403 403 403 ok 404"      # an account of the admin's
 PROGRAM_OF_ORG = "401 403 403 404 404 404 ok 404"    # a program's report: its organization's admin
 PUBLIC = "ok ok ok ok ok ok ok ok"
 PUBLIC_404 = "404 404 404 404 404 404 404 404"
+PUBLIC_REDIRECT = "302 302 302 302 302 302 302 302"
+# The web session's own routes take the HttpOnly cookie with its CSRF value, never a bearer token.
+BROWSER_COOKIE = "401 401 401 401 401 401 401 401"
 
 EXPECTED = {
     ("api-docs.openapi_json", "GET"): PUBLIC,
@@ -59,6 +62,13 @@ EXPECTED = {
     ("password_reset.PasswordResetRequest", "POST"): PUBLIC,
     ("password_reset.PasswordResetConfirm", "POST"): PUBLIC,  # a bad token: 422, past the access check
     ("password_reset.PasswordResetPage", "GET"): PUBLIC,
+    # The web pages are shells: their data comes through the API routes below.
+    ("web.home", "GET"): PUBLIC_REDIRECT,
+    **{(f"web.{page}", "GET"): PUBLIC for page in (
+        "signin", "caseload", "alerts", "patient", "summary", "notification_settings", "checkin")},
+    ("web_session.sign_in", "POST"): PUBLIC,
+    ("web_session.refresh", "POST"): BROWSER_COOKIE,
+    ("web_session.sign_out", "POST"): BROWSER_COOKIE,
     ("auth.Refresh", "POST"): ANY_SIGNED_IN,
     ("auth.Logout", "POST"): ANY_SIGNED_IN,
     ("auth.LogoutEverywhere", "POST"): ANY_SIGNED_IN,
@@ -133,7 +143,7 @@ def outcome(status: int) -> str:
 def routes(app) -> list[tuple[str, str, object]]:
     """Return (endpoint, method, rule) for every route, static files and HEAD/OPTIONS left out."""
     return sorted(((rule.endpoint, method, rule) for rule in app.url_map.iter_rules()
-                   if rule.endpoint != "static" for method in rule.methods - {"HEAD", "OPTIONS"}),
+                   if rule.endpoint.split(".")[-1] != "static" for method in rule.methods - {"HEAD", "OPTIONS"}),
                   key=lambda route: (route[2].rule, route[1]))
 
 
@@ -198,6 +208,7 @@ class World:
         n = next(self._n)
         bodies = {
             "auth.Login": {"email": self.patient.email, "password": PASSWORD},
+            "web_session.sign_in": {"email": self.patient.email, "password": PASSWORD},
             "auth.Register": {"invite_code": "NOSUCHCODE23", "email": f"new{n}@example.org",
                               "password": "a long enough password"},
             # A wrong current password: past the access check, and no one's password changes.
