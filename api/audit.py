@@ -98,7 +98,8 @@ NOT_AUDITED_ENDPOINTS = {
     "static": "static files",
     "password_reset.PasswordResetPage": "the reset link's page; touches no data",
     **{f"web.{page}": "a web page's shell; its data comes through audited API calls" for page in (
-        "home", "signin", "caseload", "alerts", "patient", "summary", "notification_settings", "checkin")},
+        "home", "signin", "caseload", "alerts", "patient", "admin", "summary", "notification_settings",
+        "checkin")},
     "web.static": "the web pages' scripts and styles",
 }
 

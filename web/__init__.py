@@ -51,6 +51,11 @@ def patient(patient_id: int):
     return _page("patient.html", title="Patient", page="patient", staff=True, patient_id=patient_id)
 
 
+@web.get("/admin")
+def admin():
+    return _page("admin.html", title="Administration", page="admin", staff=True)
+
+
 @web.get("/summary")
 def summary():
     return _page("summary.html", title="Your week", page="summary")

@@ -65,7 +65,7 @@ EXPECTED = {
     # The web pages are shells: their data comes through the API routes below.
     ("web.home", "GET"): PUBLIC_REDIRECT,
     **{(f"web.{page}", "GET"): PUBLIC for page in (
-        "signin", "caseload", "alerts", "patient", "summary", "notification_settings", "checkin")},
+        "signin", "caseload", "alerts", "patient", "admin", "summary", "notification_settings", "checkin")},
     ("web_session.sign_in", "POST"): PUBLIC,
     ("web_session.refresh", "POST"): BROWSER_COOKIE,
     ("web_session.sign_out", "POST"): BROWSER_COOKIE,

@@ -190,3 +190,28 @@ def test_the_unsubscribe_page_works_by_click(watched, make, api):
     page.wait_for_selector("text=Unsubscribed")
     watched.check()
     assert api(patient, "/me/preferences").json["weekly_summary"] == "off"
+
+
+def test_an_admin_enrols_a_patient_and_sees_the_invite_code_once_then_reads_the_report_and_audit_log(
+        watched, demo_clinic, api):
+    from services.demo import ADMIN_EMAIL
+
+    page = watched.page
+    watched.sign_in(ADMIN_EMAIL)
+    page.wait_for_url("**/caseload")
+    page.wait_for_selector("#caseload-table tbody tr")
+    page.click("nav >> text=Admin")
+    page.wait_for_selector("#audit-total:not(:empty)")
+    assert page.inner_text("#report") != ""  # the first program's report
+    watched.check()
+
+    page.fill("#display_name", "Robin Example")
+    page.fill("#enrol-email", "robin@example.org")
+    page.click("#enrol-form button[type=submit]")
+    page.wait_for_selector("#invite", state="visible")
+    code = page.inner_text("#invite-code")
+    assert len(code) >= 6
+    watched.check()
+    admin = db.session.scalar(select(User).where(User.email == ADMIN_EMAIL))
+    enrolled = [p for p in api(admin, "/patients?page_size=100").json["items"] if p["display_name"] == "Robin Example"]
+    assert len(enrolled) == 1

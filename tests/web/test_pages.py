@@ -5,7 +5,7 @@ import pytest
 
 from tests.factories import PASSWORD
 
-PAGES = ["/signin", "/caseload", "/alerts", "/patients/1", "/summary?week=2026-W47",
+PAGES = ["/signin", "/caseload", "/alerts", "/patients/1", "/admin", "/summary?week=2026-W47",
          "/settings/notifications", "/checkin"]
 
 

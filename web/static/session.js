@@ -33,6 +33,7 @@
     const staff = body.role !== "patient";
     nav.querySelector(".staff-nav").hidden = !staff;
     nav.querySelector(".patient-nav").hidden = staff;
+    nav.querySelector(".admin-only").hidden = body.role !== "admin";
     document.getElementById("who").textContent = "Signed in as " + body.display_name;
   }
 
