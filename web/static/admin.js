@@ -46,7 +46,8 @@
         fact("Retention, " + window.replace(/_/g, " "), held(value.percent, " %"));
       });
       Object.entries(r.score_change || {}).forEach(function ([instrument, change]) {
-        fact("Mean change, " + instrument.toUpperCase(), change ? held(change.mean_from_first) + " points (" + change.patients + " patients)" : "held back (too few patients)");
+        fact("Mean change, " + instrument.toUpperCase(), change && change.mean_from_first !== null
+          ? change.mean_from_first + " points (" + change.patients + " patients)" : "held back (too few patients)");
       });
       Object.entries(r.suppressed || {}).forEach(function ([path, why]) { field("suppressed").append(el("li", path + ": " + why)); });
     } catch (error) { W.fail(error); }
