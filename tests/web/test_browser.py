@@ -130,8 +130,9 @@ def test_a_clinician_reads_the_caseload_opens_the_top_patient_and_acknowledges_a
 
     page.click("#caseload-table tbody tr >> nth=0 >> th a")
     page.wait_for_url(f"**/patients/{answered[0]}")
-    for chart in ("craving", "mood", "sleep", "scores"):
+    for chart in ("craving", "mood", "sleep"):
         page.wait_for_selector(f"#chart-{chart} canvas")
+    page.wait_for_selector("#score-charts canvas")
     assert page.inner_text("h1") == page.evaluate("document.title").split(" - ")[0]
     watched.check()
 

@@ -65,7 +65,7 @@
   }
 
   async function load() {
-    const query = new URLSearchParams({page_size: "100"});
+    const query = new URLSearchParams({page_size: "200"});
     ["sort", "risk", "level_of_care"].forEach(function (name) {
       const value = form.elements[name].value;
       if (value) query.set(name, value);

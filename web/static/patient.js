@@ -39,27 +39,36 @@
       + " of " + values.length + " days reported");
   }
 
-  function scoresChart(scores) {
-    const target = document.getElementById("chart-scores");
-    const instruments = Object.keys(INSTRUMENTS).filter(function (k) { return scores.some(function (s) { return s.instrument === k; }); });
-    if (!scores.length) { target.textContent = "No questionnaires yet."; return; }
-    const days = Array.from(new Set(scores.map(function (s) { return s.local_day; }))).sort();
-    const data = [days.map(seconds)].concat(instruments.map(function (k) {
-      return days.map(function (day) {
-        const found = scores.find(function (s) { return s.instrument === k && s.local_day === day; });
-        return found ? found.total : null;
+  // One chart per questionnaire, its scores against the instrument's own band cut-offs (from /instruments).
+  function scoreCharts(scores, instruments) {
+    const target = document.getElementById("score-charts");
+    if (!scores.length) { target.append(el("p", "No questionnaires yet.")); return; }
+    instruments.filter(function (i) { return scores.some(function (s) { return s.instrument === i.code; }); })
+      .forEach(function (instrument) {
+        const own = scores.filter(function (s) { return s.instrument === instrument.code; });
+        const figure = el("figure", null, {"class": "chart"});
+        figure.append(el("figcaption", instrument.name + " totals; dashed lines mark where each band begins"));
+        const box = el("div", null, {id: "chart-" + instrument.code});
+        figure.append(box);
+        target.append(figure);
+        const x = own.map(function (s) { return seconds(s.local_day); });
+        const bands = instrument.bands.filter(function (b) { return b.low > 0; });
+        const top = instrument.total_range ? instrument.total_range[1] : null;
+        new uPlot({width: Math.max(320, Math.min(900, target.clientWidth || 700)), height: 200,
+          scales: top === null ? {} : {y: {range: [0, top]}},
+          series: [{}, {label: instrument.name, stroke: "#1f5fa8", width: 2, points: {show: true, size: 7}}]
+            .concat(bands.map(function (b) {
+              return {label: b.label + " from " + b.low, stroke: "#8a8a8a", width: 1, dash: [4, 4], points: {show: false}};
+            }))},
+          [x, own.map(function (s) { return s.total; })].concat(bands.map(function (b) {
+            return x.map(function () { return b.low; });
+          })), box);
+        box.setAttribute("role", "img");
+        box.setAttribute("aria-label", instrument.name + " totals over time; every score and its band is in the table below");
       });
-    }));
-    const colours = ["#1f5fa8", "#8a4b08", "#3b7a2a"];
-    new uPlot({width: Math.max(320, Math.min(900, target.clientWidth || 700)), height: 200,
-      series: [{}].concat(instruments.map(function (k, i) {
-        return {label: INSTRUMENTS[k], stroke: colours[i], width: 2, spanGaps: true, points: {show: true}}; }))},
-      data, target);
-    target.setAttribute("role", "img");
-    target.setAttribute("aria-label", "Questionnaire totals over time; every score is listed in the table below");
   }
 
-  function render(d) {
+  function render([d, instruments]) {
     const p = d.patient;
     document.querySelector("h1").textContent = p.display_name;
     document.title = p.display_name + " - Waypoint";
@@ -85,7 +94,7 @@
       row("pda", [days + " days", shown(pda.missing_excluded, " %"), shown(pda.missing_as_use, " %")]);
     });
 
-    scoresChart(d.scores);
+    scoreCharts(d.scores, instruments);
     d.scores.slice().reverse().forEach(function (s) {
       row("scores", [s.local_day, INSTRUMENTS[s.instrument] || s.instrument, String(s.total), s.band ? s.band.label : "–"]);
     });
@@ -106,5 +115,5 @@
     });
   }
 
-  W.json("/patients/" + patientId + "/dashboard").then(render).catch(W.fail);
+  Promise.all([W.json("/patients/" + patientId + "/dashboard"), W.json("/instruments")]).then(render).catch(W.fail);
 })();

@@ -16,7 +16,15 @@
     location.assign("/signin?next=" + next + (reason ? "&reason=" + reason : ""));
   }
 
-  async function refresh() {
+  // One refresh at a time: each one rotates the refresh token, and presenting a
+  // rotated-away token (two calls racing) makes the server end the whole session.
+  let refreshing = null;
+  function refresh() {
+    if (!refreshing) refreshing = rotate().finally(function () { refreshing = null; });
+    return refreshing;
+  }
+
+  async function rotate() {
     if (!csrf()) { access = null; return false; }  // no session cookie: nothing to ask for
     const response = await fetch("/web/session/refresh", {
       method: "POST", credentials: "same-origin", headers: {"X-CSRF-TOKEN": csrf()}});
