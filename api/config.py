@@ -85,7 +85,8 @@ class Config:
     OPENAPI_URL_PREFIX = "/api/docs"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_REDOC_PATH = "/"
-    OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"
+    # The vendored bundle (api/static/redoc): the page works with no network beyond this server.
+    OPENAPI_REDOC_URL = "/static/redoc/redoc.standalone.js"
     API_SPEC_OPTIONS = {
         "info": {
             "description": "Daily check-ins, trends and care-team views for outpatient addiction treatment.",

@@ -1,6 +1,7 @@
 """Extensions, created unbound and bound in create_app."""
 import http
 
+from flask import Response, render_template, url_for
 from flask_jwt_extended import JWTManager
 from flask_jwt_extended.config import config as jwt_config
 from flask_jwt_extended.default_callbacks import default_decode_key_callback
@@ -15,6 +16,12 @@ from schemas.common import ProblemSchema
 from .errors import handle_http_exception
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+REDOC_VERSION = "2.5.4"  # api/static/redoc/README.md
+# Everything from this server. ReDoc writes its styles into <style> elements
+# (styled-components) and runs its search in a worker it makes from a blob.
+DOCS_PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                 "font-src 'self'; connect-src 'self'; worker-src blob:; frame-ancestors 'none'; "
+                 "base-uri 'none'; form-action 'none'")
 
 
 class WaypointApi(Api):
@@ -58,6 +65,12 @@ class WaypointApi(Api):
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)
+
+    def _openapi_redoc(self):
+        """Serve the docs page: ReDoc from this server (api/static/redoc), under the page's own policy."""
+        page = render_template("api_docs.html", title=self.spec.title,
+                               spec_url=url_for(f"{self._make_doc_blueprint_name()}.openapi_json"))
+        return Response(page, mimetype="text/html", headers={"Content-Security-Policy": DOCS_PAGE_CSP})
 
     def _register_responses(self):
         for name, header in SHARED_HEADERS.items():

@@ -70,6 +70,12 @@ def test_the_api_docs_page_is_served(client):
     assert page.status_code == 200
     assert "text/html" in page.content_type
     assert client.get("/api/docs/openapi.json").json["info"]["title"] == "Waypoint"
+    # Everything from this server: the page names no other origin, and its policy allows none.
+    assert "http" not in page.get_data(as_text=True)
+    assert "script-src 'self';" in page.headers["Content-Security-Policy"]
+    bundle = client.get("/static/redoc/redoc.standalone.js")
+    assert bundle.status_code == 200
+    bundle.close()
 
 
 # --- what a generated client is built from -------------------------------------------
