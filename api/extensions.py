@@ -142,6 +142,8 @@ def declare_shared_answers(spec) -> None:
                     response.setdefault("headers", {})["X-Request-ID"] = _header_ref("X-Request-ID")
             operation["responses"] = dict(sorted(responses.items()))
     _require_what_answers_always_hold(spec)
+    # flask-smorest's own pagination header schema; Waypoint pages in the body (schemas.common.paged).
+    spec.components.schemas.pop("PaginationMetadata", None)
     for schema in spec.components.schemas.values():
         _split_nullable_enums(schema)
 
