@@ -216,3 +216,18 @@ def test_an_admin_enrols_a_patient_and_sees_the_invite_code_once_then_reads_the_
     admin = db.session.scalar(select(User).where(User.email == ADMIN_EMAIL))
     enrolled = [p for p in api(admin, "/patients?page_size=100").json["items"] if p["display_name"] == "Robin Example"]
     assert len(enrolled) == 1
+
+
+def test_fifteen_quiet_minutes_sign_the_browser_out(watched, make):
+    clinician = make.clinician()
+    page = watched.page
+    page.clock.install()
+
+    watched.sign_in(clinician.email, PASSWORD)
+    page.wait_for_url("**/caseload")
+    page.wait_for_selector("#caseload-total:not(:empty)")
+    page.clock.run_for(16 * 60 * 1000)
+
+    page.wait_for_url("**/signin?reason=idle")
+    page.wait_for_selector("#status:has-text('15 minutes')")
+    assert watched.context.cookies() == [c for c in watched.context.cookies() if c["name"] == "waypoint_device"]
