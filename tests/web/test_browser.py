@@ -217,6 +217,17 @@ def test_an_admin_enrols_a_patient_and_sees_the_invite_code_once_then_reads_the_
     enrolled = [p for p in api(admin, "/patients?page_size=100").json["items"] if p["display_name"] == "Robin Example"]
     assert len(enrolled) == 1
 
+    page.reload()
+    page.wait_for_selector("#audit-total:not(:empty)")
+    page.select_option("#team-patient", str(enrolled[0]["id"]))
+    clinician_id = db.session.scalar(select(User.id).where(User.email == CLINICIANS[1][0]))
+    page.check(f"#team-clinician-{clinician_id}")
+    page.click("#team-form button[type=submit]")
+    page.wait_for_selector("#status:has-text('Care team of Robin Example saved')")
+    watched.check()
+    team = api(admin, f"/patients/{enrolled[0]['id']}").json["care_team"]
+    assert clinician_id in [member["id"] for member in team]
+
 
 def test_fifteen_quiet_minutes_sign_the_browser_out(watched, make):
     clinician = make.clinician()

@@ -72,6 +72,52 @@
     } catch (error) { W.fail(error); }
   }
 
+  // The API lists no staff: the clinicians offered are those on some patient's care team.
+  let patients = [];
+  function clinicians() {
+    const known = new Map();
+    patients.forEach(function (p) { p.care_team.forEach(function (c) { known.set(c.id, c.display_name); }); });
+    return Array.from(known, function ([id, name]) { return {id: id, name: name}; })
+      .sort(function (a, b) { return a.name.localeCompare(b.name); });
+  }
+
+  function showTeam() {
+    const patient = patients.find(function (p) { return String(p.id) === field("team-patient").value; });
+    const box = field("team-clinicians");
+    box.replaceChildren();
+    if (!patient) return;
+    const onTeam = new Set(patient.care_team.map(function (c) { return c.id; }));
+    clinicians().forEach(function (c) {
+      const id = "team-clinician-" + c.id;
+      const input = el("input", null, {id: id, type: "checkbox", value: c.id});
+      input.checked = onTeam.has(c.id);
+      const line = el("p");
+      line.append(input, " ", el("label", c.name, {"for": id}));
+      box.append(line);
+    });
+  }
+
+  async function loadPatients() {
+    patients = (await W.json("/patients?page_size=200")).items;
+    const select = field("team-patient"), chosen = select.value;
+    select.replaceChildren();
+    patients.forEach(function (p) { select.append(el("option", p.display_name, {value: p.id})); });
+    if (chosen) select.value = chosen;
+    showTeam();
+  }
+
+  field("team-patient").addEventListener("change", showTeam);
+  field("team-form").addEventListener("submit", async function (event) {
+    event.preventDefault();
+    field("team-error").textContent = "";
+    const ids = Array.from(field("team-clinicians").querySelectorAll("input:checked"), function (i) { return Number(i.value); });
+    try {
+      const saved = await W.json("/patients/" + field("team-patient").value + "/care-team", {method: "PUT",
+        headers: {"Content-Type": "application/json"}, body: JSON.stringify({clinician_ids: ids})});
+      W.status("Care team of " + saved.display_name + " saved.");
+      await loadPatients();
+    } catch (error) { field("team-error").textContent = problemText(error); }
+  });
   field("report-form").addEventListener("submit", function (event) { event.preventDefault(); showReport(); });
   field("audit-form").addEventListener("submit", function (event) { event.preventDefault(); showAudit(); });
   W.json("/programs").then(function (programs) {
@@ -81,5 +127,5 @@
       field("report-program").append(el("option", p.name, {value: p.id}));
     });
     return showReport();
-  }).then(showAudit).catch(W.fail);
+  }).then(loadPatients).then(showAudit).catch(W.fail);
 })();
