@@ -166,6 +166,9 @@ def test_a_patient_checks_in_through_the_form_and_sees_crisis_resources_at_once(
     page.fill("#craving", "6")
     page.fill("#mood", "3")
     page.fill("#sleep_hours", "5.5")
+    page.check("#used-yes")
+    page.check("#substances-alcohol")
+    page.check("#triggers-stress")
     page.check("#harm-yes")
     page.click("#checkin-form button[type=submit]")
     page.wait_for_selector("#crisis", state="visible")
@@ -173,6 +176,7 @@ def test_a_patient_checks_in_through_the_form_and_sees_crisis_resources_at_once(
     day = page.input_value("#day")
     saved = api(patient, f"/me/checkins/{day}").json
     assert (saved["craving"], saved["mood"], saved["sleep_hours"], saved["self_harm_thoughts"]) == (6, 3, 5.5, True)
+    assert (saved["used_substance"], saved["substances"], saved["triggers"]) == (True, ["alcohol"], ["stress"])
 
     page.fill("#mood", "4")  # an edit sends the version back in If-Match
     page.click("#checkin-form button[type=submit]")

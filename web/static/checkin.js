@@ -10,6 +10,32 @@
     input.checked = true;
   }
 
+  const GROUPS = ["substances", "triggers", "coping_skills"];
+
+  // The choices are the organization's vocabularies (/catalogue), shown with their own labels.
+  function choices(group, options) {
+    const box = field(group);
+    options.forEach(function (option) {
+      const code = typeof option === "string" ? option : option.code;
+      const label = typeof option === "string" ? code.replace(/_/g, " ") : option.label;
+      const id = group + "-" + code;
+      const choice = el("span");
+      choice.append(el("input", null, {id: id, type: "checkbox", name: group, value: code}), " ",
+                    el("label", label, {"for": id}));
+      box.append(choice);
+    });
+  }
+
+  function chosen(group) {
+    return Array.from(form.querySelectorAll("input[name=" + group + "]:checked"), function (i) { return i.value; });
+  }
+
+  function usedChanged() {
+    const used = form.querySelector("input[name=used_substance]:checked").value === "true";
+    field("substances-set").disabled = !used;
+    if (!used) form.querySelectorAll("input[name=substances]").forEach(function (i) { i.checked = false; });
+  }
+
   async function loadDay() {
     etag = null;
     const day = field("day").value;
@@ -23,6 +49,11 @@
     field("craving").value = c.craving; field("mood").value = c.mood; field("sleep_hours").value = c.sleep_hours;
     radio("used_substance", c.used_substance); radio("self_harm_thoughts", c.self_harm_thoughts);
     field("note").value = c.note || "";
+    GROUPS.forEach(function (group) {
+      form.querySelectorAll("input[name=" + group + "]").forEach(function (i) { i.checked = (c[group] || []).includes(i.value); });
+    });
+    form.querySelector("input[name=medication_taken][value='" + (c.medication_taken === null ? "" : c.medication_taken) + "']").checked = true;
+    usedChanged();
     W.status("You already checked in for this day; saving changes it.");
   }
 
@@ -50,6 +81,8 @@
       used_substance: form.querySelector("input[name=used_substance]:checked").value === "true",
       self_harm_thoughts: form.querySelector("input[name=self_harm_thoughts]:checked").value === "true",
       note: field("note").value || null,
+      substances: chosen("substances"), triggers: chosen("triggers"), coping_skills: chosen("coping_skills"),
+      medication_taken: {"true": true, "false": false}[form.querySelector("input[name=medication_taken]:checked").value] ?? null,
     };
     const headers = {"Content-Type": "application/json"};
     if (etag) headers["If-Match"] = etag;
@@ -73,7 +106,13 @@
   });
 
   field("day").addEventListener("change", function () { loadDay().catch(W.fail); });
-  W.json("/me/summary").then(function (summary) {
+  form.querySelectorAll("input[name=used_substance]").forEach(function (i) { i.addEventListener("change", usedChanged); });
+  W.json("/catalogue").then(function (catalogue) {
+    choices("substances", catalogue.substances);
+    choices("triggers", catalogue.triggers);
+    choices("coping_skills", catalogue.coping_skills);
+    return W.json("/me/summary");
+  }).then(function (summary) {
     field("day").value = summary.today;
     field("day").max = summary.today;
     return loadDay();
