@@ -150,6 +150,9 @@ def declare_shared_answers(spec) -> None:
 
 # Fields of an answer that a dump may leave out (the key is absent, not null).
 SOMETIMES_ABSENT = {"Problem.detail", "Problem.errors"}
+# Answers dumped from a stored row, every field present, whose schema inherits
+# the required list of the request it extends (a check-in's content).
+COMPLETE = {"Checkin", "CheckinWrite"}
 
 
 def _require_what_answers_always_hold(spec) -> None:
@@ -164,7 +167,7 @@ def _require_what_answers_always_hold(spec) -> None:
     sent = _reachable(schemas, [operation.get("requestBody") for operations in spec._paths.values()
                                 for operation in operations.values() if isinstance(operation, dict)])
     for name, schema in schemas.items():
-        if name in sent or "properties" not in schema or schema.get("required"):
+        if name in sent or "properties" not in schema or (schema.get("required") and name not in COMPLETE):
             continue
         required = [field for field in schema["properties"] if f"{name}.{field}" not in SOMETIMES_ABSENT]
         if required:

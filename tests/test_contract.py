@@ -155,3 +155,4 @@ def test_an_always_present_field_is_required(app):
 
     assert set(schemas["Me"]["required"]) == set(schemas["Me"]["properties"])
     assert {"type", "title", "status"} <= set(schemas["Problem"]["required"])
+    assert set(schemas["Checkin"]["required"]) == set(schemas["Checkin"]["properties"])  # version too
