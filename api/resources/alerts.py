@@ -4,6 +4,7 @@ from flask_jwt_extended import current_user, jwt_required
 from flask_smorest import Blueprint
 
 from models import utcnow
+from schemas import examples
 from schemas.alert import AlertNoteSchema, AlertQuerySchema, AlertSchema
 from schemas.common import paged
 from services.alerts import acknowledge_alert, list_alerts, resolve_alert
@@ -33,7 +34,7 @@ class Alerts(MethodView):
 class AlertAcknowledge(MethodView):
     @jwt_required()
     @blp.doc(operationId="acknowledge_alert", security=bearer)
-    @blp.arguments(AlertNoteSchema, required=False)
+    @blp.arguments(AlertNoteSchema, required=False, example=examples.ALERT_NOTE)
     @blp.response(200, AlertSchema)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, body, alert_id):
@@ -47,7 +48,7 @@ class AlertAcknowledge(MethodView):
 class AlertResolve(MethodView):
     @jwt_required()
     @blp.doc(operationId="resolve_alert", security=bearer)
-    @blp.arguments(AlertNoteSchema, required=False)
+    @blp.arguments(AlertNoteSchema, required=False, example=examples.ALERT_NOTE)
     @blp.response(200, AlertSchema)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, body, alert_id):

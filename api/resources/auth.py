@@ -6,6 +6,7 @@ from flask_jwt_extended import current_user, get_jwt, jwt_required
 from flask_smorest import Blueprint
 
 from models import LoginDevice, utcnow
+from schemas import examples
 from schemas.auth import LoginSchema, PasswordChangeSchema, RegisterSchema, TokenPairSchema
 from schemas.patient import MeSchema
 from services.accounts import (
@@ -24,8 +25,8 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Accounts an
 
 @blp.route("/auth/login")
 class Login(MethodView):
-    @blp.arguments(LoginSchema)
-    @blp.response(200, TokenPairSchema)
+    @blp.arguments(LoginSchema, example=examples.LOGIN)
+    @blp.response(200, TokenPairSchema, example=examples.TOKENS)
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @throttled(login_limits)
@@ -110,7 +111,7 @@ class Logout(MethodView):
 class Me(MethodView):
     @jwt_required()
     @blp.doc(operationId="get_me", security=bearer)
-    @blp.response(200, MeSchema)
+    @blp.response(200, MeSchema, example=examples.ME)
     def get(self):
         """Return the caller's account (and patient profile)."""
         return current_user

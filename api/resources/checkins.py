@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from models import utcnow
+from schemas import examples
 from schemas.checkin import (
     CheckinContentSchema, CheckinRangeQuerySchema, CheckinSchema, CheckinWriteSchema, IfMatchSchema,
     SyncEntrySchema, SyncRequestSchema, SyncResponseSchema,
@@ -42,9 +43,10 @@ class MyCheckinDay(MethodView):
     @blp.doc(operationId="put_my_checkin", security=bearer)
     # Instances, not classes: webargs would build a schema from a class on every request.
     @blp.arguments(IF_MATCH, location="headers")
-    @blp.arguments(CHECKIN_CONTENT)
+    @blp.arguments(CHECKIN_CONTENT, example=examples.CHECKIN_CONTENT)
     @blp.response(200, CheckinWriteSchema, headers=ETAG_HEADER, description="Rewritten, or unchanged")
-    @blp.alt_response(201, schema=CheckinWriteSchema, headers=ETAG_HEADER, description="The day's first check-in")
+    @blp.alt_response(201, schema=CheckinWriteSchema, headers=ETAG_HEADER, description="The day's first check-in",
+                      example=examples.CHECKIN_WRITTEN)
     @blp.alt_response(409, response="CONFLICT")
     @blp.alt_response(412, response="PRECONDITION_FAILED")
     @blp.alt_response(428, response="PRECONDITION_REQUIRED")
@@ -74,7 +76,7 @@ class MyCheckins(MethodView):
 class MyCheckinSync(MethodView):
     @jwt_required()
     @blp.doc(operationId="sync_my_checkins", security=bearer)
-    @blp.arguments(SyncRequestSchema)
+    @blp.arguments(SyncRequestSchema, example=examples.SYNC_REQUEST)
     @blp.response(200, SyncResponseSchema)
     def post(self, body):
         """Write an offline queue of days; each entry gets its own result."""
