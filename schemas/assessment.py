@@ -119,10 +119,14 @@ class DueAssessmentsSchema(Schema):
 
 # --- answers and scores ------------------------------------------------------------
 
+# One item's answer: a scored option's value, the codes of a multiple-choice
+# item, or null for an optional item left out. Typed for generated clients.
+ANSWER = {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}]}
+
 class AssessmentSubmissionSchema(Schema):
     assignment_id = RecordId(required=True)
     answers = fields.Dict(
-        keys=fields.String(), values=fields.Raw(allow_none=True), required=True,
+        keys=fields.String(), values=fields.Raw(allow_none=True, metadata=ANSWER), required=True,
         validate=validate.Length(max=50),
         metadata={"description": 'Item id -> answer, e.g. {"1": 0, "2": 3}; see GET /instruments.'},
     )
@@ -173,7 +177,7 @@ class AssessmentResultSchema(Schema):
     subscales = fields.Dict(keys=fields.String(), values=fields.Nested(AssessmentSubscaleScoreSchema))
     item9 = fields.Integer(allow_none=True, metadata={"description": "PHQ-9 item 9, reported on its own."})
     crisis = fields.Boolean(required=True)
-    answers = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
+    answers = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True, metadata=ANSWER))
     change = fields.Nested(AssessmentChangeSchema, required=True)
 
 

@@ -121,8 +121,11 @@ class ExportDisclosureSchema(Schema):
 class ExportAnswerSchema(Schema):
     id = fields.String()
     text = fields.String(allow_none=True)
-    answer = fields.Raw(metadata={"description": "As sent: a number, or a list of codes."})
-    label = fields.Raw(allow_none=True, metadata={"description": "The chosen option's wording (a list for a list)."})
+    answer = fields.Raw(metadata={"description": "As sent: a number, or a list of codes.",
+                                  "anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "string"}}]})
+    label = fields.Raw(allow_none=True, metadata={
+        "description": "The chosen option's wording (a list for a list).",
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}]})
     points = fields.Integer(allow_none=True)
 
 
