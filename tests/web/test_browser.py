@@ -179,7 +179,7 @@ def test_a_patient_checks_in_through_the_form_and_sees_crisis_resources_at_once(
     assert (saved["used_substance"], saved["substances"], saved["triggers"]) == (True, ["alcohol"], ["stress"])
 
     page.fill("#mood", "4")  # an edit sends the version back in If-Match
-    page.click("#checkin-form button[type=submit]")
+    page.click("#checkin-form button[type=submit]")  # the status says "Saving…" until the answer
     page.wait_for_selector("#status:has-text('Check-in saved')")
     assert api(patient, f"/me/checkins/{day}").json["mood"] == 4
     assert page.inner_text("#checkin-error") == ""

@@ -75,6 +75,7 @@
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
     field("checkin-error").textContent = "";
+    W.status("Saving…");
     const body = {
       craving: Number(field("craving").value), mood: Number(field("mood").value),
       sleep_hours: Number(field("sleep_hours").value),
@@ -96,6 +97,7 @@
       if (saved.crisis_resources) showCrisis(saved.crisis_resources);
       W.status("Check-in saved for " + saved.date + ".");
     } catch (error) {
+      W.status("");
       // The API reports every problem at once, by field: show each in words.
       const errors = (error.body && error.body.errors) || {};
       const details = Object.entries(errors).map(function ([name, messages]) {
