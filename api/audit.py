@@ -61,6 +61,9 @@ AUDITED_ENDPOINTS = {
     "audit.AuditLog": Audited(patient="none"),
     "patients.Patients": Audited(patient="response", items_are_patients=True),
     "privacy.MyExport": Audited(action="export", patient="caller"),
+    "privacy.MyExportDocument": Audited(action="export", patient="caller"),
+    "privacy.MyExportCsv": Audited(action="export", patient="caller"),
+    "privacy.MyExportFhir": Audited(action="export", patient="caller"),
     "privacy.PatientDisclosures": Audited(action="disclose"),
     # The organization's e-mail ledger: who was sent a summary or reminder.
     "preferences.Deliveries": Audited(patient="none"),

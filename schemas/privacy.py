@@ -1,7 +1,7 @@
 """Consent, the accounting of disclosures, and exports of a patient's records."""
 import re
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from models import AttendanceStatus, ConsentScope, SessionKind
 
@@ -175,6 +175,53 @@ class ExportDocumentSchema(Schema):
     questionnaires = fields.List(fields.Nested(ExportQuestionnaireSchema), required=True)
     goals = fields.List(fields.Nested(ExportGoalSchema), required=True)
     attendance = fields.List(fields.Nested(ExportAttendanceSchema), required=True)
+
+
+class FhirResourceSchema(Schema):
+    """A FHIR R4 resource (Patient, Observation, QuestionnaireResponse, Goal, Encounter); its fields are FHIR's."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    resourceType = fields.String(required=True)
+    id = fields.String(required=True)
+
+
+class FhirEntrySchema(Schema):
+    fullUrl = fields.String(required=True)
+    resource = fields.Nested(FhirResourceSchema, required=True)
+
+
+class FhirCodingSchema(Schema):
+    system = fields.String(required=True)
+    code = fields.String(required=True)
+    display = fields.String()
+
+
+class FhirExtensionSchema(Schema):
+    url = fields.String(required=True)
+    valueString = fields.String(required=True)
+
+
+class FhirBundleMetaSchema(Schema):
+    security = fields.List(fields.Nested(FhirCodingSchema), required=True, metadata={
+        "description": "Restricted; 42 CFR Part 2; no redisclosure without consent."})
+    extension = fields.List(fields.Nested(FhirExtensionSchema), required=True, metadata={
+        "description": "The redisclosure notice (and, when disclosed, what the consent allows)."})
+
+
+class FhirBundleSchema(Schema):
+    """A FHIR R4 Bundle of type collection: the records, with the Part 2 notice in meta."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    resourceType = fields.String(required=True, validate=validate.OneOf(["Bundle"]))
+    id = fields.String(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(["collection"]))
+    timestamp = fields.String(required=True)
+    meta = fields.Nested(FhirBundleMetaSchema, required=True)
+    entry = fields.List(fields.Nested(FhirEntrySchema), required=True)
 
 
 class DisclosedRecordsSchema(Schema):

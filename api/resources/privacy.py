@@ -14,7 +14,7 @@ from models import utcnow
 from schemas.common import PageQuerySchema, paged
 from schemas.privacy import (
     ConsentGrantSchema, ConsentOverviewSchema, ConsentSchema, DisclosedRecordsSchema,
-    DisclosureRequestSchema, DisclosureSchema, ExportDocumentSchema, ExportQuerySchema,
+    DisclosureRequestSchema, DisclosureSchema, ExportDocumentSchema, ExportQuerySchema, FhirBundleSchema,
 )
 from services.consent import (
     grant_consent, list_disclosures, my_consents, patient_consents, refuse_care_team_revocation,
@@ -30,12 +30,45 @@ blp = Blueprint("privacy", __name__, url_prefix="/api/v1",
 DisclosurePageSchema = paged(DisclosureSchema, "DisclosurePage")
 
 # The export's other formats, beside the JSON document the schema describes.
+_CSV_TEXT = {"type": "string", "description": "The check-ins as CSV: a header and one row per day."}
 _EXPORT_FILES = {200: {"content": {
-    CONTENT_TYPES["csv"]: {"schema": {
-        "type": "string", "description": "format=csv: the check-ins, a header and one row per day."}},
+    CONTENT_TYPES["csv"]: {"schema": _CSV_TEXT},
     CONTENT_TYPES["fhir"]: {"schema": {
         "type": "object", "description": "format=fhir: a FHIR R4 Bundle of type collection."}},
 }}}
+
+
+@blp.route("/me/export/document")
+class MyExportDocument(MethodView):
+    @jwt_required()
+    @blp.doc(operationId="export_my_records_document", security=bearer)
+    @blp.response(200, ExportDocumentSchema)
+    def get(self):
+        """Export the caller's own records as one JSON document."""
+        return export_own_records(current_patient(), "json", utcnow()).content
+
+
+@blp.route("/me/export/checkins.csv")
+class MyExportCsv(MethodView):
+    @jwt_required()
+    @blp.doc(operationId="export_my_checkins_csv", security=bearer)
+    @blp.response(200, _CSV_TEXT, content_type=CONTENT_TYPES["csv"])
+    def get(self):
+        """Export the caller's check-ins as CSV: a header and one row per day."""
+        export = export_own_records(current_patient(), "csv", utcnow())
+        return Response(export.content, mimetype=export.content_type, headers={
+            "Content-Disposition": f'attachment; filename="{export.filename}"'})
+
+
+@blp.route("/me/export/fhir")
+class MyExportFhir(MethodView):
+    @jwt_required()
+    @blp.doc(operationId="export_my_records_fhir", security=bearer)
+    @blp.response(200, FhirBundleSchema, content_type=CONTENT_TYPES["fhir"])
+    def get(self):
+        """Export the caller's own records as a FHIR R4 Bundle (the Part 2 notice in its meta)."""
+        export = export_own_records(current_patient(), "fhir", utcnow())
+        return Response(json.dumps(export.content), mimetype=export.content_type)
 
 
 @blp.route("/me/consent")
@@ -125,12 +158,17 @@ class MyDisclosures(MethodView):
 @blp.route("/me/export")
 class MyExport(MethodView):
     @jwt_required()
-    @blp.doc(operationId="export_my_records", security=bearer)
+    @blp.doc(operationId="export_my_records", security=bearer, deprecated=True)
     @blp.arguments(ExportQuerySchema, location="query")
     @blp.response(200, ExportDocumentSchema, description="The caller's records in the format asked for")
     @blp.doc(responses=_EXPORT_FILES)
     def get(self, query):
-        """Export the caller's own records: a JSON document, a CSV of check-ins, or a FHIR R4 Bundle."""
+        """Export the caller's own records: a JSON document, a CSV of check-ins, or a FHIR R4 Bundle.
+
+        Kept for existing clients; one answer in three formats cannot be typed.
+        New clients use export_my_records_document, export_my_checkins_csv and
+        export_my_records_fhir, one format each.
+        """
         export = export_own_records(current_patient(), query["format"], utcnow())
         if export.format == "json":
             return export.content
