@@ -127,17 +127,19 @@ class WaypointRequest(Request):
 
 
 def refuse_unreadable_json() -> None:
-    """Refuse a JSON body load_json will not read, before any view, limiter or schema reads it.
+    """Refuse a JSON body load_json will not read, or a body of another media type sent to
+    an operation that reads JSON (415), before any view, limiter or schema reads it.
 
     webargs parses bodies with the standard library's json.loads, whose
     RecursionError and ValueError (too many digits) it does not catch. A
     body that passes load_json is one json.loads reads without either.
     """
-    if request.url_rule is None or not request.get_data(cache=True):
+    if request.url_rule is None:
         return
     if request.is_json:
-        request.get_json()
-    elif _reads_json_body():
+        if request.get_data(cache=True):
+            request.get_json()
+    elif _reads_json_body() and request.get_data(cache=True):
         # webargs would find no JSON and report every field "Missing data":
         # say instead what is wrong, the media type (RFC 9110 15.5.16).
         message = f"Send the body as application/json, not {request.mimetype or 'untyped'}."
