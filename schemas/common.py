@@ -7,7 +7,14 @@ from .fields import QueryInteger
 class ProblemSchema(Schema):
     """An error, as RFC 9457 problem details."""
 
-    type = fields.String(metadata={"description": "A URI naming the kind of problem."})
+    type = fields.String(metadata={
+        "description": "A URI naming the kind of problem: https://waypoint.example/problems/ followed by, "
+                       "among others, token-missing, token-invalid or token-revoked (sign in again), "
+                       "token-expired (refresh the token), unauthorized, session-expired, forbidden, "
+                       "not-found, validation-error, bad-request, unsupported-media-type, checkin-locked, "
+                       "conflict, version-required, stale-version, login-paused, too-many-requests, "
+                       "database-unavailable. Branch on it, never on title or detail.",
+        "example": "https://waypoint.example/problems/token-expired"})
     title = fields.String(metadata={"description": "Short summary of the kind of problem."})
     status = fields.Integer()
     detail = fields.String(metadata={"description": "What went wrong this time."})
