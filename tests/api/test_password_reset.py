@@ -190,6 +190,9 @@ def _writes_of(client, email: str) -> list[list[str]]:
         current.clear()
 
     listeners = (("before_cursor_execute", before), ("commit", committed), ("rollback", rolled_back))
+    # The test client's requests share the test's app context and session: end the transaction the
+    # test's own reads opened, so the request begins its own as in production (BEGIN IMMEDIATE on SQLite).
+    db.session.commit()
     for name, listener in listeners:
         event.listen(db.engine, name, listener)
     try:
