@@ -14,7 +14,7 @@ import os
 import secrets
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -62,7 +62,7 @@ def processes(database_url, _schema, tmp_path_factory):
 @pytest.fixture
 def real_now(clock):
     """Run the test's clock at the processes' time: what it writes must not be expired for them."""
-    clock.now = datetime.now(timezone.utc)
+    clock.now = datetime.now(UTC)
     return clock.now
 
 
@@ -160,3 +160,33 @@ def test_goals_added_through_both_processes_at_once_keep_the_weekly_cap(processe
             broken.append((round_, len(this_week)))
 
     assert not broken, f"{len(broken)} of {ROUNDS} rounds broke the cap of {GOALS_PER_WEEK}: (round, goals) {broken}"
+
+
+def test_a_write_request_that_cannot_get_the_write_lock_in_time_answers_503(app, client, make, database_url,
+                                                                            monkeypatch):
+    """Another process's writer holding the file past the wait: 503 problem+json, nothing half-done.
+
+    (Its audit event cannot get in either while the file stays locked: that is logged.)
+    """
+    import sqlite3
+
+    from api import database
+    from models import Checkin
+    from tests.factories import checkin_body, problem
+
+    if make_url(database_url).get_backend_name() != "sqlite":
+        pytest.skip("SQLite's file lock")
+    monkeypatch.setattr(database, "SQLITE_WRITE_WAIT_SECONDS", 0.3)
+    auth = make.headers(make.patient())
+    other_process = sqlite3.connect(make_url(database_url).database, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    try:
+        refused = client.put("/api/v1/me/checkins/2026-11-23", headers=auth, json=checkin_body())
+    finally:
+        other_process.rollback()
+        other_process.close()
+
+    problem(refused, 503)
+    assert refused.headers["Retry-After"]
+    assert db.session.scalars(select(Checkin)).all() == []
+    assert client.put("/api/v1/me/checkins/2026-11-23", headers=auth, json=checkin_body()).status_code == 201
