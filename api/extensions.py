@@ -149,7 +149,9 @@ def declare_shared_answers(spec) -> None:
 
 
 # Fields of an answer that a dump may leave out (the key is absent, not null).
-SOMETIMES_ABSENT = {"Problem.detail", "Problem.errors"}
+SOMETIMES_ABSENT = {"Problem.detail", "Problem.errors",
+                    # A disclosure leaves out what the outside recipient does not need.
+                    "ExportPatient.email", "ExportPatient.timezone"}
 # Answers dumped from a stored row, every field present, whose schema inherits
 # the required list of the request it extends (a check-in's content).
 COMPLETE = {"Checkin", "CheckinWrite"}

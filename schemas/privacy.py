@@ -238,7 +238,9 @@ class DisclosedRecordsSchema(Schema):
     filename = fields.String(required=True, attribute="export.filename")
     document = fields.Method("_document", required=True, metadata={
         "description": "json: the export document (with the notice); fhir: a FHIR R4 Bundle (the notice "
-                       "in meta); csv: the CSV text (send the notice with it)."})
+                       "in meta); csv: the CSV text (send the notice with it).",
+        "anyOf": [{"$ref": "#/components/schemas/ExportDocument"}, {"$ref": "#/components/schemas/FhirBundle"},
+                  {"type": "string"}]})
 
     def _document(self, disclosed):
         if disclosed.export.format == "json":

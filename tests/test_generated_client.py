@@ -189,7 +189,19 @@ def test_the_phone_and_the_clinician_through_the_generated_client_only(app, clin
     assert isinstance(bundle, m.FhirBundle) and bundle.resource_type == m.FhirBundleResourceType.BUNDLE
     assert csv.status_code == 200 and csv.content.decode().count("\n") == 4  # a header and three days
 
+    consent, _ = wp.call("grant_my_consent", 201, client=phone, body=m.ConsentGrant(
+        scope=m.ConsentGrantScope.OUTSIDE_PROVIDER, recipient_name="Dr. Ana Rivera, Eastside Family Medicine",
+        recipient_kind="physician", purpose="Coordinate medication for opioid use disorder"))
+
     # --- the clinician -----------------------------------------------------------
+    formats = m.DisclosureRequestFormat
+    disclosed = {kind: wp.call("record_disclosure", 201, client=clinician, patient_id=patient_user.id,
+                               body=m.DisclosureRequest(consent_id=consent.id, format_=kind))[0].document
+                 for kind in (formats.JSON, formats.FHIR, formats.CSV)}
+    if isinstance(disclosed[formats.JSON], dict):
+        m.ExportDocument.from_dict(disclosed[formats.JSON])
+    assert [type(document) for document in disclosed.values()] == [m.ExportDocument, m.FhirBundle, str]
+
     caseload, _ = wp.call("get_caseload", 200, client=clinician)
     assert [row.patient.id for row in caseload.items] == [patient_user.id]
     dashboard, _ = wp.call("get_patient_dashboard", 200, client=clinician, patient_id=patient_user.id)
