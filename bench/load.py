@@ -70,6 +70,7 @@ class CheckinWrites:
     `next_slot`: a slot's first visit creates the day, a later one (after
     the slots wrapped around) rewrites it with a body that differs from the
     stored one, under `If-Match: *`, so no request is an "unchanged" no-op.
+    (A first visit sends no If-Match: `*` on a day without a check-in is 412.)
     """
 
     tokens: list[str] = field(repr=False)
@@ -82,6 +83,13 @@ class CheckinWrites:
         position = number % count
         return (self.tokens[position % len(self.tokens)], self.days[position // len(self.tokens)],
                 number // count + 1)
+
+    @staticmethod
+    def headers(token: str, visit: int) -> dict:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        if visit > 1:
+            headers["If-Match"] = "*"
+        return headers
 
     @staticmethod
     def body(visit: int, number: int) -> str:
@@ -165,8 +173,7 @@ class LoadGenerator:
             if isinstance(plan, CheckinWrites):
                 token, day, visit = plan.slot(number)
                 return ("PUT", f"/api/v1/me/checkins/{day}", CheckinWrites.body(visit, number),
-                        {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                         "If-Match": "*"})
+                        CheckinWrites.headers(token, visit))
             return "GET", plan.path, None, plan.headers()
 
         def client(index: int) -> None:
@@ -253,10 +260,13 @@ request = function()
     '"coping_skills": ["mindfulness", "reached_out"], "triggers": ["stress"], ' ..
     '"medication_taken": true, "note": "Benchmark day %d."}}', 2 + visit % 2, number)
   number = number + 1
-  return wrk.format("PUT", "/api/v1/me/checkins/" .. day, {{
+  local headers = {{
     ["Authorization"] = "Bearer " .. token,
     ["Content-Type"] = "application/json",
-    ["If-Match"] = "*",
-  }}, body)
+  }}
+  if visit > 1 then
+    headers["If-Match"] = "*"
+  end
+  return wrk.format("PUT", "/api/v1/me/checkins/" .. day, headers, body)
 end
 ''' + _WRK_DONE
