@@ -86,6 +86,7 @@ from models import (
     Alert, AlertSeverity, AlertStatus, AssessmentResponse, AttendanceRecord, AttendanceStatus,
     CareTeamMember, Checkin, CheckinRevision, Organization, PatientProfile, Role, User, db, savepoint,
 )
+from models.caseload import lock_patient
 
 from .access import patient_in_reach, require_role
 from .clock import local_today
@@ -804,12 +805,16 @@ def resolve_alert(actor: User, alert_id: int, note: str | None, now: datetime) -
 
 def _alert_in_reach(actor: User, alert_id: int) -> tuple[Alert, str]:
     require_role(actor, Role.clinician, Role.admin)
-    alert = db.session.scalars(
-        select(Alert).where(Alert.id == alert_id, Alert.organization_id == actor.organization_id)
-        .with_for_update().execution_options(populate_existing=True)
-    ).one_or_none()
-    if alert is None:
+    in_organization = (Alert.id == alert_id, Alert.organization_id == actor.organization_id)
+    patient_id = db.session.scalar(select(Alert.patient_id).where(*in_organization))
+    if patient_id is None:
         raise NotFound("No such alert.")
+    # The patient's lock before the alert's, as every check-in writer takes them: a clinician
+    # working the alert a sync is raising again queues behind it instead of deadlocking.
+    lock_patient(patient_id)
+    alert = db.session.scalars(
+        select(Alert).where(*in_organization).with_for_update().execution_options(populate_existing=True)
+    ).one()
     try:
         profile = patient_in_reach(actor, alert.patient_id)
     except NotFound:
