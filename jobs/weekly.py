@@ -13,23 +13,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from models import (
-    Alert, AlertSeverity, AlertStatus, CareTeamMember, CopingSkill, NotificationPreference, Organization,
+    Alert, AlertSeverity, AlertStatus, CareTeamMember, NotificationPreference, Organization,
     PatientProfile, Role, User, db, utcnow,
 )
-from services.assessments import due_assessments
 from services.clock import local_today
-from services.dashboards import checkin_histories, weekly_histories
+from services.dashboards import checkin_histories
 from services.delivery import (
     CLINICIAN_DIGEST, WEEKLY_SUMMARY, Letter, Skip, ledger_periods, preferences_by_user, preferences_from,
     record_owed, send_owed, unsubscribe_link,
 )
-from services.goals import goals_by_patient
-from services.instruments import INSTRUMENTS
 from services.mail import public_link
 from services.summaries import (
-    CaseloadPatient, build_clinician_digest, build_weekly_summary, iso_week, latest_owed_week,
+    CaseloadPatient, build_clinician_digest, iso_week, latest_owed_week,
     most_common_zone, week_start_of_period, weekly_send_moment,
 )
+
+from services.weekly_summary import summarise_weeks
 
 from .emails import Links, render_clinician_digest, render_weekly_notice, render_weekly_summary
 from .report import JobReport
@@ -87,10 +86,9 @@ def compose_weekly_summaries(batch) -> dict:
     now = utcnow()
     users = _users([d.recipient_id for d in batch])
     preferences = preferences_by_user(users)
-    earliest = min(week_start_of_period(d.period) for d in batch)
-    histories = weekly_histories(list(users), earliest)
-    goals = goals_by_patient(list(users), earliest)
-    labels = _skill_labels({user.organization_id for user in users.values()})
+    summaries = summarise_weeks({
+        d.id: (users[d.recipient_id], week_start_of_period(d.period)) for d in batch
+        if d.recipient_id in users and preferences[d.recipient_id].weekly_summary == "detailed"}, now)
     letters = {}
     for delivery in batch:
         user = users.get(delivery.recipient_id)
@@ -108,16 +106,7 @@ def compose_weekly_summaries(batch) -> dict:
             rendered = render_weekly_notice(delivery.period, week_start, week_start + timedelta(days=6),
                                             name=user.display_name, links=links)
         else:
-            history = histories.get(user.id)
-            due = due_assessments(user, now).due
-            summary = build_weekly_summary(
-                history.records if history else [], week_start,
-                recovery_start=user.patient_profile.recovery_start_date, goals=goals.get(user.id, []),
-                questionnaires_due=[INSTRUMENTS[o.instrument].name for o in due],
-                skill_labels=labels.get(user.organization_id, {}),
-                earlier=history.earlier if history else None,
-            )
-            rendered = render_weekly_summary(summary, name=user.display_name, links=links)
+            rendered = render_weekly_summary(summaries[delivery.id], name=user.display_name, links=links)
         letters[delivery.id] = Letter(user.email, rendered.subject, rendered.text, rendered.html, links.unsubscribe)
     return letters
 
@@ -261,14 +250,4 @@ def _digest_detail(organization_ids: set[int]) -> dict[int, bool]:
     return dict(db.session.execute(
         select(Organization.id, Organization.digest_detail).where(Organization.id.in_(organization_ids))
     ).tuples().all())
-
-
-def _skill_labels(organization_ids: set[int]) -> dict[int, dict[str, str]]:
-    labels: dict[int, dict[str, str]] = defaultdict(dict)
-    for organization_id, code, label in db.session.execute(
-        select(CopingSkill.organization_id, CopingSkill.code, CopingSkill.label)
-        .where(CopingSkill.organization_id.in_(organization_ids))
-    ):
-        labels[organization_id][code] = label
-    return labels
 

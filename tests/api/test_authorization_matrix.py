@@ -105,6 +105,7 @@ EXPECTED = {
     ("preferences.MyPreferences", "GET"): PATIENT_OWN,
     ("preferences.MyPreferences", "PUT"): PATIENT_OWN,
     ("dashboards.MySummary", "GET"): PATIENT_OWN,
+    ("weekly_summary.MyWeeklySummary", "GET"): PATIENT_OWN,
     ("trends.MyTrends", "GET"): PATIENT_OWN,
     ("alerts.Alerts", "GET"): STAFF_ONLY,
     ("alerts.AlertAcknowledge", "POST"): STAFF_ROLE_FIRST,

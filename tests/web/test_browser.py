@@ -151,6 +151,32 @@ def test_a_clinician_reads_the_caseload_opens_the_top_patient_and_acknowledges_a
     assert acknowledged["acknowledge_note"] == "Called the patient"
 
 
+def test_the_weekly_e_mails_link_opens_that_weeks_figures(watched, make, api, clock):
+    from datetime import timedelta
+
+    patient = make.patient()
+    period = api(patient, "/me/weekly-summary").json["period"]  # last week
+    monday = clock.now.date() - timedelta(days=clock.now.date().weekday() + 7)
+    for offset in range(7):
+        make.checkin(patient, monday + timedelta(days=offset), craving=offset, used_substance=offset == 2)
+    db.session.commit()
+    page = watched.page
+
+    watched.sign_in(patient.email, PASSWORD)
+    page.wait_for_url("**/summary")
+    page.goto(f"{watched.base}/summary?week={period}")
+    page.wait_for_selector("#week table tbody tr")
+    watched.check()
+
+    rows = page.eval_on_selector_all("#week table tbody tr", "rows => rows.map(r => r.innerText)")
+    days = api(patient, f"/me/weekly-summary?week={period}").json["days"]
+    assert len(rows) == 7
+    for row, day in zip(rows, days):
+        assert day["day"] in row and str(day["craving"]) in row
+    assert "Yes" in rows[2].split("\t")[-1] and "No" in rows[3].split("\t")[-1]  # the use day, in words
+    assert monday.isoformat() in page.inner_text("#week-h")
+
+
 def test_a_patient_checks_in_through_the_form_and_sees_crisis_resources_at_once(watched, make, api):
     patient = make.patient()
     page = watched.page
