@@ -15,6 +15,10 @@ from .errors import RETRY_AFTER
 TOO_MANY = "Too many attempts; wait a while before trying again."
 
 
+# The browser's trusted-device token: an HttpOnly cookie sent only to the web sign-in (web/session.py).
+DEVICE_COOKIE = "waypoint_device"
+
+
 def client_address_key() -> str:
     """Rate-limit key of the caller's address (X-Forwarded-For only behind trusted proxies)."""
     return f"address:{client_address() or 'unknown'}"
@@ -33,6 +37,8 @@ def account_key() -> str:
     email = body.get("email")
     email = email.strip().lower() if isinstance(email, str) else ""
     token = body.get("device_token")
+    if not isinstance(token, str):
+        token = request.cookies.get(DEVICE_COOKIE)  # a browser keeps it in a cookie (web/session.py)
     config = current_app.config
     if isinstance(token, str) and (device := device_in_token(
             token, email, config["JWT_SECRET_KEY"], utcnow(), config["LOGIN_DEVICE_TRUST"])):

@@ -25,7 +25,7 @@ from flask_jwt_extended import (
 
 from api.auth import commit, issue_tokens, lockout_policy, session_lifetime
 from api.errors import RETRY_AFTER, problem_response
-from api.security import login_limits, throttled
+from api.security import DEVICE_COOKIE, login_limits, throttled
 from models import AuthSession, db, utcnow
 from services.errors import AuthenticationFailed, LoginPaused, SessionExpired
 from services.lockout import device_in_token, device_token
@@ -34,7 +34,6 @@ from services.sessions import RefreshReused, authenticate, end_session, rotate_r
 session_blp = Blueprint("web_session", __name__, url_prefix="/web/session")
 
 SESSION_PATH = "/web/session"
-DEVICE_COOKIE = "waypoint_device"
 WEB_IDLE_TIMEOUT = timedelta(minutes=15)
 
 

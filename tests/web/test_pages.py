@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, problem
 
 PAGES = ["/signin", "/caseload", "/alerts", "/patients/1", "/admin", "/summary?week=2026-W47",
          "/settings/notifications", "/checkin"]
@@ -133,3 +133,14 @@ def test_the_web_sign_in_refresh_and_sign_out_are_in_the_audit_trail(client, mak
     assert [tuple(row) for row in trail] == [
         ("login", "denied", clinician.id), ("login", "allowed", clinician.id),
         ("refresh", "allowed", clinician.id), ("logout", "allowed", clinician.id)]
+
+
+def test_guesses_at_an_address_do_not_throttle_its_owners_browser(client, app, make):
+    patient = make.patient()
+    assert sign_in(client, patient).status_code == 200  # this browser now holds the device cookie
+    stranger = app.test_client()
+    for _ in range(5):  # LOGIN_LIMITS_PER_ACCOUNT: 5 a minute
+        stranger.post("/web/session", json={"email": patient.email, "password": "not the password"})
+    problem(stranger.post("/web/session", json={"email": patient.email, "password": PASSWORD}), 429)
+
+    assert sign_in(client, patient).status_code == 200
