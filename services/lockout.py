@@ -85,6 +85,16 @@ def clear_address(email: str) -> None:
     db.session.flush()
 
 
+def forget_devices(email: str) -> None:
+    """Trust no device of an address any more (logging out everywhere, a new password, disabling).
+
+    Whoever held a device of the account's must now sign in afresh, and
+    until they do, the address's pause holds them like anyone else.
+    """
+    db.session.execute(delete(LoginDevice).where(LoginDevice.address_digest == address_digest(email)))
+    db.session.flush()
+
+
 def trusted_device(device_id: str | None, email: str) -> LoginDevice | None:
     """Return the device of a verified token if it signed in to this address before."""
     if device_id is None:

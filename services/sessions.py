@@ -10,7 +10,7 @@ from models import AuthSession, LoginDevice, User, db, utcnow
 
 from .errors import AuthenticationFailed, SessionExpired
 from .lockout import (
-    LockoutPolicy, address_lockout, clear_address, raise_if_paused, record_address_failure,
+    LockoutPolicy, address_lockout, clear_address, forget_devices, raise_if_paused, record_address_failure,
     record_device_failure, remember_device, trusted_device,
 )
 from .passwords import verify_password
@@ -149,9 +149,10 @@ def end_all_sessions(user: User, now: datetime, reason: str) -> int:
 
 
 def invalidate_tokens(user: User, now: datetime, reason: str) -> None:
-    """Kill every token user holds: tokens valid after now, every session revoked."""
+    """Kill every token user holds: tokens valid after now, every session revoked, no device trusted."""
     user.tokens_valid_after = now
     end_all_sessions(user, now, reason)
+    forget_devices(user.email)
     db.session.flush()
 
 

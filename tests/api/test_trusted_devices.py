@@ -135,3 +135,24 @@ def test_lockout_settings_hold_for_a_device_too(app, client, patient, phone, no_
     login(client, patient.email, "wrong two", phone)
 
     problem(login(client, patient.email, device_token=phone), 429)
+
+
+@pytest.mark.parametrize("ending", ["logout-everywhere", "password-change", "disable"])
+def test_ending_every_session_also_ends_every_devices_trust(client, make, patient, phone, no_throttle, ending):
+    headers = make.headers(patient)
+    if ending == "logout-everywhere":
+        assert client.post("/api/v1/auth/logout-everywhere", headers=headers).status_code in (200, 204)
+    elif ending == "password-change":
+        changed = client.post("/api/v1/me/password", headers=headers,
+                              json={"current_password": PASSWORD, "new_password": "a brand new passphrase 42"})
+        assert changed.status_code in (200, 204), changed.json
+    else:
+        admin = make.admin(patient.organization)
+        assert client.post(f"/api/v1/users/{patient.id}/disable", headers=make.headers(admin)).status_code == 204
+        assert client.post(f"/api/v1/users/{patient.id}/enable", headers=make.headers(admin)).status_code in (200, 204)
+    password = "a brand new passphrase 42" if ending == "password-change" else PASSWORD
+    pause_by_guessing(client, patient.email)
+
+    # Whoever kept that device (a shared or lost phone) now waits out the pause like anyone else.
+    assert problem(login(client, patient.email, password, device_token=phone), 429)["type"] == PAUSED
+    assert db.session.query(LoginDevice).count() == 0
