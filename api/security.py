@@ -89,12 +89,6 @@ def throttled(limits):
 
 # A JSON API renders nothing, runs nothing and is framed by no one.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# The docs page loads ReDoc from the CDN; ReDoc injects its styles, fetches
-# the spec from here, and runs its search in a worker made from a blob.
-DOCS_CSP = ("default-src 'none'; script-src https://cdn.jsdelivr.net; style-src 'unsafe-inline'; "
-            "img-src 'self' data: https:; font-src https:; connect-src 'self'; worker-src blob:; "
-            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
-DOCS_ENDPOINTS = frozenset({"api-docs.openapi_redoc"})
 HSTS = "max-age=63072000; includeSubDomains"
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 
@@ -111,11 +105,11 @@ def add_security_headers(response: Response) -> Response:
     # Patient data must not sit in a browser's or a proxy's cache.
     headers["Cache-Control"] = "no-store"
     headers["Pragma"] = "no-cache"
-    # A page served for a person (the unsubscribe and password-reset pages)
-    # sets its own policy, which must let its form and script work; every
-    # other answer gets the one that allows nothing.
+    # A page served for a person (the web app, the docs, the unsubscribe and
+    # password-reset pages) sets its own policy, which must let its form and
+    # script work; every other answer gets the one that allows nothing.
     if "Content-Security-Policy" not in headers:
-        headers["Content-Security-Policy"] = DOCS_CSP if request.endpoint in DOCS_ENDPOINTS else API_CSP
+        headers["Content-Security-Policy"] = API_CSP
     if request.is_secure or current_app.config.get("ENV_NAME") == "production":
         headers["Strict-Transport-Security"] = HSTS
     # Flask-Limiter sends Retry-After with every answer of a limited route
