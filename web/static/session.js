@@ -73,11 +73,19 @@
     return error;
   }
 
+  // Once: the idle timer keeps ticking while the sign-out request is out, and a second
+  // navigation would abort the first.
+  let signingOut = false;
   async function signOut(reason) {
-    await fetch("/web/session/sign-out", {method: "POST", credentials: "same-origin",
-      headers: {"X-CSRF-TOKEN": csrf()}});
+    if (signingOut) return;
+    signingOut = true;
     access = null;
-    location.assign("/signin" + (reason ? "?reason=" + reason : ""));
+    try {
+      await fetch("/web/session/sign-out", {method: "POST", credentials: "same-origin",
+        headers: {"X-CSRF-TOKEN": csrf()}});
+    } finally {
+      location.assign("/signin" + (reason ? "?reason=" + reason : ""));
+    }
   }
 
   // Idle sign-out: activity keeps the session fresh; 15 quiet minutes end it.
