@@ -95,6 +95,7 @@ NOT_AUDITED_ENDPOINTS = {
     "catalogue.Catalogue": "the organization's vocabularies",
     "catalogue.CopingSkills": "the organization's coping-skill catalogue",
     "catalogue.Programs": "the organization's programs",
+    "patients.Clinicians": "the organization's clinicians; no patient's records",
     "assessments.Instruments": "the questionnaires themselves, no answers",
     "api-docs.openapi_json": "the API description",
     "api-docs.openapi_redoc": "the API documentation page",

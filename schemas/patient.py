@@ -23,6 +23,12 @@ class StaffRefSchema(Schema):
     display_name = fields.String()
 
 
+class ClinicianSchema(StaffRefSchema):
+    """A clinician of the organization, as an admin picks care teams from them."""
+
+    email = fields.String()
+
+
 class LevelOfCareChangeSchema(Schema):
     level_of_care = fields.Enum(LevelOfCare, by_value=True, required=True)
     effective_date = Day(allow_none=True, metadata={"description": "Defaults to the patient's today."})

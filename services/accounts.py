@@ -243,6 +243,16 @@ def create_program(actor: User, name: str) -> Program:
     return program
 
 
+def list_clinicians(actor: User) -> list[User]:
+    """Return the organization's active clinicians, by name: whom an admin may put on a care team."""
+    require_role(actor, Role.admin)
+    return list(db.session.scalars(
+        select(User).where(User.organization_id == actor.organization_id, User.role == Role.clinician,
+                           User.is_active.is_(True))
+        .order_by(User.display_name, User.id)
+    ))
+
+
 def list_programs(actor: User) -> list[Program]:
     """Return the programs of the actor's organization."""
     require_role(actor, Role.clinician, Role.admin)

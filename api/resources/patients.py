@@ -6,12 +6,12 @@ from flask_smorest import Blueprint
 from models import Role, utcnow
 from schemas.common import PageQuerySchema, input_of, paged
 from schemas.patient import (
-    CareTeamSchema, EnrolmentResultSchema, EnrolmentSchema, InviteSchema,
+    CareTeamSchema, ClinicianSchema, EnrolmentResultSchema, EnrolmentSchema, InviteSchema,
     LevelOfCareChangeSchema, PatientSchema,
 )
 from services.access import patient_in_reach, require_role
 from services.accounts import (
-    change_level_of_care, enrol_patient, list_patients, reissue_invite, set_care_team,
+    change_level_of_care, enrol_patient, list_clinicians, list_patients, reissue_invite, set_care_team,
 )
 
 from ..auth import bearer, commit
@@ -67,6 +67,16 @@ class PatientCareTeam(MethodView):
         profile = set_care_team(current_user, patient_id, care_team["clinician_ids"], utcnow())
         commit()
         return profile
+
+
+@blp.route("/clinicians")
+class Clinicians(MethodView):
+    @jwt_required()
+    @blp.doc(operationId="list_clinicians", security=bearer)
+    @blp.response(200, ClinicianSchema(many=True))
+    def get(self):
+        """List the organization's active clinicians, whom a care team is made of (admin)."""
+        return list_clinicians(current_user)
 
 
 @blp.route("/patients/<int:patient_id>/level-of-care")

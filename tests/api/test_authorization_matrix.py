@@ -80,6 +80,7 @@ EXPECTED = {
     ("catalogue.CopingSkills", "POST"): ADMIN_ONLY,
     ("catalogue.Programs", "GET"): STAFF_ONLY,
     ("catalogue.Programs", "POST"): ADMIN_ONLY,
+    ("patients.Clinicians", "GET"): ADMIN_ONLY,
     ("assessments.Instruments", "GET"): ANY_SIGNED_IN,
     ("assessments.MyAssessments", "GET"): PATIENT_OWN,
     ("assessments.MyAssessments", "POST"): OWN_RECORD,  # the patient's assignment

@@ -292,6 +292,23 @@ def admin_auth(make, organization):
     return make.headers(make.admin(organization))
 
 
+def test_an_admin_picks_a_care_team_from_every_active_clinician_of_the_organization(
+        client, make, organization, admin_auth):
+    new = make.clinician(organization, name="Dr New")  # on no care team yet
+    seasoned = make.clinician(organization, name="Dr Seasoned")
+    make.patient(seasoned)
+    gone = make.clinician(organization, name="Dr Gone")
+    gone.is_active = False
+    make.clinician(make.organization(), name="Dr Elsewhere")
+    db.session.commit()
+
+    listed = client.get("/api/v1/clinicians", headers=admin_auth)
+
+    assert listed.status_code == 200
+    assert [(c["id"], c["display_name"]) for c in listed.json] == [(new.id, "Dr New"), (seasoned.id, "Dr Seasoned")]
+    assert listed.json[0]["email"] == new.email
+
+
 def test_an_admin_sets_the_care_team_adding_and_removing_clinicians(client, make, organization, admin_auth):
     first, second, third = (make.clinician(organization) for _ in range(3))
     ids = first.id, second.id, third.id

@@ -224,7 +224,7 @@ def test_the_unsubscribe_page_works_by_click(watched, make, api):
 
 
 def test_an_admin_enrols_a_patient_and_sees_the_invite_code_once_then_reads_the_report_and_audit_log(
-        watched, demo_clinic, api):
+        watched, demo_clinic, api, make):
     from services.demo import ADMIN_EMAIL
 
     page = watched.page
@@ -247,9 +247,12 @@ def test_an_admin_enrols_a_patient_and_sees_the_invite_code_once_then_reads_the_
     enrolled = [p for p in api(admin, "/patients?page_size=100").json["items"] if p["display_name"] == "Robin Example"]
     assert len(enrolled) == 1
 
+    newcomer = make.clinician(admin.organization, name="Dr Newcomer")  # on no care team yet
+    db.session.commit()
     page.reload()
     page.wait_for_selector("#audit-total:not(:empty)")
     page.select_option("#team-patient", str(enrolled[0]["id"]))
+    assert page.is_visible(f"#team-clinician-{newcomer.id}")
     clinician_id = db.session.scalar(select(User.id).where(User.email == CLINICIANS[1][0]))
     page.check(f"#team-clinician-{clinician_id}")
     page.click("#team-form button[type=submit]")

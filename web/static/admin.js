@@ -72,14 +72,8 @@
     } catch (error) { W.fail(error); }
   }
 
-  // The API lists no staff: the clinicians offered are those on some patient's care team.
-  let patients = [];
-  function clinicians() {
-    const known = new Map();
-    patients.forEach(function (p) { p.care_team.forEach(function (c) { known.set(c.id, c.display_name); }); });
-    return Array.from(known, function ([id, name]) { return {id: id, name: name}; })
-      .sort(function (a, b) { return a.name.localeCompare(b.name); });
-  }
+  // Every active clinician of the organization, a new one with no patient yet included.
+  let patients = [], clinicians = [];
 
   function showTeam() {
     const patient = patients.find(function (p) { return String(p.id) === field("team-patient").value; });
@@ -87,7 +81,7 @@
     box.replaceChildren();
     if (!patient) return;
     const onTeam = new Set(patient.care_team.map(function (c) { return c.id; }));
-    clinicians().forEach(function (c) {
+    clinicians.forEach(function (c) {
       const id = "team-clinician-" + c.id;
       const input = el("input", null, {id: id, type: "checkbox", value: c.id});
       input.checked = onTeam.has(c.id);
@@ -98,6 +92,7 @@
   }
 
   async function loadPatients() {
+    clinicians = (await W.json("/clinicians")).map(function (c) { return {id: c.id, name: c.display_name}; });
     patients = (await W.json("/patients?page_size=200")).items;
     const select = field("team-patient"), chosen = select.value;
     select.replaceChildren();
