@@ -17,6 +17,7 @@ from api import create_app
 from models import Base, db, set_clock
 
 from .factories import Factory
+from .jobs.support import MailServer
 
 TEST_DATABASE_URL = os.environ.get("WAYPOINT_TEST_DATABASE_URL")
 
@@ -196,6 +197,25 @@ def _no_real_mail(request, monkeypatch, tmp_path):
 @pytest.fixture
 def real_smtp():
     """Let this test's code reach an SMTP server (one the test starts itself on loopback)."""
+
+
+@pytest.fixture
+def smtp_server(real_smtp, app):
+    """A running SMTP server that the app's SMTP_URL points at."""
+    server = MailServer()
+    server.start()
+    app.config["SMTP_URL"] = server.url
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stopped_smtp_server(real_smtp, app):
+    """An SMTP server that is down until the test calls start()."""
+    server = MailServer()
+    app.config["SMTP_URL"] = server.url
+    yield server
+    server.stop()
 
 
 @pytest.fixture(autouse=True)

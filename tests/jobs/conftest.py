@@ -1,26 +1,7 @@
-"""Fixtures for the scheduled-mail tests: a real SMTP server on loopback, enrolled patients."""
+"""Fixtures for the scheduled-mail tests: enrolled patients (the SMTP servers are in tests/conftest.py)."""
 import pytest
 
-from .support import ENROLLED_AT, MailServer, set_preferences
-
-
-@pytest.fixture
-def smtp_server(real_smtp, app):
-    """A running SMTP server that the app's SMTP_URL points at."""
-    server = MailServer()
-    server.start()
-    app.config["SMTP_URL"] = server.url
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def stopped_smtp_server(real_smtp, app):
-    """An SMTP server that is down until the test calls start()."""
-    server = MailServer()
-    app.config["SMTP_URL"] = server.url
-    yield server
-    server.stop()
+from .support import ENROLLED_AT, set_preferences
 
 
 @pytest.fixture

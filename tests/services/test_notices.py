@@ -283,15 +283,6 @@ def _wait_for(condition, seconds: float) -> None:
     raise AssertionError("condition not met in time")
 
 
-@pytest.fixture
-def stopped_smtp_server(real_smtp, app):
-    """An SMTP server that is down until the test calls start()."""
-    server = MailServer()
-    app.config["SMTP_URL"] = server.url
-    yield server
-    server.stop()
-
-
 def test_a_notice_a_killed_worker_had_claimed_goes_out_once_its_short_lease_ends(care_team, clock, sent_mail):
     from services.delivery import claim
 
