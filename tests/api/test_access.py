@@ -153,7 +153,8 @@ PROTECTED = [
     ("PUT", "/api/v1/me/checkins/2026-11-23"), ("POST", "/api/v1/me/checkins/sync"),
     ("GET", "/api/v1/patients"), ("POST", "/api/v1/patients"),
     ("GET", "/api/v1/patients/1"), ("GET", "/api/v1/patients/1/checkins"),
-    ("PUT", "/api/v1/patients/1/care-team"), ("POST", "/api/v1/patients/1/level-of-care"),
+    ("PUT", "/api/v1/patients/1/care-team"), ("GET", "/api/v1/clinicians"),
+    ("POST", "/api/v1/patients/1/level-of-care"),
     ("POST", "/api/v1/patients/1/invite"), ("GET", "/api/v1/catalogue"),
     ("POST", "/api/v1/coping-skills"), ("GET", "/api/v1/programs"), ("POST", "/api/v1/programs"),
 ]
