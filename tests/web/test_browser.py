@@ -151,6 +151,26 @@ def test_a_clinician_reads_the_caseload_opens_the_top_patient_and_acknowledges_a
     assert acknowledged["acknowledge_note"] == "Called the patient"
 
 
+def test_tabs_opened_at_once_keep_the_session(watched, demo_clinic):
+    """Each tab refreshes the shared cookie; racing, one would present a rotated-away token and end it."""
+    page = watched.page
+    watched.sign_in(CLINICIANS[0][0])
+    page.wait_for_url("**/caseload")
+    page.wait_for_selector("#caseload-table tbody tr")
+
+    tabs = [watched.context.new_page() for _ in range(4)]
+    for tab in tabs:
+        tab.goto(watched.base + "/alerts", wait_until="commit")
+    for tab in tabs:
+        tab.wait_for_selector("#alert-total:not(:empty)")
+        assert "/signin" not in tab.url
+
+    page.reload()
+    page.wait_for_selector("#caseload-table tbody tr")
+    assert "/signin" not in page.url
+    watched.check()
+
+
 def test_the_weekly_e_mails_link_opens_that_weeks_figures(watched, make, api, clock):
     from datetime import timedelta
 

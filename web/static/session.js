@@ -16,12 +16,19 @@
     location.assign("/signin?next=" + next + (reason ? "&reason=" + reason : ""));
   }
 
-  // One refresh at a time: each one rotates the refresh token, and presenting a
-  // rotated-away token (two calls racing) makes the server end the whole session.
+  // One refresh at a time, across every tab of the origin: each one rotates the refresh
+  // token (a cookie the tabs share), and presenting a rotated-away token (two calls
+  // racing, e.g. two patients opened in new tabs at once) makes the server end the
+  // whole session. The Web Locks API queues the tabs; the next one then presents the
+  // token the previous one was given.
   let refreshing = null;
   function refresh() {
-    if (!refreshing) refreshing = rotate().finally(function () { refreshing = null; });
+    if (!refreshing) refreshing = oneAtATime(rotate).finally(function () { refreshing = null; });
     return refreshing;
+  }
+
+  function oneAtATime(task) {
+    return navigator.locks ? navigator.locks.request("waypoint-session-refresh", task) : task();
   }
 
   async function rotate() {
