@@ -184,6 +184,7 @@ def test_the_weekly_e_mails_link_opens_that_weeks_figures(watched, make, api, cl
 
     watched.sign_in(patient.email, PASSWORD)
     page.wait_for_url("**/summary")
+    page.wait_for_selector("#week table tbody tr")  # its refresh done: leaving mid-refresh loses the rotated cookie
     page.goto(f"{watched.base}/summary?week={period}")
     page.wait_for_selector("#week table tbody tr")
     watched.check()
