@@ -59,6 +59,12 @@ class Config:
     LOGIN_LIMITS_PER_ACCOUNT = "5/minute;20/hour"
     LOGIN_LIMITS_PER_ADDRESS = "30/minute"
     PASSWORD_CHANGE_LIMITS = "5/minute;20/hour"
+    # A reset link by e-mail: per address, so no one can flood a person's mailbox; per client, so no one
+    # can walk a list of addresses (both count whether or not an account exists); using a link per
+    # client, as setting a password hashes it (argon2) and no client may make the server do that at will.
+    PASSWORD_RESET_LIMITS_PER_ACCOUNT = "5/hour;10/day"
+    PASSWORD_RESET_LIMITS_PER_ADDRESS = "20/hour"
+    PASSWORD_RESET_CONFIRM_LIMITS = "10/minute;50/hour"
     # Consecutive failures that lock an account, and for how long.
     LOGIN_MAX_FAILURES = 10
     LOGIN_LOCKOUT = timedelta(minutes=15)

@@ -74,6 +74,16 @@ password_change_limits = [
     limiter.limit(_config_limit("PASSWORD_CHANGE_LIMITS"), key_func=user_key,
                   scope="password-change", error_message=TOO_MANY),
 ]
+password_reset_limits = [
+    limiter.limit(_config_limit("PASSWORD_RESET_LIMITS_PER_ACCOUNT"), key_func=account_key,
+                  scope="password-reset-account", error_message=TOO_MANY),
+    limiter.limit(_config_limit("PASSWORD_RESET_LIMITS_PER_ADDRESS"), key_func=client_address_key,
+                  scope="password-reset-address", error_message=TOO_MANY),
+]
+password_reset_confirm_limits = [
+    limiter.limit(_config_limit("PASSWORD_RESET_CONFIRM_LIMITS"), key_func=client_address_key,
+                  scope="password-reset-confirm", error_message=TOO_MANY),
+]
 
 
 def throttled(limits):

@@ -5,7 +5,7 @@ api/static/password-reset.js). Its token follows a "#", so the browser never
 sends it in a request line, a log or a Referer: the page's script reads it
 and posts it, with the new password, to /auth/password-reset/confirm.
 """
-from flask import Response, after_this_request, current_app, render_template
+from flask import Response, after_this_request, render_template
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -16,7 +16,7 @@ from services.password_reset import request_password_reset, reset_password
 
 from ..audit import commit_with_audit, name_actor
 from ..auth import commit
-from ..security import TOO_MANY, account_key, client_address_key, limiter, throttled
+from ..security import password_reset_confirm_limits, password_reset_limits, throttled
 
 blp = Blueprint("password_reset", __name__, url_prefix="/api/v1",
                 description="A forgotten password: a single-use link by e-mail")
@@ -29,38 +29,12 @@ _PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Robots-Tag": "noindex"}
 ASKED = "If an account uses this address, a link to choose a new password is on its way."
 _HTML_PAGE = {"type": "string", "description": "The page a reset link opens."}
 
-# Each e-mail address, so no one can flood a person's mailbox; each client, so
-# no one can walk a list of addresses. Both count whether or not an account exists.
-DEFAULT_LIMITS = {
-    "PASSWORD_RESET_LIMITS_PER_ACCOUNT": "5/hour;10/day",
-    "PASSWORD_RESET_LIMITS_PER_ADDRESS": "20/hour",
-    # Setting a password hashes it (argon2): a client may not make the server do that at will.
-    "PASSWORD_RESET_CONFIRM_LIMITS": "10/minute;50/hour",
-}
-
-
-def _limit(name: str):
-    return lambda: current_app.config.get(name, DEFAULT_LIMITS[name])
-
-
-request_limits = [
-    limiter.limit(_limit("PASSWORD_RESET_LIMITS_PER_ACCOUNT"), key_func=account_key,
-                  scope="password-reset-account", error_message=TOO_MANY),
-    limiter.limit(_limit("PASSWORD_RESET_LIMITS_PER_ADDRESS"), key_func=client_address_key,
-                  scope="password-reset-address", error_message=TOO_MANY),
-]
-confirm_limits = [
-    limiter.limit(_limit("PASSWORD_RESET_CONFIRM_LIMITS"), key_func=client_address_key,
-                  scope="password-reset-confirm", error_message=TOO_MANY),
-]
-
-
 @blp.route("/auth/password-reset")
 class PasswordResetRequest(MethodView):
     @blp.arguments(PasswordResetRequestSchema)
     @blp.response(202, PasswordResetAskedSchema)
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
-    @throttled(request_limits)
+    @throttled(password_reset_limits)
     @blp.doc(operationId="request_password_reset", security=[])
     def post(self, asked):
         """Ask for a password-reset link by e-mail.
@@ -83,7 +57,7 @@ class PasswordResetConfirm(MethodView):
     @blp.arguments(PasswordResetSchema)
     @blp.response(204)
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
-    @throttled(confirm_limits)
+    @throttled(password_reset_confirm_limits)
     @blp.doc(operationId="confirm_password_reset", security=[])
     def post(self, reset):
         """Set a new password with the token of a reset link: the link dies, and every session with it.
