@@ -96,7 +96,6 @@ class Sender:
         self.app = app
         self.wakeup = threading.Event()
         self.stopped = False
-        self.passes = 0  # how many passes have finished (for tests and diagnostics)
         self.thread = threading.Thread(target=self._run, name="waypoint-outbox", daemon=True)
 
     def start(self) -> None:
@@ -118,7 +117,6 @@ class Sender:
             if self.stopped:
                 return
             sleep = self._pass()
-            self.passes += 1
 
     def _pass(self) -> float:
         """Send what is due; return how long to sleep before looking again."""
