@@ -13,11 +13,12 @@ from models import (
 )
 
 from .access import patient_in_reach, require_role
-from .clock import is_known_timezone, local_today
+from .days import is_known_timezone, local_today
 from .errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from .passwords import hash_password, require_new_password, verify_password
 from .lockout import LockoutPolicy, address_lockout, clear_address, raise_if_paused, record_address_failure
 from .sessions import invalidate_tokens
+from .paging import one_page
 
 # Unambiguous to read aloud or type from paper: no 0/O, 1/I/L.
 _INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -330,11 +331,8 @@ def list_patients(actor: User, page: int, page_size: int) -> tuple[list[PatientP
         query = query.join(CareTeamMember, CareTeamMember.patient_id == PatientProfile.user_id).where(
             CareTeamMember.clinician_id == actor.id
         )
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    profiles = db.session.scalars(
-        query.order_by(User.display_name, User.id).limit(page_size).offset((page - 1) * page_size)
-    )
-    return list(profiles), total
+    query, total = one_page(query.order_by(User.display_name, User.id), page, page_size)
+    return list(db.session.scalars(query)), total
 
 
 # --- hardened accounts: password change, logout everywhere, disable/enable ------------

@@ -89,11 +89,12 @@ from models import (
 from models.caseload import lock_patient
 
 from .access import patient_in_reach, require_role
-from .clock import local_today
+from .days import local_today
 from .errors import Conflict, NotFound
 from .notices import notify_care_team
 from .risk import RISK_RULES
 from .trends import SLOPE_DAYS, DayRecord, slope
+from .paging import one_page
 
 # --- rules and thresholds -------------------------------------------------------------------------
 
@@ -767,13 +768,12 @@ def list_alerts(actor: User, *, status: AlertStatus | None = None, severity: Ale
                                          CareTeamMember.clinician_id == actor.id))
     if severity is not None:
         conditions.append(Alert.severity == severity)
-    total = db.session.scalar(select(func.count()).select_from(Alert).where(*conditions))
-    rows = db.session.execute(
+    query, total = one_page(
         select(Alert, User.display_name).join(User, User.id == Alert.patient_id).where(*conditions)
-        .order_by(Alert.last_triggered_at.desc(), Alert.id.desc())
-        .limit(page_size).offset((page - 1) * page_size)
+        .order_by(Alert.last_triggered_at.desc(), Alert.id.desc()),
+        page, page_size,
     )
-    return [alert_entry(alert, name) for alert, name in rows], total
+    return [alert_entry(alert, name) for alert, name in db.session.execute(query)], total
 
 
 def acknowledge_alert(actor: User, alert_id: int, note: str | None, now: datetime) -> dict:

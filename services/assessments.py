@@ -28,10 +28,11 @@ from models import (
 )
 
 from .access import patient_in_reach, require_role
-from .clock import local_today
+from .days import local_today
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound
 from .instruments import INSTRUMENTS, get_instrument
 from .scoring import Score, SubscaleScore, change, score, validate_answers
+from .paging import one_page
 
 MAX_CADENCE_DAYS = 90
 # How far ahead a clinician may schedule the first occurrence.
@@ -404,13 +405,11 @@ def list_responses(
     """Return one page of a patient's scored responses, newest first, and the total."""
     profile = patient_in_reach(actor, patient_id)
     conditions = _history_conditions(profile.user_id, instrument)
-    total = db.session.scalar(select(func.count()).select_from(AssessmentResponse).where(*conditions))
     window = _windowed(conditions)
-    rows = db.session.execute(
-        select(window).order_by(window.c.submitted_at.desc(), window.c.id.desc())
-        .limit(page_size).offset((page - 1) * page_size)
+    query, total = one_page(
+        select(window).order_by(window.c.submitted_at.desc(), window.c.id.desc()), page, page_size
     )
-    return [_summary(row) for row in rows], total
+    return [_summary(row) for row in db.session.execute(query)], total
 
 
 def list_own_responses(

@@ -54,9 +54,10 @@ from models import (
 )
 
 from .access import patient_in_reach, require_role
-from .clock import local_today
+from .days import local_today
 from .errors import InvalidInput
 from .goals import week_start_of, week_starts
+from .paging import one_page
 
 PlanStatus = Literal["below", "within", "above"]
 
@@ -263,13 +264,12 @@ def list_attendance(
         conditions.append(AttendanceRecord.session_date >= date_from)
     if date_to:
         conditions.append(AttendanceRecord.session_date <= date_to)
-    total = db.session.scalar(select(func.count()).select_from(AttendanceRecord).where(*conditions))
-    records = db.session.scalars(
+    query, total = one_page(
         select(AttendanceRecord).where(*conditions)
-        .order_by(AttendanceRecord.session_date.desc(), AttendanceRecord.id.desc())
-        .limit(page_size).offset((page - 1) * page_size)
+        .order_by(AttendanceRecord.session_date.desc(), AttendanceRecord.id.desc()),
+        page, page_size,
     )
-    return list(records), total
+    return list(db.session.scalars(query)), total
 
 
 def attendance_summary(actor: User, patient_id: int, weeks: int, now: datetime) -> AttendanceSummary:

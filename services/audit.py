@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Integer, String, bindparam, func, insert, or_, sele
 from models import AuditEvent, Role, User, db
 
 from .access import require_role
+from .paging import one_page
 
 @dataclass(frozen=True)
 class AuditEntry:
@@ -143,13 +144,12 @@ def list_audit_events(
             conditions.append(AuditEvent.occurred_at <= _instant(occurred_to))
         else:
             conditions.append(AuditEvent.occurred_at < _instant(occurred_to + timedelta(days=1)))
-    total = db.session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions))
-    events = db.session.scalars(
+    query, total = one_page(
         select(AuditEvent).where(*conditions)
-        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-        .limit(page_size).offset((page - 1) * page_size)
-    ).all()
-    return list(events), total
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()),
+        page, page_size,
+    )
+    return list(db.session.scalars(query)), total
 
 
 def _instant(value: date | datetime) -> datetime:

@@ -15,8 +15,9 @@ from models import (
 )
 from models.caseload import lock_patient
 
-from .clock import local_today
+from .days import local_today
 from .errors import CheckinLocked, DomainError, InvalidInput, StaleVersion, VersionRequired
+from .paging import one_page
 
 # The fields a patient writes; everything else on a Checkin is bookkeeping.
 CONTENT_FIELDS = (
@@ -348,12 +349,10 @@ def list_checkins(
         conditions.append(Checkin.day >= day_from)
     if day_to:
         conditions.append(Checkin.day <= day_to)
-    total = db.session.scalar(select(func.count()).select_from(Checkin).where(*conditions))
-    checkins = db.session.scalars(
-        select(Checkin).where(*conditions).order_by(Checkin.day.desc())
-        .limit(page_size).offset((page - 1) * page_size)
+    query, total = one_page(
+        select(Checkin).where(*conditions).order_by(Checkin.day.desc()), page, page_size
     )
-    return list(checkins), total
+    return list(db.session.scalars(query)), total
 
 
 def get_checkin(patient_id: int, day: date) -> Checkin | None:

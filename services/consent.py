@@ -36,6 +36,7 @@ from models import Consent, ConsentScope, Disclosure, PatientProfile, Role, User
 
 from .access import patient_in_reach, require_role
 from .errors import Conflict, InvalidInput, NotFound
+from .paging import one_page
 
 OUTSIDE_SCOPES = (ConsentScope.outside_provider, ConsentScope.support_person)
 
@@ -274,13 +275,12 @@ def disclosure_entry(disclosure: Disclosure, recipient_kind: str | None, disclos
 def list_disclosures(patient: User, page: int, page_size: int) -> tuple[list[DisclosureEntry], int]:
     """Return one page of the caller's accounting of disclosures, newest first, and the total."""
     condition = Disclosure.patient_id == patient.id
-    total = db.session.scalar(select(func.count()).select_from(Disclosure).where(condition))
-    rows = db.session.execute(
+    query, total = one_page(
         select(Disclosure, Consent.recipient_kind, User.display_name)
         .join(Consent, Consent.id == Disclosure.consent_id)
         .join(User, User.id == Disclosure.disclosed_by_id)
         .where(condition)
-        .order_by(Disclosure.disclosed_at.desc(), Disclosure.id.desc())
-        .limit(page_size).offset((page - 1) * page_size)
-    ).all()
-    return [disclosure_entry(d, kind, name) for d, kind, name in rows], total
+        .order_by(Disclosure.disclosed_at.desc(), Disclosure.id.desc()),
+        page, page_size,
+    )
+    return [disclosure_entry(d, kind, name) for d, kind, name in db.session.execute(query)], total

@@ -65,9 +65,10 @@ from sqlalchemy.exc import OperationalError
 from models import Delivery, NotificationPreference, Role, User, db, utcnow
 
 from .access import require_role
-from .clock import local_today
+from .days import local_today
 from .errors import InvalidInput, NotAllowed, NotFound
 from .mail import _mail_from, _outbox_dir, _setting, public_link
+from .paging import one_page
 
 log = logging.getLogger("waypoint.delivery")
 
@@ -278,12 +279,8 @@ def list_deliveries(actor: User, *, status: str | None = None, kind: str | None 
     if kind is not None:
         conditions.append(Delivery.kind == kind)
     base = select(Delivery, User).join(User, User.id == Delivery.recipient_id).where(*conditions)
-    total = db.session.scalar(select(func.count()).select_from(base.subquery()))
-    rows = db.session.execute(
-        base.order_by(Delivery.created_at.desc(), Delivery.id.desc())
-        .limit(page_size).offset((page - 1) * page_size)
-    ).tuples().all()
-    return rows, total
+    query, total = one_page(base.order_by(Delivery.created_at.desc(), Delivery.id.desc()), page, page_size)
+    return list(db.session.execute(query).tuples()), total
 
 
 # --- the ledger ---------------------------------------------------------------------------------------
