@@ -166,7 +166,7 @@ def _token(user, now: datetime) -> str:
 
 def writer_days(now: datetime, count: int = 28) -> list[str]:
     """Days a writer may fill in: today and back, all inside the late-entry window."""
-    from services.clock import local_today
+    from services.days import local_today
 
     today = local_today(now, WRITER_TIMEZONE)
     return [(today - timedelta(days=offset)).isoformat() for offset in range(count)]

@@ -34,7 +34,7 @@ SCAN_SQL = ("SELECT patient_id, day, craving, mood, sleep_hours, used_substance,
 
 def figure_function():
     """Return (name, f(history, now, profile row) -> figures) for the code present."""
-    from services.clock import local_today
+    from services.days import local_today
 
     try:
         from services.summaries import build_weekly_summary, latest_owed_week

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from models import Checkin, NotificationPreference, PatientProfile, User, db, utcnow
-from services.clock import local_today
+from services.days import local_today
 from services.delivery import (
     DAILY_REMINDER, Letter, Skip, ledger_periods, preferences_by_user, preferences_from, record_owed,
     send_owed, unsubscribe_link,

@@ -16,7 +16,7 @@ from models import (
     Alert, AlertSeverity, AlertStatus, CareTeamMember, NotificationPreference, Organization,
     PatientProfile, Role, User, db, utcnow,
 )
-from services.clock import local_today
+from services.days import local_today
 from services.dashboards import checkin_histories
 from services.delivery import (
     CLINICIAN_DIGEST, WEEKLY_SUMMARY, Letter, Skip, ledger_periods, preferences_by_user, preferences_from,

@@ -3,7 +3,8 @@ from .alert import Alert
 from .assessment import AssessmentAssignment, AssessmentResponse
 from .attendance import AttendanceRecord
 from .auth import AuthSession, LoginDevice, LoginLockout
-from .base import Base, begin_writing, db, savepoint, set_clock, utcnow
+from .base import Base, begin_writing, db, savepoint
+from .clock import set_clock, utcnow
 from .caseload import CaseloadRow
 from .delivery import Delivery, NotificationPreference
 from .checkin import Checkin, CheckinRevision

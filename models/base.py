@@ -1,5 +1,5 @@
 """The declarative base, the naming convention and the Flask-SQLAlchemy handle."""
-from datetime import datetime, timezone
+from datetime import timezone
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData
@@ -71,21 +71,3 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
-
-
-def utcnow() -> datetime:
-    """Return the current instant; the one clock the code reads (tests freeze it)."""
-    return _clock()
-
-
-def _system_clock() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-_clock = _system_clock
-
-
-def set_clock(clock) -> None:
-    """Replace the clock (tests); pass None to restore the system clock."""
-    global _clock
-    _clock = clock or _system_clock

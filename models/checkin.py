@@ -6,7 +6,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime
+from .clock import utcnow
 
 
 class Checkin(Base):

@@ -3,7 +3,8 @@ from datetime import date, datetime, time
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime
+from .clock import utcnow
 
 
 class NotificationPreference(Base):

@@ -3,7 +3,8 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime
+from .clock import utcnow
 from .enums import LevelOfCare, Role
 
 

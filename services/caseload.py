@@ -28,7 +28,7 @@ from sqlalchemy import String, bindparam, select, type_coerce, update
 from models import CareTeamMember, CaseloadRow, PatientProfile, Program, Role, User, db
 
 from .access import require_role
-from .clock import local_today
+from .days import local_today
 from .dashboards import caseload_figures
 
 # Figures computed by other code are stale: a deploy that changes a rule

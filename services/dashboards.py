@@ -17,7 +17,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from models import Checkin, PatientProfile, Program, Role, User, db
 
 from .access import patient_in_reach, require_role
-from .clock import local_today
+from .days import local_today
 from .errors import NotAllowed
 from .trends import (
     SLOPE_DAYS, DayRecord, EarlierCheckins, abstinence, adherence, current_streak, last_checkin,

@@ -32,7 +32,7 @@ from models import (
 
 from .accounts import get_or_create_organization
 from .checkins import normalise_content
-from .clock import local_today
+from .days import local_today
 from .passwords import hash_password, require_new_password
 from .scoring import score
 

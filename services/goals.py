@@ -2,7 +2,7 @@
 
 Weeks
     A week runs Monday to Sunday in the patient's local calendar: the
-    patient's IANA zone decides what "today" is (services.clock.local_today),
+    patient's IANA zone decides what "today" is (services.days.local_today),
     and a goal belongs to the week it was set in, keyed by that Monday
     (``WeeklyGoal.week_start``).
 
@@ -39,7 +39,7 @@ from models import User, WeeklyGoal, db
 from models.caseload import lock_patient
 
 from .access import patient_in_reach
-from .clock import local_today
+from .days import local_today
 from .errors import Conflict, InvalidInput, NotFound
 
 GOALS_PER_WEEK = 5

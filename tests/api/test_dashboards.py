@@ -1074,7 +1074,7 @@ def test_every_caseload_figure_is_the_one_computed_from_the_whole_history(client
     the window, use or a gap on the day before it, self-harm, a check-in
     dated after today, and no check-in at all.
     """
-    from services.clock import local_today
+    from services.days import local_today
     from services.dashboards import checkin_histories
     from services.risk import assess_risk
     from services.trends import abstinence, adherence, rolling_mean, slope

@@ -9,7 +9,7 @@ from services.assessments import (
     crisis_signal, due_on, latest_occurrence_on, latest_scores, next_occurrence, open_occurrence,
     score_history,
 )
-from services.clock import local_today
+from services.days import local_today
 from services.instruments import INSTRUMENTS
 from tests.conftest import count_queries
 from tests.factories import assessment_response, questionnaire_answers

@@ -12,7 +12,7 @@ from models import (
 )
 from schemas.checkin import CheckinContentSchema
 from services.checkins import content_of, normalise_content
-from services.clock import local_today
+from services.days import local_today
 from services.demo import (
     DAY_PROGRAM, DEMO_ORGANIZATION, DEMO_PASSWORD, EVENING_IOP, DemoSummary, seed_demo_clinic,
 )
