@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The two set-up commands: `python3 dev.py demo` and `python3 dev.py test`.
+"""The set-up commands: `python3 dev.py demo`, `python3 dev.py test` (lint, then tests) and `python3 dev.py lint`.
 
 Needs only Python 3.11: it makes .venv/ and installs the pinned dependencies
 on first use (again whenever pyproject.toml changes).
@@ -19,6 +19,9 @@ VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".waypoint-deps"
 DEMO_DB = ROOT / "instance" / "demo.db"
+# Issue #15: ruff and mypy findings fail the test command once the tree is clean; until
+# then they are printed and reported in the summary without failing the run.
+LINT_GATES_TESTS = False
 POSTGRES_URL = os.environ.get(
     "WAYPOINT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -84,10 +87,27 @@ def pytest_pass(label: str, extra_env: dict, args: list[str], report: Path) -> t
     return code, counts
 
 
+def lint_pass() -> tuple[int, list[str]]:
+    """Run ruff and mypy (paths and rules from pyproject.toml); return the exit code and the failing tools."""
+    failing = []
+    for tool, command in (("ruff", ["-m", "ruff", "check", "."]), ("mypy", ["-m", "mypy"])):
+        print(f"\n=== {tool} ===", flush=True)
+        if subprocess.run([str(PYTHON), *command], cwd=ROOT).returncode != 0:
+            failing.append(tool)
+    return (1 if failing else 0), failing
+
+
+def lint() -> int:
+    """Run ruff and mypy as the test command does."""
+    ensure_venv()
+    return lint_pass()[0]
+
+
 def test(args: list[str]) -> int:
-    """Run the whole suite on SQLite, then on PostgreSQL."""
+    """Lint, then run the whole suite on SQLite, then on PostgreSQL."""
     ensure_venv()
     in_ci = os.environ.get("CI") == "true"
+    lint_code, lint_failing = lint_pass()
     results = []
     with tempfile.TemporaryDirectory() as reports:
         results.append(("SQLite",) + pytest_pass(
@@ -102,8 +122,10 @@ def test(args: list[str]) -> int:
             if in_ci:
                 results.append(("PostgreSQL", 1, {"tests": 0, "failures": 0, "errors": 1, "skipped": 0}))
     print("\n=== Summary ===")
+    print(f"{'Lint':<11} " + (f"findings from {' and '.join(lint_failing)}" if lint_failing else "ruff and mypy clean")
+          + ("" if LINT_GATES_TESTS or not lint_failing else " (not yet failing the run)"))
     passed = failed = skipped = 0
-    worst = 0
+    worst = lint_code if LINT_GATES_TESTS else 0
     for label, code, counts in results:
         bad = counts["failures"] + counts["errors"]
         ok = counts["tests"] - bad - counts["skipped"]
@@ -120,8 +142,10 @@ def main() -> int:
         return demo()
     if command == "test":
         return test(args)
+    if command == "lint":
+        return lint()
     print(__doc__)
-    print("usage: python3 dev.py demo | python3 dev.py test [pytest args]")
+    print("usage: python3 dev.py demo | python3 dev.py test [pytest args] | python3 dev.py lint")
     return 2
 
 
