@@ -4,13 +4,22 @@ from .assessment import AssessmentAssignment, AssessmentResponse
 from .attendance import AttendanceRecord
 from .auth import AuthSession, LoginDevice, LoginLockout
 from .base import Base, begin_writing, db, savepoint
-from .clock import set_clock, utcnow
 from .caseload import CaseloadRow
-from .delivery import Delivery, NotificationPreference
 from .checkin import Checkin, CheckinRevision
+from .clock import set_clock, utcnow
+from .delivery import Delivery, NotificationPreference
 from .enums import (
-    DEFAULT_COPING_SKILLS, PLANNED_WEEKLY_HOURS, SUBSTANCES, TRIGGERS, AlertSeverity, AlertStatus,
-    AttendanceStatus, ConsentScope, LevelOfCare, Role, SessionKind,
+    DEFAULT_COPING_SKILLS,
+    PLANNED_WEEKLY_HOURS,
+    SUBSTANCES,
+    TRIGGERS,
+    AlertSeverity,
+    AlertStatus,
+    AttendanceStatus,
+    ConsentScope,
+    LevelOfCare,
+    Role,
+    SessionKind,
 )
 from .goal import WeeklyGoal
 from .organization import CopingSkill, Organization, Program
@@ -18,12 +27,45 @@ from .privacy import AuditEvent, Consent, Disclosure
 from .user import CareTeamMember, Invite, LevelOfCareChange, PatientProfile, User
 
 __all__ = [
-    "Delivery", "NotificationPreference",
-    "savepoint", "begin_writing", "Alert", "AlertSeverity", "AlertStatus", "AuditEvent", "Consent", "ConsentScope", "Disclosure",
-    "AssessmentAssignment", "AssessmentResponse", "AttendanceRecord", "WeeklyGoal",
-    "PLANNED_WEEKLY_HOURS", "AttendanceStatus", "SessionKind",
-    "AuthSession", "LoginDevice", "LoginLockout", "Base", "CaseloadRow", "db", "set_clock", "utcnow", "Checkin", "CheckinRevision",
-    "DEFAULT_COPING_SKILLS", "SUBSTANCES", "TRIGGERS", "LevelOfCare", "Role",
-    "CopingSkill", "Organization", "Program", "CareTeamMember", "Invite",
-    "LevelOfCareChange", "PatientProfile", "User",
+    "DEFAULT_COPING_SKILLS",
+    "PLANNED_WEEKLY_HOURS",
+    "SUBSTANCES",
+    "TRIGGERS",
+    "Alert",
+    "AlertSeverity",
+    "AlertStatus",
+    "AssessmentAssignment",
+    "AssessmentResponse",
+    "AttendanceRecord",
+    "AttendanceStatus",
+    "AuditEvent",
+    "AuthSession",
+    "Base",
+    "CareTeamMember",
+    "CaseloadRow",
+    "Checkin",
+    "CheckinRevision",
+    "Consent",
+    "ConsentScope",
+    "CopingSkill",
+    "Delivery",
+    "Disclosure",
+    "Invite",
+    "LevelOfCare",
+    "LevelOfCareChange",
+    "LoginDevice",
+    "LoginLockout",
+    "NotificationPreference",
+    "Organization",
+    "PatientProfile",
+    "Program",
+    "Role",
+    "SessionKind",
+    "User",
+    "WeeklyGoal",
+    "begin_writing",
+    "db",
+    "savepoint",
+    "set_clock",
+    "utcnow",
 ]

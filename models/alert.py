@@ -1,4 +1,5 @@
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Date, Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -28,7 +29,7 @@ class Alert(Base):
     severity: Mapped[AlertSeverity] = mapped_column(Enum(AlertSeverity, native_enum=False, length=20))
     status: Mapped[AlertStatus] = mapped_column(Enum(AlertStatus, native_enum=False, length=20))
     summary: Mapped[str] = mapped_column(String(300))
-    evidence: Mapped[dict] = mapped_column(JSON, default=dict)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # An open alert is unique per (patient, rule); the key is null once resolved.
     open_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     first_triggered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

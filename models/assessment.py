@@ -1,4 +1,5 @@
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -36,10 +37,10 @@ class AssessmentResponse(Base):
     # The scheduled day this response answers (unique per assignment: one answer per occurrence).
     occurrence_on: Mapped[date | None] = mapped_column(Date)
     instrument: Mapped[str] = mapped_column(String(20))
-    answers: Mapped[dict] = mapped_column(JSON)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
     total: Mapped[int | None] = mapped_column(Integer)
     band: Mapped[str | None] = mapped_column(String(40))
-    subscales: Mapped[dict] = mapped_column(JSON, default=dict)
+    subscales: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     item9: Mapped[int | None] = mapped_column(Integer)
     crisis: Mapped[bool] = mapped_column(Boolean, default=False)
     local_day: Mapped[date] = mapped_column(Date)

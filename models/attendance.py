@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, Enum, Float, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, Date, Enum, Float, ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime

@@ -1,9 +1,11 @@
 """The declarative base, the naming convention and the Flask-SQLAlchemy handle."""
-from datetime import timezone
+import sqlite3
+from datetime import datetime, timezone
+from typing import cast
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import DateTime, Dialect, MetaData
+from sqlalchemy.orm import DeclarativeBase, SessionTransaction
 from sqlalchemy.types import TypeDecorator
 
 # Named constraints let Alembic drop and alter them on every backend.
@@ -23,7 +25,7 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
-def savepoint():
+def savepoint() -> SessionTransaction:
     """Begin a SAVEPOINT inside a transaction the database has really begun.
 
     pysqlite opens its transaction only before an INSERT/UPDATE/DELETE; a
@@ -44,11 +46,15 @@ def begin_writing() -> None:
     PostgreSQL needs nothing here: its writers lock the rows they read (FOR UPDATE).
     """
     connection = db.session.connection()
-    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+    if connection.dialect.name != "sqlite":
+        return
+    # The driver's own connection under SQLAlchemy's: pysqlite's, on this dialect.
+    pysqlite = cast(sqlite3.Connection, connection.connection.dbapi_connection)
+    if not pysqlite.in_transaction:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC instant on every backend.
 
     SQLite has no time zone type and hands back naive values; this puts the
@@ -58,14 +64,14 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given where a UTC instant is needed")
         return value.astimezone(timezone.utc)
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:

@@ -1,8 +1,18 @@
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, Text,
-    UniqueConstraint, text,
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -21,7 +31,7 @@ class Checkin(Base):
         CheckConstraint("sleep_hours BETWEEN 0 AND 24", name="sleep_hours_range"),
         # The use days alone, a few percent of the rows: with the (patient_id, day)
         # index they give the abstinent runs without reading a row
-        # (services.dashboards._earlier_checkins). SQLite uses a partial index
+        # (services.history._earlier_checkins). SQLite uses a partial index
         # only for the very term of its WHERE, and SQLAlchemy writes a Boolean
         # there as "= 1".
         Index("ix_checkins_use_days", "patient_id", "day",
@@ -36,10 +46,10 @@ class Checkin(Base):
     sleep_hours: Mapped[float] = mapped_column(Float)
     sleep_quality: Mapped[int | None] = mapped_column(Integer)
     used_substance: Mapped[bool] = mapped_column(Boolean)
-    substances: Mapped[list] = mapped_column(JSON, default=list)
-    coping_skills: Mapped[list] = mapped_column(JSON, default=list)
-    custom_coping_skills: Mapped[list] = mapped_column(JSON, default=list)
-    triggers: Mapped[list] = mapped_column(JSON, default=list)
+    substances: Mapped[list[str]] = mapped_column(JSON, default=list)
+    coping_skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    custom_coping_skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    triggers: Mapped[list[str]] = mapped_column(JSON, default=list)
     medication_taken: Mapped[bool | None] = mapped_column(Boolean)
     self_harm_thoughts: Mapped[bool | None] = mapped_column(Boolean)
     note: Mapped[str | None] = mapped_column(Text)
@@ -63,7 +73,7 @@ class CheckinRevision(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
-    content: Mapped[dict] = mapped_column(JSON)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
 

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -20,7 +21,7 @@ class Organization(Base):
     late_entry_days: Mapped[int] = mapped_column(Integer, default=30)
     invite_valid_hours: Mapped[int] = mapped_column(Integer, default=72)
     # Overrides of services.alerts.DEFAULT_THRESHOLDS, key by key.
-    alert_thresholds: Mapped[dict] = mapped_column(JSON, default=dict)
+    alert_thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Shown with the 988 Lifeline when a patient reports a crisis.
     crisis_phone: Mapped[str | None] = mapped_column(String(40))
     # Minimum necessary: clinician digests carry counts, not names, unless on.

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -65,4 +66,4 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(20))  # "allowed", "denied", "failed"
     status_code: Mapped[int | None] = mapped_column()
     client_address: Mapped[str | None] = mapped_column(String(64))
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,4 +1,5 @@
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Date, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -6,6 +7,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .base import Base, UTCDateTime
 from .clock import utcnow
 from .enums import LevelOfCare, Role
+
+if TYPE_CHECKING:
+    # Annotations only: SQLAlchemy finds relationship targets by name in its registry.
+    from .organization import Organization, Program
 
 
 class User(Base):
@@ -35,7 +40,7 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    organization: Mapped["Organization"] = relationship()  # noqa: F821
+    organization: Mapped["Organization"] = relationship()
     patient_profile: Mapped["PatientProfile | None"] = relationship(
         back_populates="user", foreign_keys="PatientProfile.user_id"
     )
@@ -57,7 +62,7 @@ class PatientProfile(Base):
     enrolled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     user: Mapped[User] = relationship(back_populates="patient_profile", foreign_keys=[user_id])
-    program: Mapped["Program | None"] = relationship()  # noqa: F821
+    program: Mapped["Program | None"] = relationship()
     level_of_care_history: Mapped[list["LevelOfCareChange"]] = relationship(
         order_by="LevelOfCareChange.id", back_populates="patient"
     )
