@@ -14,7 +14,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from services.export import REDISCLOSURE_NOTICE
+from services.redisclosure import REDISCLOSURE_NOTICE
 from services.summaries import ClinicianDigest, MetricWeek, WeeklySummary
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -37,6 +37,17 @@ class Rendered:
     subject: str
     text: str
     html: str
+
+
+# Where the e-mails' buttons lead (the web app's pages).
+PREFERENCES_PATH = "/settings/notifications"
+CASELOAD_PATH = "/caseload"
+CHECKIN_PATH = "/checkin"
+
+
+def summary_path(period: str) -> str:
+    """Return the path of the week page a weekly e-mail's button opens."""
+    return f"/summary?week={period}"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from jobs.emails import (
     Links, render_clinician_digest, render_daily_reminder, render_weekly_notice, render_weekly_summary,
     week_label,
 )
-from services.export import REDISCLOSURE_NOTICE
+from services.redisclosure import REDISCLOSURE_NOTICE
 from services.summaries import CaseloadPatient, build_clinician_digest, build_weekly_summary
 from services.trends import DayRecord
 

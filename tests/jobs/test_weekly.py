@@ -5,7 +5,7 @@ import pytest
 
 from jobs.weekly import clinician_digests, weekly_summaries
 from models import Alert, AlertSeverity, AlertStatus, Delivery, Organization, db
-from services.export import REDISCLOSURE_NOTICE
+from services.redisclosure import REDISCLOSURE_NOTICE
 
 from .support import ledger, set_preferences
 

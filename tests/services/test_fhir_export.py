@@ -13,16 +13,16 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from services.export import (
-    LOINC, LOINC_INSTRUMENTS, REDISCLOSURE_NOTICE, fhir_bundle, load_records,
-)
+from services.fhir_export import LOINC, LOINC_INSTRUMENTS, fhir_bundle
 from services.instruments import FREQUENCY_OPTIONS, INSTRUMENTS
+from services.patient_records import load_records
+from services.redisclosure import REDISCLOSURE_NOTICE
 from tests.factories import assessment_response, create_consent, questionnaire_answers
 
 NOW = datetime(2026, 11, 23, 17, 0, tzinfo=timezone.utc)
 SUBMITTED = datetime(2026, 11, 20, 15, 30, tzinfo=timezone.utc)
 
-# Every LOINC code the export may use, each checked against LOINC (see services.export).
+# Every LOINC code the export may use, each checked against LOINC (see services.fhir_export).
 KNOWN_LOINC = (
     {"93832-4", "LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9"}
     | {code for codes in LOINC_INSTRUMENTS.values() for code in (codes["panel"], codes["total"], *codes["items"])}
