@@ -4,7 +4,7 @@ import logging
 from flask import Flask, json, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from services import errors as domain
 
@@ -79,7 +79,7 @@ def handle_http_exception(error: HTTPException):
     if errors and error.code == 422:
         errors = flatten_validation(errors)
     headers = dict(data.get("headers") or {})
-    if error.code == 405 and getattr(error, "valid_methods", None):
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
     detail = data.get("message") or error.description
     if error.code == 422 and not data.get("message"):

@@ -22,7 +22,8 @@ class DayOrInstant(fields.String):
         "range": "Use a year from 2000 to 9998.",
     }
 
-    def _deserialize(self, value, attr, data, **kwargs) -> date | datetime:
+    # A String on the wire, a day or an instant once read: the narrowing is the point.
+    def _deserialize(self, value, attr, data, **kwargs) -> date | datetime:  # type: ignore[override]
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             if _DAY.fullmatch(text):

@@ -2,7 +2,6 @@ from marshmallow import Schema, fields, validate
 
 from .fields import Text
 
-
 DEVICE_TOKEN = (
     "Names this device once it has signed in to this e-mail address. Keep it and send it with "
     "every login: a device that signed in before is not kept out when someone else's wrong "

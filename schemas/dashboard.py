@@ -157,7 +157,8 @@ class DashboardSchema(Schema):
     scores = fields.List(fields.Nested(AssessmentResultSchema), metadata={
         "description": "Every questionnaire response, oldest first, with its change."})
     risk = fields.Nested(RiskSchema)
-    alerts = fields.List(fields.Nested(AlertSchema), metadata={"description": "The patient's alerts still to work (open and acknowledged)."})
+    alerts = fields.List(fields.Nested(AlertSchema), metadata={
+        "description": "The patient's alerts still to work (open and acknowledged)."})
 
 
 class DueBriefSchema(Schema):

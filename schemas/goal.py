@@ -1,5 +1,7 @@
 """Weekly goals: what a patient sends, and the weeks they get back."""
 import re
+from collections.abc import Callable
+from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -17,7 +19,7 @@ def _goal_text(value: str) -> None:
         raise ValidationError("Use one line of plain text: no control characters or unpaired surrogates.")
 
 
-GOAL_TEXT = [validate.Length(min=1, max=200), _goal_text]
+GOAL_TEXT: list[Callable[[Any], Any]] = [validate.Length(min=1, max=200), _goal_text]
 
 
 class Rate(fields.Float):
@@ -86,5 +88,6 @@ class GoalHistorySchema(Schema):
     patient_id = fields.Integer(required=True)
     done = fields.Integer(required=True)
     total = fields.Integer(required=True)
-    rate = Rate(required=True, allow_none=True, metadata={"description": "Percent of the goals done over all the weeks; null without goals."})
+    rate = Rate(required=True, allow_none=True, metadata={
+        "description": "Percent of the goals done over all the weeks; null without goals."})
     weeks = fields.List(fields.Nested(GoalWeekSchema), required=True)

@@ -49,7 +49,8 @@ class PatientSchema(Schema):
         "_registered", metadata={"type": "boolean", "description": "Whether the patient has used the invite."}
     )
     enrolled_at = fields.DateTime()
-    care_team = fields.Method("_care_team", metadata={"type": "array", "items": {"$ref": "#/components/schemas/StaffRef"}})
+    care_team = fields.Method(
+        "_care_team", metadata={"type": "array", "items": {"$ref": "#/components/schemas/StaffRef"}})
     level_of_care_history = fields.List(fields.Nested(LevelOfCareChangeSchema))
 
     def _registered(self, profile) -> bool:

@@ -69,11 +69,13 @@ class DeliverySchema(Schema):
     id = fields.Integer()
     recipient = fields.Nested(DeliveryRecipientSchema)
     kind = fields.String(metadata={"enum": list(DELIVERY_KINDS)})
-    period = fields.String(metadata={"description": "The ISO week (2026-W47) or local day (2026-11-23) it covers; for an "
-                                        "urgent notice a{alert id}.{trigger}, for a reset link R{instant}."})
+    period = fields.String(metadata={
+        "description": "The ISO week (2026-W47) or local day (2026-11-23) it covers; for an "
+                       "urgent notice a{alert id}.{trigger}, for a reset link R{instant}."})
     status = fields.String(metadata={"enum": list(DELIVERY_STATUSES)})
     attempts = fields.Integer()
-    last_error = fields.String(allow_none=True, metadata={"description": "The mail server's answer, or why it was skipped."})
+    last_error = fields.String(allow_none=True, metadata={
+        "description": "The mail server's answer, or why it was skipped."})
     next_attempt_at = fields.DateTime(allow_none=True)
     sent_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()

@@ -3,7 +3,6 @@ from marshmallow import Schema, fields, validate
 
 from .fields import QueryInteger
 
-
 DIRECTIONS = ["improving", "steady", "worsening"]
 
 

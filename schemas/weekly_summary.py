@@ -30,7 +30,8 @@ class MetricWeekSchema(Schema):
     last_week = fields.Float(allow_none=True)
     n_this = fields.Integer()
     n_last = fields.Integer()
-    change = fields.Float(allow_none=True, metadata={"description": "This week minus last; null unless both have check-ins."})
+    change = fields.Float(allow_none=True, metadata={
+        "description": "This week minus last; null unless both have check-ins."})
     direction = fields.String(allow_none=True, metadata={"enum": ["better", "worse", "same"]})
 
 

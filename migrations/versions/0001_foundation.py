@@ -1,7 +1,7 @@
 """foundation: organizations, accounts, care teams, check-ins
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 18:13:21.235925
 
 """
