@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from models import utcnow
+from services.alerts import daily_absence_pass
 
 from .organizations import per_organization
 from .report import JobReport
@@ -13,8 +14,6 @@ def alerts_daily_pass(now: datetime | None = None, week: str | None = None) -> J
     """Raise or repeat disengagement alerts, one organization (and one commit) at a time."""
     if week is not None:
         raise ValueError("the alerts' daily pass runs per day; --week does not apply")
-    from services.alerts import daily_absence_pass
-
     now = now or utcnow()
     alerts, failed = per_organization(
         "alerts-daily-pass", lambda organization_id: daily_absence_pass(now, organization_id))

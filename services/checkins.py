@@ -95,7 +95,8 @@ def record_checkin(
 
 def _write_day(patient: User, day: date, content: dict, if_match: list[str] | None, now: datetime) -> CheckinWrite:
     """Write one day as record_checkin does, under the patient's write lock already taken."""
-    from .alerts import CheckinRules, checkin_crisis_resources  # alerts read check-ins
+    from .checkin_alerts import CheckinRules  # the check-in rules read check-ins
+    from .crisis import checkin_crisis_resources
 
     desk = _Desk.of(patient, now)
     write, previous = _upsert_day(desk, day, content, if_match)
@@ -288,7 +289,8 @@ def _sync_together(patient: User, queued: list[_QueuedDay], now: datetime) -> li
     go in one INSERT, the revisions in another, and the alert rules judge
     each written day in queue order over the history as it stood then.
     """
-    from .alerts import CheckinRules, checkin_crisis_resources  # alerts read check-ins
+    from .checkin_alerts import CheckinRules  # the check-in rules read check-ins
+    from .crisis import checkin_crisis_resources
 
     desk = _Desk.of(patient, now)
     nested = savepoint()

@@ -5,33 +5,13 @@ import pytest
 from sqlalchemy import select
 
 from models import AssessmentAssignment, AssessmentResponse, db
-from services import assessments
+from services import assessment_schedule, assessments
 from services.instruments import INSTRUMENTS
 from tests.factories import (
     assessment_assignment, assessment_response, problem, questionnaire_answers,
 )
 
 TODAY = date(2026, 11, 23)  # the frozen clock's day in New York
-
-
-@pytest.fixture
-def clinician(make):
-    return make.clinician()
-
-
-@pytest.fixture
-def patient(make, clinician):
-    return make.patient(clinician)
-
-
-@pytest.fixture
-def patient_auth(make, patient):
-    return make.headers(patient)
-
-
-@pytest.fixture
-def clinician_auth(make, clinician):
-    return make.headers(clinician)
 
 
 def assignments_url(patient_id: int) -> str:
@@ -213,9 +193,9 @@ def test_every_schedule_problem_is_reported_at_once(client, clinician_auth, pati
     assert set(problem(response, 422)["errors"]) == {"window_days", "starts_on"}
 
 
-def test_a_patient_cannot_assign_their_own_questionnaires(client, patient, patient_auth, count):
-    problem(client.post(assignments_url(patient.id), headers=patient_auth, json=order()), 403)
-    problem(client.get(assignments_url(patient.id), headers=patient_auth), 403)
+def test_a_patient_cannot_assign_their_own_questionnaires(client, patient, auth, count):
+    problem(client.post(assignments_url(patient.id), headers=auth, json=order()), 403)
+    problem(client.get(assignments_url(patient.id), headers=auth), 403)
     assert count(AssessmentAssignment) == 0
 
 
@@ -258,7 +238,7 @@ def test_the_list_shows_active_assignments_first_then_ended_ones(client, clinici
 # --- ending ----------------------------------------------------------------------
 
 def test_ending_an_assignment_stops_it_and_records_who_and_when(client, clinician, clinician_auth, patient,
-                                                                patient_auth, clock):
+                                                                auth, clock):
     assignment = assessment_assignment(patient, clinician)
 
     response = client.post(f"{assignments_url(patient.id)}/{assignment.id}/end", headers=clinician_auth)
@@ -267,8 +247,8 @@ def test_ending_an_assignment_stops_it_and_records_who_and_when(client, clinicia
     assert response.json["active"] is False
     assert response.json["ended_by_id"] == clinician.id
     assert response.json["ended_at"] == clock().isoformat()
-    assert client.get("/api/v1/me/assessments/due", headers=patient_auth).json["due"] == []
-    assert "stopped" in problem(submit(client, patient_auth, assignment), 409)["detail"]
+    assert client.get("/api/v1/me/assessments/due", headers=auth).json["due"] == []
+    assert "stopped" in problem(submit(client, auth, assignment), 409)["detail"]
 
 
 def test_ending_an_ended_assignment_again_changes_nothing(client, clinician, clinician_auth, patient, clock):
@@ -300,21 +280,21 @@ def test_no_one_out_of_reach_can_end_an_assignment(client, make, clinician, pati
     assert db.session.get(AssessmentAssignment, assignment.id).ended_at is None
 
 
-def test_a_patient_cannot_end_their_own_assignment(client, clinician, patient, patient_auth):
+def test_a_patient_cannot_end_their_own_assignment(client, clinician, patient, auth):
     assignment = assessment_assignment(patient, clinician)
 
-    problem(client.post(f"{assignments_url(patient.id)}/{assignment.id}/end", headers=patient_auth), 403)
+    problem(client.post(f"{assignments_url(patient.id)}/{assignment.id}/end", headers=auth), 403)
     assert db.session.get(AssessmentAssignment, assignment.id).ended_at is None
 
 
 # --- what is due ------------------------------------------------------------------
 
-def test_the_patient_sees_what_is_due_today_and_what_comes_next(client, clinician, patient, patient_auth):
+def test_the_patient_sees_what_is_due_today_and_what_comes_next(client, clinician, patient, auth):
     phq9 = assessment_assignment(patient, clinician, "phq9", cadence_days=7, window_days=3)
     gad7 = assessment_assignment(patient, clinician, "gad7", cadence_days=14, window_days=2,
                                  starts_on=date(2026, 11, 25))
 
-    response = client.get("/api/v1/me/assessments/due", headers=patient_auth)
+    response = client.get("/api/v1/me/assessments/due", headers=auth)
 
     assert response.status_code == 200
     assert response.json == {
@@ -330,22 +310,22 @@ def test_the_patient_sees_what_is_due_today_and_what_comes_next(client, clinicia
     }
 
 
-def test_an_answered_occurrence_is_no_longer_due(client, clinician, patient, patient_auth):
+def test_an_answered_occurrence_is_no_longer_due(client, clinician, patient, auth):
     assignment = assessment_assignment(patient, clinician)
-    submit(client, patient_auth, assignment)
+    submit(client, auth, assignment)
 
-    response = client.get("/api/v1/me/assessments/due", headers=patient_auth)
+    response = client.get("/api/v1/me/assessments/due", headers=auth)
 
     assert response.json["due"] == []
     assert [o["occurrence_on"] for o in response.json["upcoming"]] == ["2026-11-30"]
 
 
-def test_the_next_occurrence_is_due_again_once_it_opens(client, clinician, patient, patient_auth, clock):
+def test_the_next_occurrence_is_due_again_once_it_opens(client, clinician, patient, auth, clock):
     assignment = assessment_assignment(patient, clinician)
-    submit(client, patient_auth, assignment)
+    submit(client, auth, assignment)
     clock.set("2026-11-30T17:00:00+00:00")
 
-    response = client.get("/api/v1/me/assessments/due", headers=patient_auth)
+    response = client.get("/api/v1/me/assessments/due", headers=auth)
 
     assert [(o["assignment_id"], o["occurrence_on"]) for o in response.json["due"]] == [
         (assignment.id, "2026-11-30")]
@@ -364,10 +344,10 @@ def test_at_the_same_instant_the_patients_time_zone_decides_what_is_due(client, 
     assert response.json["today"] == ("2026-11-24" if due else "2026-11-23")
 
 
-def test_a_patient_sees_only_their_own_due_questionnaires(client, make, clinician, patient_auth):
+def test_a_patient_sees_only_their_own_due_questionnaires(client, make, clinician, auth):
     assessment_assignment(make.patient(clinician), clinician)
 
-    response = client.get("/api/v1/me/assessments/due", headers=patient_auth)
+    response = client.get("/api/v1/me/assessments/due", headers=auth)
 
     assert response.json["due"] == [] and response.json["upcoming"] == []
 
@@ -382,10 +362,10 @@ def test_staff_have_no_questionnaires_of_their_own(client, clinician_auth, count
 
 # --- answering ----------------------------------------------------------------------
 
-def test_a_patient_answers_the_open_phq9_and_gets_the_score(client, clinician, patient, patient_auth):
+def test_a_patient_answers_the_open_phq9_and_gets_the_score(client, clinician, patient, auth):
     assignment = assessment_assignment(patient, clinician)
 
-    response = submit(client, patient_auth, assignment, phq9_answers(11))
+    response = submit(client, auth, assignment, phq9_answers(11))
 
     assert response.status_code == 201, response.json
     body = response.json
@@ -404,11 +384,11 @@ def test_a_patient_answers_the_open_phq9_and_gets_the_score(client, clinician, p
 
 
 @pytest.mark.parametrize("item9", [1, 2, 3])
-def test_a_phq9_with_item_9_above_zero_returns_crisis_resources(client, clinician, patient, patient_auth,
+def test_a_phq9_with_item_9_above_zero_returns_crisis_resources(client, clinician, patient, auth,
                                                                 item9):
     assignment = assessment_assignment(patient, clinician)
 
-    body = submit(client, patient_auth, assignment, phq9_answers(4 + item9, item9=item9)).json
+    body = submit(client, auth, assignment, phq9_answers(4 + item9, item9=item9)).json
 
     assert body["crisis"] is True and body["item9"] == item9
     resources = body["crisis_resources"]
@@ -419,49 +399,49 @@ def test_a_phq9_with_item_9_above_zero_returns_crisis_resources(client, clinicia
     assert db.session.get(AssessmentResponse, body["id"]).crisis is True
 
 
-def test_crisis_resources_carry_the_programs_own_crisis_line(client, clinician, patient, patient_auth):
+def test_crisis_resources_carry_the_programs_own_crisis_line(client, clinician, patient, auth):
     patient.organization.crisis_phone = "+1 555 0100"
     db.session.commit()
     assignment = assessment_assignment(patient, clinician)
 
-    body = submit(client, patient_auth, assignment, phq9_answers(5, item9=1)).json
+    body = submit(client, auth, assignment, phq9_answers(5, item9=1)).json
 
     assert body["crisis_resources"]["program"]["phone"] == "+1 555 0100"
 
 
-def test_an_item_9_answer_raises_an_urgent_alert_for_the_care_team(client, clinician, patient, patient_auth):
+def test_an_item_9_answer_raises_an_urgent_alert_for_the_care_team(client, clinician, patient, auth):
     from models import Alert
 
     assignment = assessment_assignment(patient, clinician)
-    submit(client, patient_auth, assignment, phq9_answers(5, item9=1))
+    submit(client, auth, assignment, phq9_answers(5, item9=1))
 
     alerts = db.session.scalars(db.select(Alert).where(Alert.patient_id == patient.id)).all()
     assert [(a.rule, a.severity.value) for a in alerts] == [("phq9_item9", "urgent")]
 
 
-def test_a_severe_phq9_with_item_9_at_zero_has_no_crisis_resources(client, clinician, patient, patient_auth):
+def test_a_severe_phq9_with_item_9_at_zero_has_no_crisis_resources(client, clinician, patient, auth):
     assignment = assessment_assignment(patient, clinician)
 
-    body = submit(client, patient_auth, assignment, phq9_answers(24)).json
+    body = submit(client, auth, assignment, phq9_answers(24)).json
 
     assert body["band"]["code"] == "severe"
     assert body["crisis"] is False and "crisis_resources" not in body
 
 
-def test_a_gad7_never_carries_crisis_resources(client, clinician, patient, patient_auth):
+def test_a_gad7_never_carries_crisis_resources(client, clinician, patient, auth):
     assignment = assessment_assignment(patient, clinician, "gad7")
 
-    body = submit(client, patient_auth, assignment, questionnaire_answers("gad7", default=3)).json
+    body = submit(client, auth, assignment, questionnaire_answers("gad7", default=3)).json
 
     assert (body["total"], body["band"]["code"], body["item9"], body["crisis"]) == (21, "severe", None, False)
     assert "crisis_resources" not in body
 
 
-def test_a_bam_is_scored_by_subscales_without_a_total(client, clinician, patient, patient_auth):
+def test_a_bam_is_scored_by_subscales_without_a_total(client, clinician, patient, auth):
     assignment = assessment_assignment(patient, clinician, "bam", cadence_days=30, window_days=7)
     answers = questionnaire_answers("bam", {"4": 10, "5": 2, "7": []})
 
-    body = submit(client, patient_auth, assignment, answers).json
+    body = submit(client, auth, assignment, answers).json
 
     assert body["total"] is None and body["band"] is None
     assert body["subscales"]["use"] == {"label": "Use", "score": 3 + 1, "range": [0, 12], "concern": True}
@@ -469,12 +449,12 @@ def test_a_bam_is_scored_by_subscales_without_a_total(client, clinician, patient
 
 
 def test_change_from_previous_and_first_is_right_over_three_submissions(client, clinician, patient,
-                                                                         patient_auth, clock):
+                                                                         auth, clock):
     assignment = assessment_assignment(patient, clinician, cadence_days=7, window_days=3)
     results = []
     for week, total in enumerate([20, 12, 14]):
         clock.set(f"2026-{11 if week < 2 else 12}-{[23, 30, 7][week]:02d}T17:00:00+00:00")
-        results.append(submit(client, patient_auth, assignment, phq9_answers(total)).json)
+        results.append(submit(client, auth, assignment, phq9_answers(total)).json)
 
     assert [r["occurrence_on"] for r in results] == ["2026-11-23", "2026-11-30", "2026-12-07"]
     assert [(r["change"]["from_previous"], r["change"]["from_first"]) for r in results] == [
@@ -488,12 +468,12 @@ def test_change_from_previous_and_first_is_right_over_three_submissions(client, 
     ("2026-11-26T04:59:00+00:00", "2026-11-23"),  # 23:59 on the window's last day
 ])
 def test_an_answer_is_accepted_from_the_first_to_the_last_minute_of_the_window(client, clinician, patient,
-                                                                               patient_auth, clock, now,
+                                                                               auth, clock, now,
                                                                                occurrence_on):
     assignment = assessment_assignment(patient, clinician, cadence_days=7, window_days=3)
     clock.set(now)
 
-    response = submit(client, patient_auth, assignment)
+    response = submit(client, auth, assignment)
 
     assert response.status_code == 201, response.json
     assert response.json["occurrence_on"] == occurrence_on
@@ -505,49 +485,49 @@ def test_an_answer_is_accepted_from_the_first_to_the_last_minute_of_the_window(c
     ("2026-11-30T04:59:00+00:00", "2026-11-30"),  # 23:59 the day before the next
 ])
 def test_an_answer_outside_the_window_is_refused_with_409_and_nothing_is_written(client, clinician, patient,
-                                                                                patient_auth, clock, count,
+                                                                                auth, clock, count,
                                                                                 now, next_opens):
     assignment = assessment_assignment(patient, clinician, cadence_days=7, window_days=3)
     clock.set(now)
 
-    body = problem(submit(client, patient_auth, assignment), 409)
+    body = problem(submit(client, auth, assignment), 409)
 
     assert "not open today" in body["detail"] and next_opens in body["detail"]
     assert count(AssessmentResponse) == 0
 
 
-def test_an_occurrence_already_answered_is_refused_with_409(client, clinician, patient, patient_auth, clock):
+def test_an_occurrence_already_answered_is_refused_with_409(client, clinician, patient, auth, clock):
     assignment = assessment_assignment(patient, clinician)
-    submit(client, patient_auth, assignment, phq9_answers(10))
+    submit(client, auth, assignment, phq9_answers(10))
     clock.advance(days=1)
 
-    body = problem(submit(client, patient_auth, assignment, phq9_answers(3)), 409)
+    body = problem(submit(client, auth, assignment, phq9_answers(3)), 409)
 
     assert "already been answered" in body["detail"]
     assert stored_responses() == [(assignment.id, TODAY, 10)]
 
 
 def test_two_phones_answering_at_once_get_one_answer_stored_and_a_409_not_a_500(
-        client, clinician, patient, patient_auth, monkeypatch):
+        client, clinician, patient, auth, monkeypatch):
     assignment = assessment_assignment(patient, clinician)
-    submit(client, patient_auth, assignment, phq9_answers(10))
+    submit(client, auth, assignment, phq9_answers(10))
     # The second phone checked a moment before the first one's row landed.
     monkeypatch.setattr(assessments, "_is_answered", lambda *_: False)
 
-    body = problem(submit(client, patient_auth, assignment, phq9_answers(3)), 409)
+    body = problem(submit(client, auth, assignment, phq9_answers(3)), 409)
 
     assert "already been answered" in body["detail"]
     assert stored_responses() == [(assignment.id, TODAY, 10)]
 
 
 def test_every_problem_with_the_answers_is_reported_at_once_per_item(client, clinician, patient,
-                                                                      patient_auth, count):
+                                                                      auth, count):
     assignment = assessment_assignment(patient, clinician)
     answers = phq9_answers(5)
     del answers["2"]
     answers.update({"3": 4, "4": True, "5": "1", "10": 0})
 
-    body = problem(submit(client, patient_auth, assignment, answers), 422)
+    body = problem(submit(client, auth, assignment, answers), 422)
 
     assert set(body["errors"]["answers"]) == {"2", "3", "4", "5", "10"}
     assert body["errors"]["answers"]["2"] == ["answer required"]
@@ -562,26 +542,26 @@ def test_every_problem_with_the_answers_is_reported_at_once_per_item(client, cli
     ({"assignment_id": 1, "answers": [0, 1]}, "answers"),
     ({"assignment_id": 1, "answers": {str(n): 0 for n in range(51)}}, "answers"),
 ])
-def test_a_malformed_submission_is_refused(client, patient_auth, count, payload, field):
-    body = problem(client.post("/api/v1/me/assessments", headers=patient_auth, json=payload), 422)
+def test_a_malformed_submission_is_refused(client, auth, count, payload, field):
+    body = problem(client.post("/api/v1/me/assessments", headers=auth, json=payload), 422)
 
     assert field in body["errors"]
     assert count(AssessmentResponse) == 0
 
 
-def test_another_patients_assignment_is_404_and_nothing_is_written(client, make, clinician, patient_auth,
+def test_another_patients_assignment_is_404_and_nothing_is_written(client, make, clinician, auth,
                                                                    count):
     other = make.patient(clinician)
     assignment = assessment_assignment(other, clinician)
 
-    body = problem(submit(client, patient_auth, assignment), 404)
+    body = problem(submit(client, auth, assignment), 404)
 
     assert count(AssessmentResponse) == 0
     assert_reveals_nothing(body, other)
 
 
-def test_an_unknown_assignment_is_404(client, patient_auth):
-    problem(client.post("/api/v1/me/assessments", headers=patient_auth,
+def test_an_unknown_assignment_is_404(client, auth):
+    problem(client.post("/api/v1/me/assessments", headers=auth,
                         json={"assignment_id": 999_999, "answers": {}}), 404)
 
 
@@ -642,12 +622,12 @@ def test_an_admin_reads_the_history(client, make, history):
     assert client.get(f"/api/v1/patients/{history.id}/assessments", headers=auth).json["total"] == 4
 
 
-def test_the_patient_reads_their_own_history(client, patient_auth, history):
-    response = client.get("/api/v1/me/assessments?instrument=gad7", headers=patient_auth)
+def test_the_patient_reads_their_own_history(client, auth, history):
+    response = client.get("/api/v1/me/assessments?instrument=gad7", headers=auth)
 
     assert response.status_code == 200
     assert summary(response) == [("gad7", "2026-11-10", 7, None, None)]
-    assert client.get(f"/api/v1/patients/{history.id}/assessments", headers=patient_auth).json["total"] == 4
+    assert client.get(f"/api/v1/patients/{history.id}/assessments", headers=auth).json["total"] == 4
 
 
 @pytest.mark.parametrize("outsider", OUTSIDERS)
@@ -677,19 +657,19 @@ def test_a_bad_history_query_is_refused(client, clinician_auth, history, query, 
 
 # --- races (PostgreSQL: SQLite serialises writers, so they cannot interleave) -----------
 
-def race(app, monkeypatch, name: str, *requests):
-    """Run the requests in threads that all pass services.assessments.<name> before any goes on."""
+def race(app, monkeypatch, module, name: str, *requests):
+    """Run the requests in threads that all pass module.<name> before any goes on."""
     import threading
 
     barrier = threading.Barrier(len(requests), timeout=10)
-    original = getattr(assessments, name)
+    original = getattr(module, name)
 
     def held(*args, **kwargs):
         result = original(*args, **kwargs)
         barrier.wait()
         return result
 
-    monkeypatch.setattr(assessments, name, held)
+    monkeypatch.setattr(module, name, held)
     responses = [None] * len(requests)
 
     def run(position, request):
@@ -704,14 +684,14 @@ def race(app, monkeypatch, name: str, *requests):
 
 
 def test_two_phones_submitting_the_same_occurrence_at_once_store_one_answer(
-        app, postgres_only, clinician, patient, patient_auth, monkeypatch):
+        app, postgres_only, clinician, patient, auth, monkeypatch):
     assignment_id = assessment_assignment(patient, clinician).id
 
     def send(total):
         body = {"assignment_id": assignment_id, "answers": phq9_answers(total)}
-        return lambda c: c.post("/api/v1/me/assessments", headers=patient_auth, json=body)
+        return lambda c: c.post("/api/v1/me/assessments", headers=auth, json=body)
 
-    statuses = race(app, monkeypatch, "_is_answered", send(10), send(3))
+    statuses = race(app, monkeypatch, assessments, "_is_answered", send(10), send(3))
 
     assert statuses == [201, 409]
     assert len(stored_responses()) == 1
@@ -726,7 +706,8 @@ def test_two_clinicians_assigning_the_same_instrument_at_once_make_one_assignmen
     send = lambda auth: lambda c: c.post(url, headers=auth, json=order())  # noqa: E731
 
     # Both have passed the access check and computed the patient's today before either looks for an active one.
-    statuses = race(app, monkeypatch, "_check_schedule", send(clinician_auth), send(colleague_auth))
+    statuses = race(app, monkeypatch, assessment_schedule, "_check_schedule", send(clinician_auth),
+                    send(colleague_auth))
 
     assert statuses == [201, 409]
     assert count(AssessmentAssignment) == 1

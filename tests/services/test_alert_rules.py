@@ -7,14 +7,18 @@ import pytest
 from sqlalchemy import select
 
 from models import Alert, AlertSeverity, AlertStatus, AttendanceStatus, Organization, db
-from services import alerts as engine
-from services.alerts import (
-    DEFAULT_THRESHOLDS, PatientKey, alerts_after_assessment, alerts_after_attendance, alerts_after_checkin,
-    assessment_findings, checkin_findings, craving_spike_rule, crisis_resources, daily_absence_pass,
-    disengagement_rule, missed_sessions_rule, mood_worsening_rule, open_alert_counts, raise_alert,
-    resolve_alert, self_harm_rule, short_sleep_rule, step_up_flag, substance_use_rule, thresholds,
-    thresholds_from,
+from services.alert_inbox import alerts_by_patient, open_alert_counts, resolve_alert
+from services.alert_rules import (
+    DEFAULT_THRESHOLDS, assessment_findings, checkin_findings, craving_spike_rule, disengagement_rule,
+    missed_sessions_rule, mood_worsening_rule, self_harm_rule, short_sleep_rule, substance_use_rule,
+    thresholds, thresholds_from,
 )
+from services.alerts import (
+    PatientKey, alerts_after_assessment, alerts_after_attendance, daily_absence_pass, raise_alert,
+)
+from services.checkin_alerts import alerts_after_checkin
+from services.crisis import crisis_resources
+from services.step_up import step_up_flag
 from services.checkins import record_checkin
 from services.trends import DayRecord
 from tests.conftest import count_queries
@@ -241,17 +245,10 @@ ENROLLED = "2026-10-01T14:00:00+00:00"
 
 
 @pytest.fixture
-def clinician(make):
-    return make.clinician()
-
-
-@pytest.fixture
 def patient(make, clinician, clock):
-    now = clock.now
-    clock.set(ENROLLED)
-    patient = make.patient(clinician)
-    clock.now = now
-    return patient
+    """Conftest's patient, enrolled at ENROLLED instead of the frozen now."""
+    with clock.moved_to(ENROLLED):
+        return make.patient(clinician)
 
 
 def alerts_of(patient) -> list[Alert]:
@@ -279,7 +276,7 @@ def test_a_repeat_updates_the_open_alert_instead_of_adding_one(patient, clock, c
 
 
 def test_a_repeat_of_an_acknowledged_alert_updates_it_and_keeps_it_acknowledged(patient, clinician, clock):
-    from services.alerts import acknowledge_alert
+    from services.alert_inbox import acknowledge_alert
 
     alert = raise_alert(patient, "short_sleep", "medium", "s", {}, TODAY, clock.now)
     acknowledge_alert(clinician, alert.id, "Called", clock.now)
@@ -687,7 +684,7 @@ def test_alerts_by_patient_loads_recent_alerts_of_any_status_in_one_statement(ma
 
     ids = [patient.id, other.id]
     with count_queries() as queries:
-        loaded = engine.alerts_by_patient(ids, day(13))
+        loaded = alerts_by_patient(ids, day(13))
 
     assert queries() == 1
     assert [(a.rule, a.severity, a.status) for a in loaded[patient.id]] == [
@@ -747,7 +744,7 @@ def test_crisis_resources_give_988_and_the_programs_own_number_when_set(make):
 
 
 def test_a_self_harm_checkin_answer_carries_crisis_resources_and_others_do_not(patient, clock):
-    from services.alerts import checkin_crisis_resources
+    from services.crisis import checkin_crisis_resources
 
     crisis, _ = write(patient, TODAY, clock.now, self_harm_thoughts=True)
     calm, _ = write(patient, day(1), clock.now, self_harm_thoughts=False)

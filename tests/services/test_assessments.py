@@ -5,10 +5,9 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from schemas.assessment import INSTRUMENT_CODES
-from services.assessments import (
-    crisis_signal, due_on, latest_occurrence_on, latest_scores, next_occurrence, open_occurrence,
-    score_history,
-)
+from services.assessment_history import latest_scores, score_history
+from services.assessment_schedule import due_on, latest_occurrence_on, next_occurrence, open_occurrence
+from services.crisis import crisis_signal
 from services.days import local_today
 from services.instruments import INSTRUMENTS
 from tests.conftest import count_queries

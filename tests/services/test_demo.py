@@ -304,7 +304,7 @@ def test_seed_demo_command_commits_and_prints_the_logins(app, clock):
 
 
 def test_the_demo_fills_questionnaires_goals_and_attendance_to_match_each_story(app, clock):
-    from services.assessments import latest_scores
+    from services.assessment_history import latest_scores
     from services.scoring import score
 
     from models import AssessmentResponse, AttendanceRecord, AttendanceStatus, WeeklyGoal

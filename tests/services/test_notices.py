@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from models import Alert, Delivery, db
-from services.alerts import acknowledge_alert, raise_alert, resolve_alert
-from services.delivery import TIMING, URGENT_NOTICE
+from services.alert_inbox import acknowledge_alert, resolve_alert
+from services.alerts import raise_alert
+from services.ledger import TIMING, URGENT_NOTICE
 from services.outbox import Sender, send_due
 from tests.factories import checkin_body
 from tests.jobs.support import MailServer, free_port, ledger
@@ -70,7 +71,8 @@ def test_an_urgent_alert_rolled_back_owes_nothing(care_team, clock, sent_mail, c
 
 
 def test_the_notice_carries_no_name_rule_score_or_note(make, care_team, clock, sent_mail, app):
-    from services.alerts import alerts_after_assessment, alerts_after_checkin
+    from services.alerts import alerts_after_assessment
+    from services.checkin_alerts import alerts_after_checkin
     from tests.factories import assessment_response, questionnaire_answers
 
     patient = care_team["patient"]
@@ -284,7 +286,7 @@ def _wait_for(condition, seconds: float) -> None:
 
 
 def test_a_notice_a_killed_worker_had_claimed_goes_out_once_its_short_lease_ends(care_team, clock, sent_mail):
-    from services.delivery import claim
+    from services.ledger import claim
 
     raise_alert(care_team["patient"], "self_harm", "urgent", "s", {}, TODAY, clock.now)
     db.session.commit()

@@ -1,0 +1,143 @@
+"""The check-in rules' hook: raise what a written check-in makes true that its previous version did not.
+
+Call it right after the write, before the commit; services.alerts says when a
+check-in raises a rule and how an alert is raised.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from models import Alert, Checkin, CheckinRevision, Organization, User, db
+
+from .alert_rules import (
+    CRAVING_SPIKE, MOOD_WORSENING, SELF_HARM, SHORT_SLEEP, SUBSTANCE_USE, checkin_findings, thresholds,
+)
+from .alerts import raise_alert
+from .days import local_today
+from .trends import SLOPE_DAYS, DayRecord
+
+CHECKIN_RULES = (SELF_HARM, SUBSTANCE_USE, CRAVING_SPIKE, MOOD_WORSENING, SHORT_SLEEP)
+_FROM_REVISIONS = object()
+
+
+def alerts_after_checkin(patient: User, checkin: Checkin, now: datetime, previous: Any = _FROM_REVISIONS,
+                         organization: Organization | None = None) -> list[Alert]:
+    """Raise what a newly written check-in (created or changed) makes true; flushes only.
+
+    previous is the content of the version before (None for a new day);
+    left out, it is read from the check-in's revisions.
+    """
+    if previous is _FROM_REVISIONS:
+        previous = _previous_content(checkin)
+    organization = organization or db.session.get(Organization, patient.organization_id)
+    return CheckinRules(patient, organization, now, [checkin.day]).judge(checkin, previous)
+
+
+# What the check-in rules read of a patient's history (as services.history.checkin_histories), built once.
+# On the table's columns: the ORM's result machinery would cost more than the read.
+_HISTORY = Checkin.__table__.c
+_RULES_HISTORY = select(
+    _HISTORY.day, _HISTORY.craving, _HISTORY.mood, _HISTORY.sleep_hours, _HISTORY.used_substance,
+    _HISTORY.coping_skills, _HISTORY.late,
+).where(_HISTORY.patient_id == bindparam("patient_id"), _HISTORY.day >= bindparam("since"))
+
+
+class CheckinRules:
+    """The check-in rules over one request's writes of one patient's days.
+
+    The history the rules read is loaded once, then kept current in memory as
+    each written day is judged, in the order written: every day meets the
+    history it would have met had the days come one request at a time, and
+    a sync of many days costs one load instead of one per day. Likewise the
+    rules' latest alerts (which sources they took into account) are read once
+    and followed as this request raises them.
+    """
+
+    def __init__(self, patient: User, organization: Organization, now: datetime, days: Iterable[date]):
+        self.patient = patient
+        self.now = now
+        self.today = local_today(now, patient.patient_profile.timezone)
+        self.limits = thresholds(organization)
+        self._since = min(self.today - timedelta(days=SLOPE_DAYS),
+                          min(days) - timedelta(days=self.limits["craving_baseline_days"] + 1))
+        self._by_day: dict[date, DayRecord] | None = None
+        self._latest: dict[str, tuple[dict, datetime]] | None = None
+
+    def load_history(self) -> None:
+        """Read the check-ins the rules look at (before the writes, for a batch written in one go)."""
+        self._by_day = {
+            row.day: DayRecord(day=row.day, craving=row.craving, mood=row.mood, sleep_hours=row.sleep_hours,
+                               used_substance=row.used_substance, coping_skills=tuple(row.coping_skills or ()),
+                               late=row.late)
+            for row in db.session.execute(_RULES_HISTORY, {"patient_id": self.patient.id, "since": self._since})
+        }
+
+    def judge(self, checkin: Checkin, previous: dict | None) -> list[Alert]:
+        """Raise what the written check-in makes true that its previous version (None: none) did not."""
+        if self._by_day is None:
+            self.load_history()
+        after = self._by_day
+        # float(): as a read would give it back (SQLite's RETURNING may hand back 3 for a stored 3.0).
+        after[checkin.day] = DayRecord(
+            day=checkin.day, craving=checkin.craving, mood=checkin.mood, sleep_hours=float(checkin.sleep_hours),
+            used_substance=checkin.used_substance, coping_skills=tuple(checkin.coping_skills or ()),
+            late=checkin.late,
+        )
+        # A day before the slope's window leaves the mood trend as it was: it cannot raise it.
+        mood_trend = checkin.day > self.today - timedelta(days=SLOPE_DAYS)
+        holds = checkin_findings(after, checkin.day, checkin.self_harm_thoughts, self.today, self.limits,
+                                 checkin.substances or (), mood_trend=mood_trend)
+        if not holds:
+            return []  # most days: nothing holds, so nothing is new, whatever held before
+        before = dict(after)
+        if previous is None:
+            before.pop(checkin.day, None)
+        else:
+            before[checkin.day] = DayRecord(
+                day=checkin.day, craving=previous["craving"], mood=previous["mood"],
+                sleep_hours=previous["sleep_hours"], used_substance=previous["used_substance"],
+                coping_skills=tuple(previous.get("coping_skills") or ()), late=checkin.late,
+            )
+        held = checkin_findings(before, checkin.day, (previous or {}).get("self_harm_thoughts"), self.today,
+                                self.limits, mood_trend=mood_trend)
+        new = [finding for rule, finding in holds.items() if rule not in held]
+        if not new:
+            return []
+        source = f"checkin:{checkin.id}:v{checkin.version}"
+        seen = self._rules_seen(source, checkin.updated_at)
+        raised = []
+        for finding in new:
+            if finding.rule in seen:
+                continue
+            evidence = {**finding.evidence, "source": source}
+            raised.append(raise_alert(self.patient, finding.rule, finding.severity, finding.summary, evidence,
+                                      self.today, self.now))
+            self._latest[finding.rule] = (evidence, self.now)
+        return raised
+
+    def _rules_seen(self, source: str, written_at: datetime) -> set[str]:
+        # As _rules_seen, over every check-in rule at once.
+        if self._latest is None:
+            self._latest = {}
+            for rule, evidence, triggered_at in db.session.execute(
+                select(Alert.rule, Alert.evidence, Alert.last_triggered_at)
+                .where(Alert.patient_id == self.patient.id, Alert.rule.in_(CHECKIN_RULES))
+                .order_by(Alert.id.desc())
+            ):
+                self._latest.setdefault(rule, (evidence or {}, triggered_at))
+        return {rule for rule, (evidence, triggered_at) in self._latest.items()
+                if evidence.get("source") == source or triggered_at > written_at}
+
+
+def _previous_content(checkin: Checkin) -> dict | None:
+    if checkin.version <= 1:
+        return None
+    return db.session.scalar(
+        select(CheckinRevision.content).where(
+            CheckinRevision.checkin_id == checkin.id, CheckinRevision.version == checkin.version - 1,
+        )
+    )
