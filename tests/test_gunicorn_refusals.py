@@ -7,23 +7,15 @@ serves the whole module; it needs no database for these answers.
 """
 import http.client
 import json
-import os
-import re
 import secrets
-import signal
 import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from api import errors, gunicorn_worker, security
+from tests import gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
-STARTUP_SECONDS = 30
 # Written into each refused request: neither the answer nor the log may repeat it.
 MARKER = "tidepool-quartz-ferry"
 
@@ -49,40 +41,11 @@ def exchange(port: int, request: bytes) -> Answer:
 def gunicorn_port(database_url, _schema, tmp_path_factory):
     """Start the app under gunicorn with the shipped gunicorn.conf.py; stop it whatever happens."""
     folder = tmp_path_factory.mktemp("gunicorn")
-    log_path = folder / "gunicorn.log"
-    environment = {name: value for name, value in os.environ.items()
-                   if name not in ("SMTP_URL", "LOG_FORMAT", "GUNICORN_ACCESS_LOG", "WAYPOINT_ENV")}
-    environment.update({"DATABASE_URL": database_url, "JWT_SECRET_KEY": secrets.token_urlsafe(48),
-                        "GUNICORN_BIND": "127.0.0.1:0", "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2",
-                        "OUTBOX_DIR": str(folder / "outbox")})
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-                                   "api:create_app()"], cwd=ROOT, env=environment, stdin=subprocess.DEVNULL,
-                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        yield _wait_until_serving(server, log_path), log_path
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
-def _wait_until_serving(server: subprocess.Popen, log_path: Path) -> int:
-    port, deadline = None, time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline and server.poll() is None:
-        found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", log_path.read_text(errors="replace"))
-        port = int(found.group(1)) if found else None
-        if port is not None:
-            try:
-                if exchange(port, b"GET /api/v1/nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status == 404:
-                    return port
-            except OSError:
-                pass  # the worker is still booting
-        time.sleep(0.1)
-    pytest.fail("gunicorn did not start:\n" + "\n".join(log_path.read_text(errors="replace").splitlines()[-30:]))
+    settings = gunicorn.environment(DATABASE_URL=database_url, JWT_SECRET_KEY=secrets.token_urlsafe(48),
+                                    GUNICORN_THREADS="2", OUTBOX_DIR=str(folder / "outbox"))
+    # Ready when the app itself answers: its 404 for a path it does not have.
+    with gunicorn.running(settings, folder, ready_path="/api/v1/nowhere", ready_status=404) as (server,):
+        yield server.port, server.log_path
 
 
 GUNICORN_REFUSALS = {

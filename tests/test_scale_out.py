@@ -9,71 +9,23 @@ PostgreSQL only (SQLite is one machine's file). Without Redis the test is
 skipped, except under CI=true, where that is a failure. Each run counts its
 limits under a key prefix of its own and deletes those keys at the end.
 """
-import http.client
 import json
 import os
-import re
 import secrets
-import signal
-import subprocess
-import sys
-import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import Message
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from models import db
+from tests import gunicorn
 from tests.factories import PASSWORD, bearer, checkin_body
 
-ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("WAYPOINT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-STARTUP_SECONDS = 20
 NOTE = "tidepool quartz relapse on the ferry"
 LOGIN = "/api/v1/auth/login"
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: Message
-    body: dict | None
-
-
-@dataclass
-class Process:
-    """One app server: a gunicorn master and its one worker."""
-
-    label: str
-    popen: subprocess.Popen
-    log_path: Path
-    port: int | None = None
-
-    def call(self, method: str, path: str, body: dict | None = None, headers: dict | None = None) -> Answer:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
-        try:
-            sent = dict(headers or {})
-            payload = None
-            if body is not None:
-                payload = json.dumps(body)
-                sent["Content-Type"] = "application/json"
-            connection.request(method, path, body=payload, headers=sent)
-            response = connection.getresponse()
-            data = response.read()
-            parsed = json.loads(data) if data and "json" in (response.getheader("Content-Type") or "") else None
-            return Answer(response.status, response.headers, parsed)
-        finally:
-            connection.close()
-
-    def log_lines(self) -> list[str]:
-        """Return the complete lines written so far (stdout and stderr together)."""
-        text = self.log_path.read_text(errors="replace")
-        return text.split("\n")[:-1]
 
 
 def _redis_or_skip():
@@ -91,48 +43,6 @@ def _redis_or_skip():
     return client
 
 
-def _start(label: str, environment: dict, app_spec: str, log_path: Path) -> Process:
-    with open(log_path, "wb") as log:
-        # The child holds its own copy of the file descriptor.
-        popen = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), app_spec],
-            cwd=ROOT, env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)  # its own process group: a kill reaches the worker too
-    return Process(label, popen, log_path)
-
-
-def _wait_until_ready(process: Process, deadline: float) -> None:
-    """Learn the port the master bound (port 0: the system's choice), then wait for /readyz."""
-    while time.monotonic() < deadline:
-        if process.popen.poll() is not None:
-            break
-        if process.port is None:
-            found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", process.log_path.read_text(errors="replace"))
-            process.port = int(found.group(1)) if found else None
-        if process.port is not None:
-            try:
-                if process.call("GET", "/readyz").status == 200:
-                    return
-            except OSError:
-                pass  # the worker is still booting
-        time.sleep(0.1)
-    tail = "\n".join(process.log_path.read_text(errors="replace").splitlines()[-30:])
-    pytest.fail(f"app process {process.label} did not become ready:\n{tail}")
-
-
-def _stop(started: list[Process]) -> None:
-    """Stop every process, all at once: gunicorn's graceful stop of master and worker, then a kill."""
-    for process in started:
-        if process.popen.poll() is None:
-            process.popen.send_signal(signal.SIGTERM)
-    for process in started:
-        try:
-            process.popen.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.popen.pid, signal.SIGKILL)
-            process.popen.wait()
-
-
 @pytest.fixture(scope="module")
 def processes(database_url, _schema, tmp_path_factory):
     """Start two app processes on one database and one Redis; stop them whatever happens."""
@@ -141,26 +51,16 @@ def processes(database_url, _schema, tmp_path_factory):
     redis_client = _redis_or_skip()
     prefix = f"waypoint-test-{uuid.uuid4().hex}"
     folder = tmp_path_factory.mktemp("scale-out")
-    environment = {name: value for name, value in os.environ.items()
-                   if name not in ("SMTP_URL", "LOG_FORMAT", "GUNICORN_ACCESS_LOG")}
-    environment.update({
-        "WAYPOINT_ENV": "production", "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL,
-        "JWT_SECRET_KEY": secrets.token_urlsafe(48), "GUNICORN_BIND": "127.0.0.1:0",
-        "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2", "GUNICORN_ACCESS_LOG": "-",
-        "OUTBOX_DIR": str(folder / "outbox"),
-    })
+    settings = gunicorn.environment(
+        WAYPOINT_ENV="production", DATABASE_URL=database_url, REDIS_URL=REDIS_URL,
+        JWT_SECRET_KEY=secrets.token_urlsafe(48), GUNICORN_THREADS="2", GUNICORN_ACCESS_LOG="-",
+        OUTBOX_DIR=str(folder / "outbox"))
     # gunicorn passes literal arguments to the factory: this run's own limiter keys.
     app_spec = f"api:create_app({{'RATELIMIT_KEY_PREFIX': {prefix!r}}})"
-    started = []
     try:
-        for label in ("A", "B"):
-            started.append(_start(label, environment, app_spec, folder / f"{label}.log"))
-        deadline = time.monotonic() + STARTUP_SECONDS
-        for process in started:
-            _wait_until_ready(process, deadline)
-        yield started
+        with gunicorn.running(settings, folder, ("A", "B"), app_spec) as started:
+            yield started
     finally:
-        _stop(started)
         try:
             keys = list(redis_client.scan_iter(match=f"{prefix}*"))
             if keys:
@@ -176,7 +76,7 @@ def _own_email(user, kind: str) -> str:
     return user.email
 
 
-def _login(process: Process, email: str, password: str = PASSWORD) -> Answer:
+def _login(process: gunicorn.Server, email: str, password: str = PASSWORD) -> gunicorn.Answer:
     return process.call("POST", LOGIN, {"email": email, "password": password})
 
 

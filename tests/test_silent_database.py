@@ -12,14 +12,8 @@ the test ends whatever happens.
 """
 import http.client
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -27,10 +21,10 @@ from sqlalchemy.engine import make_url
 
 from api import create_app
 from models import db
+from tests import gunicorn
 from tests.factories import problem
 from tests.silent_link import SilentLink
 
-ROOT = Path(__file__).resolve().parent.parent
 # The shipped bounds give a 503 after about 5 s (a pooled connection's check,
 # 2 s, then a new connection's, 3 s) or 6 s (an answer in flight); this is
 # generous for a loaded machine and far below an outage's length.
@@ -171,44 +165,14 @@ def _call(port: int, path: str, timeout: float) -> tuple[int, dict, bytes]:
 @pytest.fixture
 def gunicorn_port(link, _schema, tmp_path):
     """gunicorn with the shipped gunicorn.conf.py, one worker of two threads, its database behind the link."""
-    environment = {name: value for name, value in os.environ.items()
-                   if name not in ("SMTP_URL", "LOG_FORMAT", "GUNICORN_ACCESS_LOG", "REDIS_URL")}
-    environment.update({"DATABASE_URL": link.url(_schema), "GUNICORN_BIND": "127.0.0.1:0",
-                        "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2", "LOG_FORMAT": "text",
-                        "OUTBOX_DIR": str(tmp_path / "outbox")})
-    log_path = tmp_path / "gunicorn.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "api:create_app()"],
-            cwd=ROOT, env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-    try:
-        yield _wait_until_ready(server, log_path)
-    finally:
-        link.speak_again()
-        server.send_signal(signal.SIGTERM)
+    settings = gunicorn.environment(DATABASE_URL=link.url(_schema), GUNICORN_THREADS="2", LOG_FORMAT="text",
+                                    OUTBOX_DIR=str(tmp_path / "outbox"))
+    with gunicorn.running(settings, tmp_path) as (server,):
         try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
-def _wait_until_ready(server: subprocess.Popen, log_path: Path) -> int:
-    deadline = time.monotonic() + 20
-    port = None
-    while time.monotonic() < deadline and server.poll() is None:
-        found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", log_path.read_text(errors="replace"))
-        port = int(found.group(1)) if found else None
-        if port is not None:
-            try:
-                if _call(port, "/readyz", 2)[0] == 200:
-                    return port
-            except OSError:
-                pass  # the worker is still booting
-        time.sleep(0.1)
-    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
-    pytest.fail(f"gunicorn did not become ready:\n{tail}")
+            yield server.port
+        finally:
+            # A silent database would hold gunicorn's graceful stop until its kill.
+            link.speak_again()
 
 
 def test_under_gunicorn_liveness_answers_while_every_thread_waits_on_the_silent_database(gunicorn_port, link):

@@ -10,10 +10,8 @@ of its requests to each, all released at once.
 SQLite only: on PostgreSQL the same races are covered by row locks
 (tests/api/test_concurrency.py).
 """
-import os
 import secrets
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,8 +22,8 @@ from sqlalchemy.engine import make_url
 from models import AuthSession, Invite, WeeklyGoal, db
 from services import accounts
 from services.goals import GOALS_PER_WEEK, week_start_of
+from tests import gunicorn
 from tests.factories import bearer, create_goal
-from tests.test_scale_out import STARTUP_SECONDS, _start, _stop, _wait_until_ready
 
 ATTEMPTS_PER_PROCESS = 4
 # Each race is run a few times: without a lock across processes, a round lets two through more often than not.
@@ -39,24 +37,11 @@ def processes(database_url, _schema, tmp_path_factory):
     if make_url(database_url).get_backend_name() != "sqlite":
         pytest.skip("two processes on one SQLite file: the PostgreSQL races have tests of their own")
     folder = tmp_path_factory.mktemp("sqlite-processes")
-    environment = {name: value for name, value in os.environ.items()
-                   if name not in ("SMTP_URL", "LOG_FORMAT", "GUNICORN_ACCESS_LOG", "REDIS_URL")}
-    environment.update({
-        # The test mints tokens with the development key, as these processes check them.
-        "WAYPOINT_ENV": "development", "DATABASE_URL": database_url, "GUNICORN_BIND": "127.0.0.1:0",
-        "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "4", "OUTBOX_DIR": str(folder / "outbox"),
-    })
-    environment.pop("JWT_SECRET_KEY", None)
-    started = []
-    try:
-        for label in ("A", "B"):
-            started.append(_start(label, environment, "api:create_app()", folder / f"{label}.log"))
-        deadline = time.monotonic() + STARTUP_SECONDS
-        for process in started:
-            _wait_until_ready(process, deadline)
+    # The test mints tokens with the development key (no JWT_SECRET_KEY), as these processes check them.
+    settings = gunicorn.environment(WAYPOINT_ENV="development", DATABASE_URL=database_url,
+                                    GUNICORN_THREADS="4", OUTBOX_DIR=str(folder / "outbox"))
+    with gunicorn.running(settings, folder, ("A", "B")) as started:
         yield started
-    finally:
-        _stop(started)
 
 
 @pytest.fixture
