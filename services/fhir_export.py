@@ -27,7 +27,8 @@ from typing import Any
 from models import AssessmentResponse, Checkin, Consent
 
 from .consent import consent_scope_text
-from .instruments import FREQUENCY_OPTIONS, INSTRUMENTS, Instrument, Item
+from .instrument_parts import Instrument, Item
+from .instruments import FREQUENCY_OPTIONS, INSTRUMENTS
 from .patient_records import PatientRecords
 from .redisclosure import REDISCLOSURE_NOTICE
 

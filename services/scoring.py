@@ -11,16 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from services.instruments import (
-    INSTRUMENTS,
-    AtMostItem,
-    Band,
-    Instrument,
-    Item,
-    OnlyWhenItemPositive,
-    UnknownInstrument,
-    get_instrument,
-)
+from .instrument_parts import AtMostItem, Band, Instrument, Item, OnlyWhenItemPositive
+from .instruments import INSTRUMENTS, UnknownInstrument, get_instrument
 
 __all__ = [
     "INSTRUMENTS",
