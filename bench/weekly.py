@@ -7,7 +7,7 @@ render a sample of the e-mails.
 
 A process per measurement, so that the peak memory is this computation's
 alone. The figures are the weekly job's own path (jobs/weekly.py): the
-check-ins loaded with services.dashboards.weekly_histories (the 90 days the
+check-ins loaded with services.history.weekly_histories (the 90 days the
 summary reads, the older ones summarised; checkin_histories, the whole
 history, where that loader is absent), one delivery
 batch of patients at a time (services.delivery.BATCH_SIZE) as the job does, and
@@ -58,14 +58,14 @@ def figure_function():
 def weekly_figures(patients, now: datetime, figures):
     """Yield (profile row, figures) for each (user_id, timezone, recovery_start_date) row."""
     try:
-        from services.dashboards import weekly_histories
+        from services.history import weekly_histories
         from services.summaries import latest_owed_week
 
         def load(chunk):  # as jobs.weekly.compose_weekly_summaries does for a batch
             earliest = min(latest_owed_week(now, row.timezone) for row in chunk)
             return weekly_histories([row.user_id for row in chunk], earliest)
     except ImportError:
-        from services.dashboards import checkin_histories
+        from services.history import checkin_histories
 
         def load(chunk):
             return checkin_histories([row.user_id for row in chunk])

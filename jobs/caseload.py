@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models import utcnow
+from models import db, utcnow
+from services.caseload import refresh_kept_rows
 
 from .organizations import per_organization
 from .report import JobReport
@@ -18,9 +19,17 @@ def caseload_rows(now: datetime | None = None, week: str | None = None) -> JobRe
     """
     if week is not None:
         raise ValueError("the caseload rows follow each local day; --week does not apply")
-    from services.caseload import refresh_kept_rows
-
     now = now or utcnow()
-    recomputed, failed = per_organization(
-        "caseload-rows", lambda organization_id: refresh_kept_rows(organization_id, now))
+
+    def refresh(organization_id: int) -> int:
+        recomputed = 0
+        # Each batch committed as it comes: its rows are kept (and their
+        # locks let go) before the next is computed, so a patient's writer
+        # waits for one batch at most, never for the whole organization.
+        for batch in refresh_kept_rows(organization_id, now):
+            db.session.commit()
+            recomputed += batch
+        return recomputed
+
+    recomputed, failed = per_organization("caseload-rows", refresh)
     return JobReport("caseload-rows", extra={"recomputed": recomputed, "failed_organizations": failed})

@@ -17,7 +17,7 @@ from models import (
     PatientProfile, Role, User, db, utcnow,
 )
 from services.days import local_today
-from services.dashboards import checkin_histories
+from services.history import checkin_histories
 from services.delivery import (
     CLINICIAN_DIGEST, WEEKLY_SUMMARY, Letter, Skip, ledger_periods, preferences_by_user, preferences_from,
     record_owed, send_owed, unsubscribe_link,

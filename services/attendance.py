@@ -46,14 +46,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal, NamedTuple, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from models import (
-    PLANNED_WEEKLY_HOURS, AttendanceRecord, AttendanceStatus, LevelOfCare, PatientProfile, Role,
-    SessionKind, User, db,
+    PLANNED_WEEKLY_HOURS,
+    AttendanceRecord,
+    AttendanceStatus,
+    LevelOfCare,
+    PatientProfile,
+    Role,
+    SessionKind,
+    User,
+    db,
 )
 
 from .access import patient_in_reach, require_role
+from .alerts import alerts_after_attendance
 from .days import local_today
 from .errors import InvalidInput
 from .goals import week_start_of, week_starts
@@ -174,8 +182,8 @@ def weekly_attendance(
     sessions after today or outside the weeks are ignored.
     """
     starts = week_starts(today, weeks)
-    counts = {start: {status: 0 for status in AttendanceStatus} for start in starts}
-    hours = {start: {status: 0.0 for status in AttendanceStatus} for start in starts}
+    counts = {start: dict.fromkeys(AttendanceStatus, 0) for start in starts}
+    hours = {start: dict.fromkeys(AttendanceStatus, 0.0) for start in starts}
     for record in records:
         week = week_start_of(record.session_date)
         if week in counts and record.session_date <= today:
@@ -214,6 +222,21 @@ def _level_on(day: date, fallback: LevelOfCare, changes: list[tuple[date, LevelO
     return level
 
 
+def recent_attendance(sessions: Iterable[SessionLike], today: date, days: int = 14) -> dict:
+    """Count the sessions attended and missed in the last days local days, with their rate in percent.
+
+    The one figure the caseload, the dashboard and the risk rules' attendance
+    reason read, so they never disagree.
+    """
+    first = today - timedelta(days=days - 1)
+    recent = [session for session in sessions if first <= session.session_date <= today]
+    attended = sum(1 for session in recent if session.status.value == "attended")
+    missed = sum(1 for session in recent if session.status.value == "missed")
+    counted = attended + missed
+    return {"attended": attended, "missed": missed,
+            "rate": round(100 * attended / counted, 1) if counted else None}
+
+
 # --- recording and reading ------------------------------------------------------
 
 # Sessions are recorded as they happen; a year back covers any catch-up, and
@@ -246,8 +269,6 @@ def record_attendance(actor: User, patient_id: int, entry: dict, now: datetime) 
     )
     db.session.add(record)
     db.session.flush()
-    from .alerts import alerts_after_attendance  # alerts reads attendance: import late
-
     alerts_after_attendance(profile.user_id, record, now)
     return record
 

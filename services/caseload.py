@@ -19,24 +19,33 @@ lands meanwhile wins, never a figure computed before it.
 import functools
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import String, bindparam, select, type_coerce, update
 
-from models import CareTeamMember, CaseloadRow, PatientProfile, Program, Role, User, db
+from models import CareTeamMember, CaseloadRow, Organization, PatientProfile, Program, Role, User, db
 
 from .access import require_role
+from .alert_inbox import alerts_by_patient, open_alert_counts
+from .alert_rules import thresholds
+from .assessment_history import latest_scores
+from .attendance import attendance_by_patient, recent_attendance
 from .days import local_today
-from .dashboards import caseload_figures
+from .history import enrolled_on, history_of, recent_checkins
+from .risk import RISK_RULES, assess_risk
+from .step_up import step_up_flag
+from .trends import SLOPE_DAYS, adherence, current_streak, last_checkin, rolling_mean, slope
 
 # Figures computed by other code are stale: a deploy that changes a rule
-# must not show what the old rule concluded. The modules that compute them:
+# must not show what the old rule concluded. Every module of services is
+# read, not a list of those computing figures today: a rule that moves to
+# another module (as the alert rules did) still counts, and a deploy costs
+# one recomputation of each row, which the scheduler's job does ahead of the views.
 _FIGURES_CODE = hashlib.sha256(b"".join(
-    (Path(__file__).parent / f"{module}.py").read_bytes()
-    for module in ("caseload", "dashboards", "trends", "risk", "alerts", "assessments", "scoring",
-                   "instruments", "attendance")
+    path.read_bytes() for path in sorted(Path(__file__).parent.rglob("*.py"))
 )).hexdigest()
 
 
@@ -79,8 +88,6 @@ def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None,
     stale, the same few more whatever their number. check_kept: recompute
     the rows read as current too, and raise KeptFiguresDiffer where any differs.
     """
-    from .alerts import thresholds
-
     require_role(actor, Role.clinician, Role.admin)
     limits = thresholds(actor.organization)
     clinician_id = actor.id if actor.role is Role.clinician else None
@@ -101,25 +108,21 @@ def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None,
     ], len(patients)
 
 
-def refresh_kept_rows(organization_id: int, now: datetime, batch: int = 200) -> int:
-    """Recompute the organization's stale caseload rows ahead of the views; return how many.
+def refresh_kept_rows(organization_id: int, now: datetime, batch: int = 200) -> Iterator[int]:
+    """Recompute the organization's stale caseload rows ahead of the views, batch by batch.
 
     For the scheduler: after each zone's midnight every row there is stale,
     and the first clinician to open the caseload would otherwise wait for
-    all of them. Batch by batch, each committed (the rows kept are those no
-    write overtook, as in a view).
+    all of them. Yields how many rows each batch recomputed, once they are
+    written: the caller commits there, so each batch's rows are kept while
+    they are fresh (the rows kept are those no write overtook, as in a view).
     """
-    from models import Organization
-
-    from .alerts import thresholds
-
     limits = thresholds(db.session.get(Organization, organization_id))
     stale = [patient for patient in _caseload_patients(organization_id, None, now, limits, None, None)
              if not _current(patient)]
     for start in range(0, len(stale), batch):
         _recompute(stale[start:start + batch], now, limits)
-        db.session.commit()
-    return len(stale)
+        yield len(stale[start:start + batch])
 
 
 def _caseload_patients(organization_id: int, clinician_id: int | None, now: datetime, limits: dict,
@@ -271,3 +274,99 @@ def _sort_key(sort: str):
 
 def _silence(patient: _Patient) -> float:
     return float("inf") if patient.last_checkin is None else (patient.today - patient.last_checkin).days
+
+
+# --- the figures ----------------------------------------------------------------
+
+def _metric_summary(records, metric, today, earlier=None) -> dict:
+    mean = rolling_mean(records, metric, today, 7, earlier=earlier)
+    trend = slope(records, metric, today, earlier=earlier)
+    return {"value": mean.value, "n": mean.n, "direction": trend.direction, "slope": trend.value,
+            "slope_n": trend.n}
+
+
+def _score_brief(summary: dict | None) -> dict | None:
+    if summary is None:
+        return None
+    return {
+        "total": summary["total"], "band": summary["band"], "item9": summary["item9"],
+        "subscales": summary["subscales"], "local_day": summary["local_day"],
+        "from_previous": summary["change"]["from_previous"],
+        "reliable_change": summary["change"]["reliable_change_previous"],
+    }
+
+
+def caseload_window_days(limits) -> int:
+    """Return how many days of check-ins, to today, every caseload figure reads.
+
+    7-day means and adherence, the 14-day slope, the risk rules' windows
+    (services.risk) and the step-up flag's window; the last check-in and
+    the current streak reach further and come from EarlierCheckins.
+    """
+    risk_recent_days = 14  # services.risk: use, craving spikes and short sleep within the last 14 days
+    return max(7, SLOPE_DAYS, RISK_RULES["self_harm_days"], risk_recent_days, int(limits["step_up_window_days"]))
+
+
+def caseload_figures(patients: list, now: datetime, limits: dict) -> dict[int, tuple[dict, int]]:
+    """Return each patient's caseload figures and risk rank, computed from their records.
+
+    patients: anything with a profile's user_id, timezone, enrolled_at and recovery_start_date.
+
+    The figures are a caseload row without the live parts (patient,
+    level_of_care, program): what the kept rows hold per patient. The
+    statements run are the same whatever the number of patients, and only
+    the days the figures read are loaded, whatever the history's length.
+    """
+    if not patients:
+        return {}
+    ids = [patient.user_id for patient in patients]
+    todays = {patient.user_id: local_today(now, patient.timezone) for patient in patients}
+    earliest = min(todays.values())
+    histories = recent_checkins(ids, earliest - timedelta(days=caseload_window_days(limits) - 1))
+    scores = latest_scores(ids)
+    alert_counts = open_alert_counts(ids)
+    # The step-up flag compares the last two weeks of attendance with the two before.
+    step_up_days = 2 * int(limits["step_up_window_days"])
+    attendance = attendance_by_patient(ids, earliest - timedelta(days=step_up_days))
+    recent_alerts = alerts_by_patient(ids, earliest - timedelta(days=step_up_days))
+
+    figures = {}
+    for profile in patients:
+        today = todays[profile.user_id]
+        history = history_of(histories, profile.user_id)
+        records, earlier = history.records, history.earlier
+        patient_scores = scores.get(profile.user_id, {})
+        sessions = attendance.get(profile.user_id, [])
+        attended = recent_attendance(sessions, today)
+        # Check-in adherence counts the days trends and the dashboard count
+        # (services.trends, "Shares"), the same span the risk rule judges, so
+        # every view shows one figure and the reason given never disagrees.
+        enrolled, recovery_start = enrolled_on(profile), profile.recovery_start_date
+        level = assess_risk(
+            records, today, self_harm_days=history.self_harm_days,
+            latest_scores={code: {**s, "local_day": s["local_day"].isoformat()} for code, s in patient_scores.items()},
+            attendance_rate=attended["rate"], attended_sessions=attended["attended"] + attended["missed"],
+            in_treatment_since=enrolled, recovery_start=recovery_start, earlier=earlier,
+        )
+        last = last_checkin(records, today, earlier=earlier)
+        checkin_share = adherence(records, today, 7, recovery_start=recovery_start,
+                                  in_treatment_since=enrolled, earlier=earlier)
+        step_up = step_up_flag(records, recent_alerts.get(profile.user_id, []), sessions, today, limits)
+        counts = alert_counts.get(profile.user_id, {})
+        figures[profile.user_id] = ({
+            "today": today,
+            "last_checkin": last,
+            "days_since_last_checkin": (today - last).days if last else None,
+            "current_streak": current_streak(records, today, earlier=earlier),
+            "means_7": {metric: _metric_summary(records, metric, today, earlier)
+                        for metric in ("craving", "mood", "sleep_hours")},
+            "adherence_7": {"percent": checkin_share.percent, "days_reported": checkin_share.days_reported,
+                            "days_in_window": checkin_share.days_in_window},
+            "latest_scores": {code: _score_brief(patient_scores.get(code)) for code in ("phq9", "gad7", "bam")},
+            "attendance_14": attended,
+            "open_alerts": counts.get("open", 0),
+            "urgent_alerts": counts.get("urgent", 0),
+            "step_up": step_up.to_dict(),
+            "risk": level.to_dict(),
+        }, level.rank)
+    return figures

@@ -19,7 +19,7 @@ from models import CopingSkill, Role, User, db
 from .access import require_role
 from .assessments import due_assessments
 from .days import local_today
-from .dashboards import weekly_histories
+from .history import weekly_histories
 from .errors import InvalidInput
 from .goals import goals_by_patient
 from .instruments import INSTRUMENTS

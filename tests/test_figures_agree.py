@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import update
 
 from models import Checkin, db
-from services.dashboards import weekly_histories
+from services.history import weekly_histories
 from services.summaries import build_weekly_summary
 from tests.factories import create_checkins
 

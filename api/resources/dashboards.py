@@ -12,7 +12,9 @@ from schemas.dashboard import (
     ProgramReportSchema, SummarySchema,
 )
 from services.caseload import CaseloadEntry, caseload
-from services.dashboards import own_summary, patient_dashboard, program_report
+from services.dashboards import patient_dashboard
+from services.home import home_screen
+from services.program_report import program_report
 
 from ..audit import commit_with_audit
 from ..auth import bearer
@@ -70,7 +72,7 @@ class MySummary(MethodView):
     @blp.response(200, SummarySchema)
     def get(self):
         """Return the caller's home screen: today, streaks, what is due."""
-        return own_summary(current_patient(), utcnow())
+        return home_screen(current_patient(), utcnow())
 
 
 @blp.route("/programs/<int:program_id>/report")

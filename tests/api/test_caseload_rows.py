@@ -17,9 +17,9 @@ from models import Alert, AlertSeverity, AlertStatus, CaseloadRow, Checkin, Orga
 from models.caseload import SOURCES
 from schemas.dashboard import CaseloadPageSchema
 from services import caseload as caseload_service
-from services.alerts import thresholds
+from services.alert_rules import thresholds
 from services.caseload import KeptFiguresDiffer
-from services.dashboards import caseload_figures
+from services.caseload import caseload_figures
 from tests.factories import (
     assessment_response, checkin_body, create_checkins, create_session, questionnaire_answers,
 )

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from models import Checkin, LevelOfCare, Program, User, db
-from services.dashboards import program_report
+from services.program_report import program_report
 from services.trends import DayRecord, patient_trends
 from tests.conftest import count_queries
 from tests.factories import (
@@ -1066,7 +1066,7 @@ def test_the_dashboard_lists_the_alerts_still_to_work_and_not_resolved_ones(clie
 # --- the caseload reads two weeks, and answers as from the whole history --------------
 
 def test_every_caseload_figure_is_the_one_computed_from_the_whole_history(client, make, clock):
-    """The caseload loads only the days its figures read (services.dashboards.recent_checkins).
+    """The caseload loads only the days its figures read (services.history.recent_checkins).
 
     Against the whole history run through the trends and risk services, as
     the caseload computed it before: patients in four zones (so "today" and
@@ -1075,7 +1075,7 @@ def test_every_caseload_figure_is_the_one_computed_from_the_whole_history(client
     dated after today, and no check-in at all.
     """
     from services.days import local_today
-    from services.dashboards import checkin_histories
+    from services.history import checkin_histories
     from services.risk import assess_risk
     from services.trends import abstinence, adherence, rolling_mean, slope
     from tests.services.test_checkin_loaders import random_history, store, streak

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from models import Checkin, db
-from services.dashboards import checkin_histories, recent_checkins, weekly_histories
+from services.history import checkin_histories, recent_checkins, weekly_histories
 from services.summaries import build_weekly_summary
 from tests.services.test_trends_window import earlier_by_walking
 
@@ -129,8 +129,8 @@ def test_no_patients_is_no_statement():
 
 @pytest.mark.parametrize("seed", range(4))
 def test_the_summary_from_sqlites_day_lists_does_not_depend_on_their_order(seed):
-    """group_concat's order is SQLite's to choose (services.dashboards._earlier_checkins)."""
-    from services.dashboards import _DayNumbers, _earlier_from_days
+    """group_concat's order is SQLite's to choose (services.history._earlier_checkins)."""
+    from services.history import _DayNumbers, _earlier_from_days
     from services.trends import EarlierCheckins
 
     days = [TODAY - k * DAY for k in range(1, 31) if k not in (4, 11)]  # runs 1-3, 5-10, 12-30 days back
