@@ -15,6 +15,8 @@ from models import (
 )
 from models.caseload import lock_patient
 
+from .checkin_alerts import CheckinRules
+from .crisis import checkin_crisis_resources
 from .days import local_today
 from .errors import CheckinLocked, DomainError, InvalidInput, StaleVersion, VersionRequired
 from .paging import one_page
@@ -95,9 +97,6 @@ def record_checkin(
 
 def _write_day(patient: User, day: date, content: dict, if_match: list[str] | None, now: datetime) -> CheckinWrite:
     """Write one day as record_checkin does, under the patient's write lock already taken."""
-    from .checkin_alerts import CheckinRules  # the check-in rules read check-ins
-    from .crisis import checkin_crisis_resources
-
     desk = _Desk.of(patient, now)
     write, previous = _upsert_day(desk, day, content, if_match)
     alerts = []
@@ -289,9 +288,6 @@ def _sync_together(patient: User, queued: list[_QueuedDay], now: datetime) -> li
     go in one INSERT, the revisions in another, and the alert rules judge
     each written day in queue order over the history as it stood then.
     """
-    from .checkin_alerts import CheckinRules  # the check-in rules read check-ins
-    from .crisis import checkin_crisis_resources
-
     desk = _Desk.of(patient, now)
     nested = savepoint()
     days = [item.day for item in queued]
