@@ -19,20 +19,39 @@ many are seeded.
 import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 
 from models import (
-    DEFAULT_COPING_SKILLS, TRIGGERS, AssessmentAssignment, AssessmentResponse, AttendanceRecord,
-    AttendanceStatus, CareTeamMember, Checkin, CheckinRevision, LevelOfCare, LevelOfCareChange,
-    Organization, PatientProfile, Program, Role, SessionKind, User, WeeklyGoal, db,
+    AssessmentAssignment,
+    AssessmentResponse,
+    AttendanceRecord,
+    AttendanceStatus,
+    CareTeamMember,
+    Checkin,
+    CheckinRevision,
+    LevelOfCare,
+    LevelOfCareChange,
+    Organization,
+    PatientProfile,
+    Program,
+    Role,
+    SessionKind,
+    User,
+    WeeklyGoal,
+    db,
 )
 
+from .access import own_profile
 from .accounts import get_or_create_organization
-from .checkins import normalise_content
+from .alerts import daily_absence_pass
+from .checkin_alerts import CheckinRules
 from .days import local_today
+from .demo_patients import PatientPlan, PlannedCheckin, checkin_history, clamp, local_instant, plan_patient
+from .demo_tables import DONE_CHANCE, GOAL_TEXTS, GROUP_DAYS, MISS_CHANCE, SCORE_PATHS, SESSION_HOURS
 from .passwords import hash_password, require_new_password
 from .scoring import score
 
@@ -52,7 +71,11 @@ CLINICIANS = (
 # hundred statements, small enough to keep memory flat.
 _BATCH_ROWS = 5000
 
-Progress = Callable[[Iterable, str], Iterator]
+# The tables under the models (their __table__ is typed as any FROM clause).
+_CHECKINS = cast(Table, Checkin.__table__)
+_REVISIONS = cast(Table, CheckinRevision.__table__)
+
+Progress = Callable[[Iterable[Any], str], Iterator[Any]]
 
 
 @dataclass(frozen=True)
@@ -63,79 +86,6 @@ class DemoSummary:
     logins: list[tuple[str, str]]  # (role, e-mail)
     patient_count: int
     checkin_count: int
-
-
-# The clinic's pattern repeats every twelve patients: patient1 improves,
-# patient2 relapses, patient3 is steady, so the first logins the CLI prints
-# show three different stories.
-_ARCHETYPES = (
-    "improving", "relapsing", "steady", "quiet", "improving", "steady",
-    "relapsing", "improving", "steady", "quiet", "improving", "relapsing",
-)
-_STEPS_UP = 1  # position in the pattern: relapsing, stepped up to the day program
-_STEPS_DOWN = 10  # improving, stepped down to outpatient
-_DAY_PROGRAM_FROM_START = 5  # steady, in the day program since enrolment
-_OUTPATIENT_FROM_START = 9  # quiet, standard outpatient since enrolment
-_REPORTS_SELF_HARM = 1  # the relapsing patient who once reported self-harm thoughts
-
-# Eleven zones against a pattern of twelve, so zones and archetypes mix.
-_TIMEZONES = (
-    "America/New_York", "America/Chicago", "America/Los_Angeles", "America/New_York",
-    "America/Denver", "Europe/London", "America/New_York", "Asia/Kolkata",
-    "America/Chicago", "America/Phoenix", "America/Los_Angeles",
-)
-_FIRST_NAMES = (
-    "Maya", "Daniel", "Priya", "Marcus", "Hannah", "Luis", "Aisha", "Connor", "Sofia",
-    "Tyrone", "Emily", "Rafael", "Grace", "Owen", "Nadia", "Caleb", "Leah", "Andre",
-    "Chloe", "Mateo", "Rachel", "Kevin", "Imani", "Ryan", "Zoe", "Samuel", "Lucia",
-    "Dylan", "Fatima", "Ethan",
-)
-_LAST_NAMES = (
-    "Thompson", "Nguyen", "Patel", "Johnson", "Kowalski", "Garcia", "Bennett", "Hughes",
-    "Morales", "Washington", "Sullivan", "Reyes", "Kim", "Fischer", "Brooks", "Alvarez",
-    "Murphy", "Singh", "Carter", "Lopez", "Novak", "Foster", "Ramirez", "Coleman",
-    "Walsh", "Ortiz", "Price", "Mendoza", "Harper", "Dixon",
-)
-
-_SKILL_CODES = tuple(code for code, _label in DEFAULT_COPING_SKILLS)
-# How often IOP patients report each skill; group attendance comes from the
-# program's schedule instead, plus the odd community meeting.
-_SKILL_WEIGHTS = {
-    "urge_surfing": 3.0, "trigger_planning": 2.0, "refusal_skills": 1.5,
-    "distress_tolerance": 2.0, "mindfulness": 3.0, "reached_out": 3.0,
-    "meeting_attended": 0.8, "exercise": 2.5, "healthy_routine": 2.5,
-    "communication": 1.5, "journaling": 2.0,
-}
-_TRIGGER_WEIGHTS = {
-    "stress": 4.0, "conflict": 2.0, "people_places": 2.0, "boredom": 2.5,
-    "loneliness": 2.5, "pain": 1.0, "night_cravings": 2.0, "fatigue": 2.0,
-    "celebration": 0.7, "money": 1.5, "other": 0.5,
-}
-_PRIMARY_SUBSTANCES = (
-    ("alcohol", 4.0), ("opioids", 3.0), ("stimulants", 2.0), ("cannabis", 1.5),
-    ("benzodiazepines", 1.0),
-)
-_SECONDARY_SUBSTANCES = ("alcohol", "cannabis", "nicotine", "benzodiazepines")
-_CUSTOM_SKILLS = (
-    "Walked the dog", "Played guitar", "Cooked a proper meal", "Prayer", "Cold shower",
-    "Gardening", "Drew for an hour", "Called family",
-)
-_NOTES = {
-    "use": ("Slipped tonight.", "Used after a bad day.", "Not proud of today.",
-            "Will talk to my counselor about it."),
-    "hard": ("Rough day at work.", "Cravings in the evening.", "Felt on edge.",
-             "Didn't sleep much.", "Argument at home.", "Lonely tonight.", "Hard day, got through it."),
-    "good": ("Good group today.", "Felt steady.", "Went for a long walk.",
-             "Good talk with my sponsor.", "Slept well for once.", "Proud of this week.", "Calm day."),
-    "plain": ("Busy day.", "Tired.", "Ok day.", "Nothing special.", "Long shift.", "Errands and rest."),
-}
-# Weekdays with group: Evening IOP meets Mon/Tue/Thu, the day program every
-# weekday, outpatient once a week.
-_GROUP_DAYS = {
-    LevelOfCare.iop: frozenset({0, 1, 3}),
-    LevelOfCare.php: frozenset({0, 1, 2, 3, 4}),
-    LevelOfCare.outpatient: frozenset({2}),
-}
 
 
 def seed_demo_clinic(
@@ -173,7 +123,7 @@ def seed_demo_clinic(
              role=Role.clinician, password_hash=password_hash, created_at=opened)
         for email, name in CLINICIANS
     ]
-    plans = [_plan(number, now, days) for number in range(1, patients + 1)]
+    plans = [plan_patient(number, now, days) for number in range(1, patients + 1)]
     for email in [ADMIN_EMAIL, *(email for email, _name in CLINICIANS), *(plan.email for plan in plans)]:
         require_new_password(DEMO_PASSWORD, email)
     patient_users = [
@@ -191,13 +141,13 @@ def seed_demo_clinic(
             level_of_care=plan.level_of_care, program_id=program_ids.get(plan.level_of_care),
             enrolled_at=plan.enrolled_at, enrolled_by_id=clinicians[plan.clinicians[0]].id,
         )
-        for plan, user in zip(plans, patient_users)
+        for plan, user in zip(plans, patient_users, strict=True)
     ])
     # Care-team rows have no relationship to the profile for the unit of work
     # to order by: the profiles must be in the database first.
     db.session.flush()
-    records = []
-    for plan, user in zip(plans, patient_users):
+    records: list[CareTeamMember | LevelOfCareChange] = []
+    for plan, user in zip(plans, patient_users, strict=True):
         primary = clinicians[plan.clinicians[0]]
         for index in plan.clinicians:
             records.append(CareTeamMember(
@@ -213,10 +163,10 @@ def seed_demo_clinic(
     db.session.flush()
 
     checkin_count = 0
-    pending: list[tuple[int, _Day]] = []
-    pairs = list(zip(plans, patient_users))
+    pending: list[tuple[int, PlannedCheckin]] = []
+    pairs = list(zip(plans, patient_users, strict=True))
     for plan, user in (progress(pairs, "Seeding demo check-ins") if progress else pairs):
-        pending.extend((user.id, day) for day in _history(plan, now, days))
+        pending.extend((user.id, day) for day in checkin_history(plan, now, days))
         if len(pending) >= _BATCH_ROWS:
             checkin_count += _insert_checkins(pending)
             pending = []
@@ -226,8 +176,6 @@ def seed_demo_clinic(
     db.session.flush()
     # The alert inbox starts where the rules would have left it: last week's
     # check-ins judged as each was written, then the scheduler's daily pass.
-    from .alerts import daily_absence_pass
-
     for user in patient_users:
         _judge_last_week(user, organization, now)
     daily_absence_pass(now, organization.id)
@@ -242,9 +190,8 @@ def seed_demo_clinic(
 
 def _judge_last_week(user: User, organization: Organization, now: datetime) -> None:
     """Run the check-in alert rules over a patient's last 7 days, oldest first."""
-    from .alerts import CheckinRules
 
-    since = local_today(now, user.patient_profile.timezone) - timedelta(days=6)
+    since = local_today(now, own_profile(user).timezone) - timedelta(days=6)
     recent = db.session.scalars(select(Checkin).where(
         Checkin.patient_id == user.id, Checkin.day >= since).order_by(Checkin.day)).all()
     if recent:
@@ -253,277 +200,9 @@ def _judge_last_week(user: User, organization: Organization, now: datetime) -> N
             rules.judge(checkin, None)
 
 
-@dataclass(frozen=True)
-class _LevelChange:
-    level: LevelOfCare
-    effective_date: date
-    changed_at: datetime
-    note: str
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """Who a demo patient is and how their story goes."""
-
-    number: int
-    email: str
-    display_name: str
-    timezone: str
-    archetype: str
-    clinicians: tuple[int, ...]  # indexes into CLINICIANS, the primary first
-    enrolled_at: datetime
-    recovery_start: date
-    level_changes: tuple[_LevelChange, ...]  # oldest first; the first is the enrolment
-    seed: int  # where the history's random stream starts
-    checkin_minute: int  # the patient's usual time of day to check in, local
-    primary_substance: str
-    on_medication: bool
-    answers_optional: bool  # fills in sleep quality and self-harm thoughts
-    favourite_skills: tuple[str, ...]
-    helpful_skill: str  # practising it lowers the next day's craving
-    favourite_triggers: tuple[str, ...]
-    turning_point: int  # days before today: relapse start, or the last check-in (quiet)
-
-    @property
-    def level_of_care(self) -> LevelOfCare:
-        return self.level_changes[-1].level
-
-    def level_on(self, day: date) -> LevelOfCare:
-        level = self.level_changes[0].level
-        for change in self.level_changes:
-            if change.effective_date <= day:
-                level = change.level
-        return level
-
-
-def _plan(number: int, now: datetime, days: int) -> _Plan:
-    """Decide a patient's profile and story (deterministic in number, now and days)."""
-    rng = random.Random(f"waypoint-demo-patient-{number}")
-    position = (number - 1) % len(_ARCHETYPES)
-    archetype = _ARCHETYPES[position]
-    zone_name = _TIMEZONES[(number - 1) % len(_TIMEZONES)]
-    zone = ZoneInfo(zone_name)
-    today = local_today(now, zone_name)
-    first_day = today - timedelta(days=max(days, 1))
-
-    enrol_day = first_day - timedelta(days=rng.randint(0, 3))
-    enrolled_at = _at(enrol_day, 10 * 60 + rng.randint(0, 360), zone)
-    recovery_start = enrol_day - timedelta(days=rng.choice((0, 0, 3, 7, 14, 21, 30, 45)))
-
-    if position == _DAY_PROGRAM_FROM_START:
-        starting = LevelOfCare.php
-    elif position == _OUTPATIENT_FROM_START:
-        starting = LevelOfCare.outpatient
-    else:
-        starting = LevelOfCare.iop
-    changes = [_LevelChange(starting, enrol_day, enrolled_at, "Enrolled")]
-    turning_point = rng.randint(14, 20) if archetype == "relapsing" else rng.randint(5, 10)
-    if position == _STEPS_UP:
-        step = today - timedelta(days=max(1, turning_point - rng.randint(8, 11)))
-        note = "Stepped up to the day program after a return to use."
-        if step > enrol_day:
-            changes.append(_LevelChange(LevelOfCare.php, step, _at(step, 14 * 60, zone), note))
-    elif position == _STEPS_DOWN:
-        step = today - timedelta(days=rng.randint(18, 28))
-        note = "Stepped down to outpatient: stable, weekly goals met."
-        if step > enrol_day:
-            changes.append(_LevelChange(LevelOfCare.outpatient, step, _at(step, 14 * 60, zone), note))
-
-    # Each clinician leads half the caseload; every third patient has both.
-    primary = (number - 1) % 2
-    team = (primary, 1 - primary) if number % 3 == 1 else (primary,)
-
-    substance = _weighted_choice(rng, dict(_PRIMARY_SUBSTANCES))
-    on_medication = rng.random() < {"opioids": 0.85, "alcohol": 0.35}.get(substance, 0.0)
-    favourite_skills = tuple(rng.sample(_SKILL_CODES, 3))
-    index = number - 1
-    first_name = _FIRST_NAMES[index % len(_FIRST_NAMES)]
-    # Distinct names for the first 900 patients: the surname moves on once per lap.
-    last_name = _LAST_NAMES[(index + index // len(_FIRST_NAMES)) % len(_LAST_NAMES)]
-    return _Plan(
-        number=number, email=f"patient{number}@demo.waypoint",
-        display_name=f"{first_name} {last_name}", timezone=zone_name, archetype=archetype,
-        clinicians=team, enrolled_at=enrolled_at, recovery_start=recovery_start,
-        level_changes=tuple(changes), seed=rng.getrandbits(64),
-        checkin_minute=rng.choice((7 * 60 + 30, 8 * 60 + 15, 19 * 60, 20 * 60, 21 * 60, 21 * 60 + 45)),
-        primary_substance=substance, on_medication=on_medication,
-        answers_optional=rng.random() < 0.75, favourite_skills=favourite_skills,
-        helpful_skill=favourite_skills[0],
-        favourite_triggers=tuple(rng.sample(TRIGGERS[:-1], 2)),
-        turning_point=turning_point,
-    )
-
-
-@dataclass(frozen=True)
-class _Day:
-    day: date
-    content: dict
-    created_at: datetime
-    late: bool
-
-
-@dataclass(frozen=True)
-class _Outlook:
-    """What a day is likely to look like before the dice are rolled."""
-
-    craving: float
-    mood: float
-    sleep: float
-    use_chance: float = 0.0
-    skip_chance: float = 0.1
-    skills: float = 2.0  # mean number of skills practised besides group
-    struggling: bool = False
-
-
-def _history(plan: _Plan, now: datetime, days: int) -> list[_Day]:
-    """Return the patient's check-ins, oldest first, ending no later than their local today."""
-    rng = random.Random(plan.seed)
-    zone = ZoneInfo(plan.timezone)
-    today = local_today(now, plan.timezone)
-    local_now = now.astimezone(zone)
-    minute_now = local_now.hour * 60 + local_now.minute
-    # Today counts only once the patient's usual check-in time has passed.
-    checked_in_today = (
-        plan.archetype != "quiet" and minute_now >= plan.checkin_minute + 45 and rng.random() < 0.6
-    )
-    last_day = today if checked_in_today else today - timedelta(days=1)
-    first_day = last_day - timedelta(days=days - 1)
-    forced = _forced_days(plan, rng)
-    if plan.archetype == "quiet":
-        last_day = today - timedelta(days=plan.turning_point)
-    # A late entry was written on a later day, but never after the last one
-    # the patient was active on, and never today (so never after now).
-    last_write = min(last_day, today - timedelta(days=1))
-    skill_weights = {
-        code: weight * (3.0 if code in plan.favourite_skills else 1.0)
-        for code, weight in _SKILL_WEIGHTS.items()
-    }
-    trigger_weights = {
-        code: weight * (3.0 if code in plan.favourite_triggers else 1.0)
-        for code, weight in _TRIGGER_WEIGHTS.items()
-    }
-
-    history = []
-    drift = 0.0  # craving wanders for days at a time, not independently each day
-    helped_yesterday = False
-    day = first_day
-    while day <= last_day:
-        ago = (today - day).days
-        elapsed = (day - first_day).days / max(days - 1, 1)
-        outlook = _outlook(plan, ago, elapsed)
-        drift = 0.6 * drift + rng.gauss(0, 0.9)
-        tags = forced.get(ago)
-        if tags is None and rng.random() < outlook.skip_chance:
-            day += timedelta(days=1)
-            helped_yesterday = False
-            continue
-
-        used = "use" in tags if tags is not None else rng.random() < outlook.use_chance
-        weekend = 0.7 if day.weekday() in (4, 5) else 0.0
-        craving = outlook.craving + drift + weekend + (1.5 if used else 0.0)
-        craving -= 1.0 if helped_yesterday else 0.0
-        craving = _clamp(round(craving), 0, 10)
-        if tags and "spike" in tags:
-            craving = max(craving, rng.randint(8, 10))
-        mood = outlook.mood + rng.gauss(0, 0.9) - 0.3 * (craving - outlook.craving)
-        mood = _clamp(round(mood - (1.5 if used else 0.0)), 0, 10)
-        sleep = outlook.sleep + rng.gauss(0, 0.7) - (1.0 if used else 0.0)
-        sleep = min(max(round(sleep * 4) / 4, 2.0), 12.0)
-        quality = None
-        if plan.answers_optional or rng.random() < 0.2:
-            quality = _clamp(round(1 + (sleep - 4.0) / 1.1 + rng.gauss(0, 0.6)), 1, 5)
-
-        skills = _weighted_sample(rng, skill_weights, max(0, round(rng.gauss(outlook.skills, 0.9))))
-        attend = 0.5 if outlook.struggling else 0.85
-        if day.weekday() in _GROUP_DAYS[plan.level_on(day)] and rng.random() < attend:
-            skills.append("meeting_attended")
-        helped_yesterday = plan.helpful_skill in skills
-        custom = [rng.choice(_CUSTOM_SKILLS)] if rng.random() < 0.07 else []
-        trigger_count = max(0, round(rng.gauss(0.2 + 0.3 * max(0, craving - 3), 0.7)))
-        triggers = _weighted_sample(rng, trigger_weights, min(trigger_count, 4))
-        substances = []
-        if used:
-            substances = [plan.primary_substance]
-            if rng.random() < 0.2:
-                others = [s for s in _SECONDARY_SUBSTANCES if s != plan.primary_substance]
-                substances.append(rng.choice(others))
-        medication = None
-        if plan.on_medication:
-            medication = rng.random() < (0.75 if outlook.struggling else 0.94)
-        self_harm = None
-        if tags and "self_harm" in tags:
-            self_harm = True
-        elif plan.answers_optional:
-            self_harm = False
-        note = _note(rng, used, craving, mood) if rng.random() < 0.3 else None
-
-        written_on = day
-        room = (last_write - day).days
-        if room >= 1 and tags is None and rng.random() < 0.03:
-            written_on = day + timedelta(days=rng.randint(1, min(3, room)))
-        created_at = _at(written_on, plan.checkin_minute + rng.randint(-40, 40), zone)
-        content = normalise_content({
-            "craving": craving, "mood": mood, "sleep_hours": sleep, "sleep_quality": quality,
-            "used_substance": used, "substances": substances, "coping_skills": skills,
-            "custom_coping_skills": custom, "triggers": triggers, "medication_taken": medication,
-            "self_harm_thoughts": self_harm, "note": note,
-        })
-        history.append(_Day(day, content, created_at, late=written_on > day))
-        day += timedelta(days=1)
-    return history
-
-
-def _forced_days(plan: _Plan, rng: random.Random) -> dict[int, frozenset[str]]:
-    """What the story needs on some days (keyed by days before today), whatever the dice say.
-
-    Every forced day has a check-in; "use" makes it a use day, "spike" puts
-    craving at 8 or more, "self_harm" reports self-harm thoughts.
-    """
-    forced: dict[int, set[str]] = {}
-    if plan.archetype == "relapsing":
-        spike = rng.randint(3, 8)
-        recent_use = rng.choice([ago for ago in range(1, 7) if ago not in (spike, spike - 1)])
-        forced[plan.turning_point] = {"use"}  # the return to use, two to three weeks ago
-        forced[spike], forced[spike - 1] = {"spike"}, {"spike"}  # two days running
-        forced[recent_use] = {"use"}
-        if (plan.number - 1) % len(_ARCHETYPES) == _REPORTS_SELF_HARM:
-            forced[plan.turning_point].add("self_harm")
-    elif plan.archetype == "quiet":
-        forced[plan.turning_point] = set()  # the last check-in before going quiet
-        if rng.random() < 0.5:
-            forced[plan.turning_point + rng.randint(1, 4)] = {"use"}
-    return {ago: frozenset(tags) for ago, tags in forced.items()}
-
-
-def _outlook(plan: _Plan, ago: int, elapsed: float) -> _Outlook:
-    """The expected values of a day, ago days before today and elapsed (0..1) into the period."""
-    if plan.archetype == "improving":
-        # An unbroken, abstinent run of at least five weeks to date.
-        settled = ago <= 35 + plan.number % 20
-        return _Outlook(
-            craving=7.0 - 5.0 * elapsed, mood=3.5 + 3.5 * elapsed, sleep=5.5 + 2.0 * elapsed,
-            use_chance=0.12 if elapsed < 0.35 and not settled else 0.0,
-            skip_chance=0.0 if settled else 0.12, skills=1.0 + 2.5 * elapsed,
-        )
-    if plan.archetype == "relapsing":
-        if ago > plan.turning_point:
-            return _Outlook(craving=3.0, mood=6.5, sleep=7.2, skip_chance=0.08, skills=2.5)
-        severity = 1.0 - ago / plan.turning_point
-        return _Outlook(
-            craving=5.0 + 2.0 * severity, mood=5.0 - 2.0 * severity, sleep=5.8 - 1.8 * severity,
-            use_chance=0.35, skip_chance=0.2, skills=1.2 - 0.7 * severity, struggling=True,
-        )
-    if plan.archetype == "quiet":
-        # Craving creeps up and check-ins thin out over the three weeks before they stop.
-        fading = max(0.0, 1.0 - (ago - plan.turning_point) / 21)
-        return _Outlook(
-            craving=3.5 + 2.0 * fading, mood=6.0 - 1.5 * fading, sleep=7.0 - 1.0 * fading,
-            skip_chance=0.08 + 0.3 * fading, skills=2.0 - fading, struggling=fading > 0.5,
-        )
-    return _Outlook(craving=3.5, mood=6.0, sleep=7.0, use_chance=0.012 if ago > 21 else 0.0)
-
-
-def _insert_checkins(pending: list[tuple[int, _Day]]) -> int:
+def _insert_checkins(pending: list[tuple[int, PlannedCheckin]]) -> int:
     """Insert check-ins and their first revisions in bulk; return how many.
 
     pending holds every check-in of the patients in it. The ids are read back
@@ -534,7 +213,7 @@ def _insert_checkins(pending: list[tuple[int, _Day]]) -> int:
     """
     if not pending:
         return 0
-    db.session.execute(insert(Checkin.__table__), [
+    db.session.execute(insert(_CHECKINS), [
         {"patient_id": patient_id, "day": entry.day, "late": entry.late, "version": 1,
          "created_at": entry.created_at, "updated_at": entry.created_at, **entry.content}
         for patient_id, entry in pending
@@ -547,7 +226,7 @@ def _insert_checkins(pending: list[tuple[int, _Day]]) -> int:
             )
         )
     }
-    db.session.execute(insert(CheckinRevision.__table__), [
+    db.session.execute(insert(_REVISIONS), [
         {"checkin_id": ids[patient_id, entry.day], "version": 1, "content": entry.content,
          "recorded_at": entry.created_at, "recorded_by_id": patient_id}
         for patient_id, entry in pending
@@ -555,56 +234,9 @@ def _insert_checkins(pending: list[tuple[int, _Day]]) -> int:
     return len(pending)
 
 
-def _note(rng: random.Random, used: bool, craving: int, mood: int) -> str:
-    if used:
-        pool = "use"
-    elif craving >= 7 or mood <= 3:
-        pool = "hard"
-    elif mood >= 7:
-        pool = "good"
-    else:
-        pool = "plain"
-    return rng.choice(_NOTES[pool])
 
 
-def _at(day: date, minute: int, zone: ZoneInfo) -> datetime:
-    """Return the UTC instant at minute past local midnight of day."""
-    local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=zone)
-    return local.astimezone(timezone.utc)
-
-
-def _clamp(value: int, low: int, high: int) -> int:
-    return min(max(value, low), high)
-
-
-def _weighted_choice(rng: random.Random, weights: dict[str, float]) -> str:
-    return rng.choices(list(weights), weights=list(weights.values()))[0]
-
-
-def _weighted_sample(rng: random.Random, weights: dict[str, float], count: int) -> list[str]:
-    """Draw count distinct codes, likelier ones more often (Efraimidis-Spirakis keys)."""
-    if count <= 0:
-        return []
-    keyed = sorted(weights, key=lambda code: rng.random() ** (1.0 / weights[code]))
-    return keyed[-count:]
-
-
-# --- questionnaires, goals and attendance ------------------------------------------
-
-_SCORE_PATHS = {  # PHQ-9 total at enrolment and today; GAD-7 follows at about 3/4
-    "improving": (16, 5), "relapsing": (8, 16), "steady": (8, 7), "quiet": (10, 12),
-}
-_GOAL_TEXTS = (
-    "Go to every group this week", "Call my sponsor twice", "Walk 20 minutes three times",
-    "Lights out by 11 on weeknights", "Practise urge surfing when a craving hits",
-    "Plan what to say if offered a drink", "Cook dinner at home four nights",
-)
-_DONE_CHANCE = {"improving": 0.85, "relapsing": 0.35, "steady": 0.65, "quiet": 0.3}
-_MISS_CHANCE = {"improving": 0.05, "relapsing": 0.15, "steady": 0.1, "quiet": 0.2}
-_SESSION_HOURS = {LevelOfCare.iop: 3.0, LevelOfCare.php: 5.0, LevelOfCare.outpatient: 1.0}
-
-
-def _seed_care_records(plan: _Plan, patient_id: int, clinician_id: int, now: datetime) -> None:
+def _seed_care_records(plan: PatientPlan, patient_id: int, clinician_id: int, now: datetime) -> None:
     """Add the patient's questionnaires (every 14 days), weekly goals and group sessions."""
     rng = random.Random(plan.seed * 7919 + 17)
     zone = ZoneInfo(plan.timezone)
@@ -613,9 +245,9 @@ def _seed_care_records(plan: _Plan, patient_id: int, clinician_id: int, now: dat
     # The quiet stopped everything when they stopped checking in.
     last_active = today - timedelta(days=plan.turning_point) if plan.archetype == "quiet" else today
     relapse_from = today - timedelta(days=plan.turning_point)
-    records: list = []
+    records: list[AssessmentResponse | WeeklyGoal | AttendanceRecord] = []
 
-    start, end = _SCORE_PATHS[plan.archetype]
+    start, end = SCORE_PATHS[plan.archetype]
     span = max((today - enrolled).days, 1)
     for instrument in ("phq9", "gad7"):
         assignment = AssessmentAssignment(
@@ -636,7 +268,7 @@ def _seed_care_records(plan: _Plan, patient_id: int, clinician_id: int, now: dat
             items, ceiling = (9, 27) if instrument == "phq9" else (7, 21)
             if instrument == "gad7":
                 total = round(total * 0.75)
-            answers = _answers_adding_to(_clamp(total, 0, ceiling - 3), items, rng)
+            answers = _answers_adding_to(clamp(total, 0, ceiling - 3), items, rng)
             scored = score(instrument, answers)
             records.append(AssessmentResponse(
                 patient_id=patient_id, assignment_id=assignment.id, occurrence_on=occurrence,
@@ -644,7 +276,7 @@ def _seed_care_records(plan: _Plan, patient_id: int, clinician_id: int, now: dat
                 band=scored.band.code if scored.band else None,
                 subscales={code: sub.to_dict() for code, sub in scored.subscales.items()},
                 item9=scored.item9, crisis=scored.crisis, local_day=answered_on,
-                submitted_at=min(_at(answered_on, plan.checkin_minute, zone), now),
+                submitted_at=min(local_instant(answered_on, plan.checkin_minute, zone), now),
             ))
             occurrence += timedelta(days=14)
 
@@ -653,20 +285,20 @@ def _seed_care_records(plan: _Plan, patient_id: int, clinician_id: int, now: dat
         monday = this_monday - timedelta(weeks=weeks_back)
         if monday < enrolled - timedelta(days=enrolled.weekday()) or monday > last_active:
             continue
-        for text in rng.sample(_GOAL_TEXTS, rng.randint(2, 3)):
-            done = weeks_back > 0 and rng.random() < _DONE_CHANCE[plan.archetype]
+        for text in rng.sample(GOAL_TEXTS, rng.randint(2, 3)):
+            done = weeks_back > 0 and rng.random() < DONE_CHANCE[plan.archetype]
             done_on = monday + timedelta(days=rng.randint(1, 6))
             records.append(WeeklyGoal(
                 patient_id=patient_id, week_start=monday, text=text,
-                created_at=min(_at(monday, plan.checkin_minute, zone), now),
-                done_at=min(_at(done_on, plan.checkin_minute, zone), now) if done else None,
+                created_at=min(local_instant(monday, plan.checkin_minute, zone), now),
+                done_at=min(local_instant(done_on, plan.checkin_minute, zone), now) if done else None,
             ))
 
     day = max(enrolled, today - timedelta(weeks=8))
     while day < today:
         level = plan.level_on(day)
-        if day.weekday() in _GROUP_DAYS[level]:
-            miss = _MISS_CHANCE[plan.archetype]
+        if day.weekday() in GROUP_DAYS[level]:
+            miss = MISS_CHANCE[plan.archetype]
             if plan.archetype == "relapsing" and day >= relapse_from:
                 miss = 0.55
             if day > last_active:
@@ -675,8 +307,8 @@ def _seed_care_records(plan: _Plan, patient_id: int, clinician_id: int, now: dat
                 AttendanceStatus.excused if rng.random() < 0.04 else AttendanceStatus.attended)
             records.append(AttendanceRecord(
                 patient_id=patient_id, session_date=day, kind=SessionKind.group, status=status,
-                hours=_SESSION_HOURS[level], recorded_by_id=clinician_id,
-                recorded_at=min(_at(day, 21 * 60, zone), now),
+                hours=SESSION_HOURS[level], recorded_by_id=clinician_id,
+                recorded_at=min(local_instant(day, 21 * 60, zone), now),
             ))
         day += timedelta(days=1)
     db.session.add_all(records)
