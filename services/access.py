@@ -34,6 +34,13 @@ def patient_in_reach(actor: User, patient_id: int) -> PatientProfile:
     return profile
 
 
+def own_profile(patient: User) -> PatientProfile:
+    """Return the caller's own patient profile; refuse a caller who is not an enrolled patient."""
+    if patient.patient_profile is None:
+        raise NotAllowed("Only an enrolled patient has records of their own.")
+    return patient.patient_profile
+
+
 def require_role(actor: User, *roles: Role) -> None:
     """Refuse an actor whose role may not use this function at all.
 

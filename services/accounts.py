@@ -3,22 +3,34 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from models import (
-    DEFAULT_COPING_SKILLS, CareTeamMember, CopingSkill, Invite, LevelOfCare,
-    LevelOfCareChange, Organization, PatientProfile, Program, Role, User, db, savepoint,
+    DEFAULT_COPING_SKILLS,
+    CareTeamMember,
+    CopingSkill,
+    Invite,
+    LevelOfCare,
+    LevelOfCareChange,
+    Organization,
+    PatientProfile,
+    Program,
+    Role,
+    User,
+    db,
+    savepoint,
 )
 
 from .access import patient_in_reach, require_role
 from .days import is_known_timezone, local_today
 from .errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
-from .passwords import hash_password, require_new_password, verify_password
 from .lockout import LockoutPolicy, address_lockout, clear_address, raise_if_paused, record_address_failure
-from .sessions import invalidate_tokens
 from .paging import one_page
+from .passwords import hash_password, require_new_password, verify_password
+from .sessions import invalidate_tokens
 
 # Unambiguous to read aloud or type from paper: no 0/O, 1/I/L.
 _INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -66,7 +78,7 @@ def create_staff_user(
     return user
 
 
-def enrol_patient(actor: User, enrolment: dict, now: datetime) -> tuple[PatientProfile, IssuedInvite]:
+def enrol_patient(actor: User, enrolment: dict[str, Any], now: datetime) -> tuple[PatientProfile, IssuedInvite]:
     """Enrol a patient and return the profile with a fresh invite code.
 
     A clinician who enrols joins the care team, so the patient is never
@@ -87,9 +99,9 @@ def enrol_patient(actor: User, enrolment: dict, now: datetime) -> tuple[PatientP
         if program is None:
             errors["program_id"] = ["No such program in your organization."]
     recovery_start = enrolment.get("recovery_start_date")
-    if recovery_start and not errors.get("timezone"):
-        if recovery_start > local_today(now, enrolment["timezone"]):
-            errors["recovery_start_date"] = ["Must not be in the future."]
+    if (recovery_start and not errors.get("timezone")
+            and recovery_start > local_today(now, enrolment["timezone"])):
+        errors["recovery_start_date"] = ["Must not be in the future."]
     if errors:
         raise InvalidInput("The enrolment has invalid fields.", errors)
     email = _normalise_email(enrolment["email"])
@@ -138,9 +150,9 @@ def reissue_invite(actor: User, patient_id: int, now: datetime) -> IssuedInvite:
         select(Invite).where(Invite.patient_id == profile.user_id, Invite.used_at.is_(None))
     ):
         invite.expires_at = min(invite.expires_at, now)
-    invite = _new_invite(actor, profile, now)
+    issued = _new_invite(actor, profile, now)
     db.session.flush()
-    return invite
+    return issued
 
 
 def register_patient(invite_code: str, email: str, password: str, now: datetime) -> User:
@@ -199,14 +211,6 @@ def set_care_team(actor: User, patient_id: int, clinician_ids: list[int], now: d
     db.session.flush()
     db.session.expire(profile)
     return profile
-
-
-def care_team_of(patient_id: int) -> list[User]:
-    """Return the clinicians on a patient's care team."""
-    return list(db.session.scalars(
-        select(User).join(CareTeamMember, CareTeamMember.clinician_id == User.id)
-        .where(CareTeamMember.patient_id == patient_id).order_by(User.id)
-    ))
 
 
 def change_level_of_care(
@@ -294,9 +298,8 @@ def user_by_id(user_id: int) -> User:
 
 
 def _new_invite(actor: User, profile: PatientProfile, now: datetime) -> IssuedInvite:
-    organization = db.session.get(Organization, actor.organization_id)
     code = "".join(secrets.choice(_INVITE_ALPHABET) for _ in range(_INVITE_LENGTH))
-    expires_at = now + timedelta(hours=organization.invite_valid_hours)
+    expires_at = now + timedelta(hours=actor.organization.invite_valid_hours)
     db.session.add(Invite(
         patient_id=profile.user_id, code_hash=_hash_code(code), created_by_id=actor.id,
         created_at=now, expires_at=expires_at,

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, select, update
 
 from models import Consent, ConsentScope, Disclosure, PatientProfile, Role, User, db
 
-from .access import patient_in_reach, require_role
+from .access import own_profile, patient_in_reach, require_role
 from .errors import Conflict, InvalidInput, NotFound
 from .paging import one_page
 
@@ -134,7 +135,7 @@ def consent_overview(profile: PatientProfile, now: datetime) -> ConsentOverview:
 
 def my_consents(patient: User, now: datetime) -> ConsentOverview:
     """Return the caller's own consents."""
-    return consent_overview(patient.patient_profile, now)
+    return consent_overview(own_profile(patient), now)
 
 
 def patient_consents(actor: User, patient_id: int, now: datetime) -> ConsentOverview:
@@ -144,7 +145,7 @@ def patient_consents(actor: User, patient_id: int, now: datetime) -> ConsentOver
     return consent_overview(profile, now)
 
 
-def grant_consent(patient: User, grant: dict, now: datetime) -> ConsentView:
+def grant_consent(patient: User, grant: dict[str, Any], now: datetime) -> ConsentView:
     """Record the patient's consent to share with someone outside the program."""
     scope = ConsentScope(grant["scope"])
     errors: dict[str, list[str]] = {}
@@ -180,15 +181,17 @@ def revoke_consent(patient: User, consent_id: int, now: datetime) -> ConsentView
     if consent.scope is ConsentScope.care_team:
         refuse_care_team_revocation()
     # A conditional UPDATE: of two revocations racing, exactly one wins.
-    revoked = db.session.execute(
+    revoked = cast("CursorResult[Any]", db.session.execute(
         update(Consent)
         .where(Consent.id == consent.id, Consent.revoked_at.is_(None))
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     db.session.refresh(consent)
     if not revoked:
-        raise Conflict(f"This consent was already revoked on {consent.revoked_at.date().isoformat()}.")
+        # Lost the race: the winner's revocation is on the row now.
+        revoked_on = cast(datetime, consent.revoked_at).date()
+        raise Conflict(f"This consent was already revoked on {revoked_on.isoformat()}.")
     return consent_view(consent, now)
 
 
@@ -215,11 +218,12 @@ def consent_for_disclosure(profile: PatientProfile, consent_id: int, now: dateti
         raise Conflict("This consent covers the care team at the program, not a disclosure "
                        "outside it; nothing was disclosed.")
     status = consent_status(consent, now)
+    # The status is read off these two dates: the one it names is set.
     if status == "revoked":
-        raise Conflict(f"The patient revoked this consent on {consent.revoked_at.date().isoformat()}; "
+        raise Conflict(f"The patient revoked this consent on {cast(datetime, consent.revoked_at).date().isoformat()}; "
                        "nothing was disclosed. A new disclosure needs a new consent from the patient.")
     if status == "expired":
-        raise Conflict(f"This consent expired on {consent.expires_at.date().isoformat()}; "
+        raise Conflict(f"This consent expired on {cast(datetime, consent.expires_at).date().isoformat()}; "
                        "nothing was disclosed. A new disclosure needs a new consent from the patient.")
     return consent
 

@@ -1,10 +1,11 @@
 """Domain exceptions; the API maps each to one HTTP answer in one place."""
+from datetime import datetime
 
 
 class DomainError(Exception):
     """Base of every refusal the domain can give."""
 
-    def __init__(self, detail: str, errors: dict | None = None):
+    def __init__(self, detail: str, errors: dict[str, list[str]] | None = None):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
@@ -49,6 +50,6 @@ class SessionExpired(AuthenticationFailed):
 class LoginPaused(AuthenticationFailed):
     """Sign-in for an address (or from a device) is paused after too many failures."""
 
-    def __init__(self, detail: str, until):
+    def __init__(self, detail: str, until: datetime):
         super().__init__(detail)
         self.until = until

@@ -22,7 +22,7 @@ from typing import Any
 
 from models import AssessmentResponse, Consent, Disclosure, Role, User
 
-from .access import patient_in_reach, require_role
+from .access import own_profile, patient_in_reach, require_role
 from .consent import (
     ConsentView,
     DisclosureEntry,
@@ -69,7 +69,7 @@ class DisclosedRecords:
 
 def export_own_records(patient: User, data_format: str, now: datetime) -> Export:
     """Export the caller's own records (the patient's right of access)."""
-    records = load_records(patient.patient_profile)
+    records = load_records(own_profile(patient))
     return build_export(records, data_format, now)
 
 
@@ -139,7 +139,7 @@ def _instrument_short_name(code: str) -> str:
 # --- JSON ------------------------------------------------------------------------------
 
 def export_document(records: PatientRecords, now: datetime, consent: Consent | None = None,
-                    disclosure: Disclosure | None = None) -> dict:
+                    disclosure: Disclosure | None = None) -> dict[str, Any]:
     """Return the JSON export as Python values (the API's schema writes it out)."""
     profile = records.profile
     user = profile.user
@@ -180,10 +180,10 @@ def export_document(records: PatientRecords, now: datetime, consent: Consent | N
     return document
 
 
-def questionnaire_entry(response: AssessmentResponse) -> dict:
+def questionnaire_entry(response: AssessmentResponse) -> dict[str, Any]:
     """Return one scored questionnaire with each answer's wording and points."""
     instrument = INSTRUMENTS.get(response.instrument)
-    entry = {
+    entry: dict[str, Any] = {
         "id": response.id, "instrument": response.instrument,
         "name": instrument.name if instrument else response.instrument,
         "local_day": response.local_day, "submitted_at": response.submitted_at,
@@ -248,7 +248,7 @@ def _flag(value: bool | None) -> str:
     return "" if value is None else ("true" if value else "false")
 
 
-def _blank(value) -> str:
+def _blank(value: object) -> str:
     return "" if value is None else str(value)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from models import AssessmentResponse, Checkin, Consent
 
@@ -31,6 +31,21 @@ from .instrument_parts import Instrument, Item
 from .instruments import FREQUENCY_OPTIONS, INSTRUMENTS
 from .patient_records import PatientRecords
 from .redisclosure import REDISCLOSURE_NOTICE
+
+# A FHIR resource or element as JSON values; a code as (system, code, display).
+Resource = dict[str, Any]
+Code = tuple[str, str, str]
+
+
+class LoincCodes(TypedDict):
+    """An instrument's LOINC panel, total score and items (in the order of its items)."""
+
+    panel: str
+    panel_display: str
+    total: str
+    total_display: str
+    items: tuple[str, ...]
+
 
 # --- FHIR vocabulary -----------------------------------------------------------
 
@@ -58,7 +73,7 @@ SECURITY_LABELS = [
 ]
 
 SLEEP_DURATION = (LOINC, "93832-4", "Sleep duration")
-CHECKIN_CODES = {
+CHECKIN_CODES: dict[str, Code] = {
     "panel": (CHECKIN_SYSTEM, "daily-checkin", "Daily recovery check-in"),
     "craving": (CHECKIN_SYSTEM, "craving", "Craving intensity, 0 (none) to 10 (strongest)"),
     "mood": (CHECKIN_SYSTEM, "mood", "Mood, 0 (worst) to 10 (best)"),
@@ -74,7 +89,7 @@ CHECKIN_CODES = {
 }
 
 # LOINC codes for the instruments, in the order of their items.
-LOINC_INSTRUMENTS = {
+LOINC_INSTRUMENTS: dict[str, LoincCodes] = {
     "phq9": {
         "panel": "44249-1", "panel_display": "PHQ-9 quick depression assessment panel [Reported.PHQ]",
         "total": "44261-6",
@@ -104,14 +119,14 @@ def _id(key: str) -> str:
     return str(uuid.uuid5(_UUID_NAMESPACE, key))
 
 
-def _coding(system: str, code: str, display: str | None = None) -> dict:
-    coding = {"system": system, "code": code}
+def _coding(system: str, code: str, display: str | None = None) -> Resource:
+    coding: Resource = {"system": system, "code": code}
     if display:
         coding["display"] = display
     return coding
 
 
-def _concept(code: tuple[str, str, str]) -> dict:
+def _concept(code: Code) -> Resource:
     return {"coding": [_coding(*code)], "text": code[2]}
 
 
@@ -120,10 +135,12 @@ def _instant(value: datetime) -> str:
 
 
 class _Bundle:
-    def __init__(self):
-        self.entries: list[dict] = []
+    """The entries of a Bundle being built."""
 
-    def add(self, key: str, resource: dict) -> dict:
+    def __init__(self) -> None:
+        self.entries: list[Resource] = []
+
+    def add(self, key: str, resource: Resource) -> Resource:
         """Add a resource under a stable id; return a reference to it."""
         resource_id = _id(key)
         self.entries.append({"fullUrl": f"urn:uuid:{resource_id}",
@@ -132,7 +149,7 @@ class _Bundle:
         return {"reference": f"urn:uuid:{resource_id}"}
 
 
-def fhir_bundle(records: PatientRecords, now: datetime, consent: Consent | None = None) -> dict:
+def fhir_bundle(records: PatientRecords, now: datetime, consent: Consent | None = None) -> Resource:
     """Return the records as a FHIR R4 Bundle of type collection."""
     bundle = _Bundle()
     profile = records.profile
@@ -166,12 +183,12 @@ def fhir_bundle(records: PatientRecords, now: datetime, consent: Consent | None 
     }
 
 
-def _add_checkin(bundle: _Bundle, checkin: Checkin, patient: dict, skill_labels: dict[str, str]) -> None:
-    common = {"status": "final", "category": [SURVEY], "subject": patient,
+def _add_checkin(bundle: _Bundle, checkin: Checkin, patient: Resource, skill_labels: dict[str, str]) -> None:
+    common: Resource = {"status": "final", "category": [SURVEY], "subject": patient,
               "effectiveDateTime": checkin.day.isoformat(), "issued": _instant(checkin.updated_at)}
     key = f"checkin/{checkin.id}"
 
-    def observation(name: str, code: tuple[str, str, str], **value) -> dict:
+    def observation(name: str, code: Code, **value: Any) -> Resource:
         return bundle.add(f"{key}/{name}", {"resourceType": "Observation", **common,
                                             "code": _concept(code), **value})
 
@@ -184,7 +201,7 @@ def _add_checkin(bundle: _Bundle, checkin: Checkin, patient: dict, skill_labels:
     if checkin.sleep_quality is not None:
         members.append(observation("sleep_quality", CHECKIN_CODES["sleep_quality"],
                                    valueInteger=checkin.sleep_quality))
-    use = {"valueBoolean": checkin.used_substance}
+    use: Resource = {"valueBoolean": checkin.used_substance}
     if checkin.substances:
         use["component"] = [
             {"code": _concept(CHECKIN_CODES["substance"]),
@@ -196,7 +213,7 @@ def _add_checkin(bundle: _Bundle, checkin: Checkin, patient: dict, skill_labels:
         if value is not None:
             members.append(observation(name, CHECKIN_CODES[name], valueBoolean=value))
 
-    components = [
+    components: list[Resource] = [
         {"code": _concept(CHECKIN_CODES["coping_skill"]), "valueCodeableConcept": {
             "coding": [_coding(COPING_SKILL_SYSTEM, skill, skill_labels.get(skill))],
             "text": skill_labels.get(skill, skill)}}
@@ -210,7 +227,7 @@ def _add_checkin(bundle: _Bundle, checkin: Checkin, patient: dict, skill_labels:
         for trigger in checkin.triggers or []]
     if checkin.late:
         components.append({"code": _concept(CHECKIN_CODES["late"]), "valueBoolean": True})
-    panel = {"resourceType": "Observation", **common, "code": _concept(CHECKIN_CODES["panel"]),
+    panel: Resource = {"resourceType": "Observation", **common, "code": _concept(CHECKIN_CODES["panel"]),
              "hasMember": members}
     if components:
         panel["component"] = components
@@ -228,7 +245,7 @@ def _answer_system(instrument: Instrument, item: Item) -> str:
     return f"{FHIR_BASE}/CodeSystem/{instrument.code}-{kind}"
 
 
-def _answer_coding(instrument: Instrument, item: Item, value: int) -> dict:
+def _answer_coding(instrument: Instrument, item: Item, value: int) -> Resource:
     option = next(o for o in item.options if o.value == value)
     if instrument.code in LOINC_INSTRUMENTS:
         return _coding(LOINC, LOINC_FREQUENCY_ANSWERS[option.value], option.label)
@@ -239,10 +256,10 @@ def _is_count(item: Item) -> bool:
     return any(option.up_to is not None for option in item.options)
 
 
-def questionnaire(instrument: Instrument) -> dict:
+def questionnaire(instrument: Instrument) -> Resource:
     """Return the Questionnaire an instrument's responses answer, with LOINC codes where known."""
     loinc = LOINC_INSTRUMENTS.get(instrument.code)
-    resource: dict[str, Any] = {
+    resource: Resource = {
         "resourceType": "Questionnaire", "url": questionnaire_url(instrument),
         "version": instrument.version, "name": instrument.code.upper(), "title": instrument.name,
         "status": "active", "description": instrument.instructions, "item": [],
@@ -250,7 +267,7 @@ def questionnaire(instrument: Instrument) -> dict:
     if loinc:
         resource["code"] = [_coding(LOINC, loinc["panel"], loinc["panel_display"])]
     for position, item in enumerate(instrument.items):
-        entry: dict[str, Any] = {"linkId": item.id, "text": item.text, "required": item.required}
+        entry: Resource = {"linkId": item.id, "text": item.text, "required": item.required}
         if loinc:
             entry["code"] = [_coding(LOINC, loinc["items"][position])]
         if item.is_multiple_choice:
@@ -269,8 +286,8 @@ def questionnaire(instrument: Instrument) -> dict:
 
 
 def _add_questionnaire_response(bundle: _Bundle, response: AssessmentResponse, instrument: Instrument,
-                                patient: dict) -> None:
-    items = []
+                                patient: Resource) -> None:
+    items: list[Resource] = []
     for item in instrument.items:
         answer = response.answers.get(item.id)
         if answer is None or answer == []:
@@ -291,7 +308,7 @@ def _add_questionnaire_response(bundle: _Bundle, response: AssessmentResponse, i
         "status": "completed", "subject": patient, "authored": _instant(response.submitted_at),
         "item": items,
     })
-    common = {"status": "final", "category": [SURVEY], "subject": patient,
+    common: Resource = {"status": "final", "category": [SURVEY], "subject": patient,
               "effectiveDateTime": _instant(response.submitted_at), "derivedFrom": [reference]}
     loinc = LOINC_INSTRUMENTS.get(instrument.code)
     if response.total is not None:
@@ -299,7 +316,7 @@ def _add_questionnaire_response(bundle: _Bundle, response: AssessmentResponse, i
             code = (LOINC, loinc["total"], loinc["total_display"])
         else:
             code = (SCORE_SYSTEM, f"{instrument.code}-total", f"{instrument.name} total score")
-        total: dict[str, Any] = {"resourceType": "Observation", **common, "code": _concept(code),
+        total: Resource = {"resourceType": "Observation", **common, "code": _concept(code),
                                  "valueInteger": response.total}
         band = next((b for b in instrument.bands if b.code == response.band), None)
         if band is not None:
@@ -308,7 +325,7 @@ def _add_questionnaire_response(bundle: _Bundle, response: AssessmentResponse, i
     for sub_code, subscale in sorted((response.subscales or {}).items()):
         code = (SCORE_SYSTEM, f"{instrument.code}-{sub_code}",
                 f"{instrument.name}: {subscale['label']} subscale score")
-        observation: dict[str, Any] = {"resourceType": "Observation", **common, "code": _concept(code),
+        observation: Resource = {"resourceType": "Observation", **common, "code": _concept(code),
                                        "valueInteger": subscale["score"]}
         if subscale.get("concern"):
             observation["interpretation"] = [{"text": "Past the clinical cut-off"}]
