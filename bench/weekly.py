@@ -10,7 +10,7 @@ alone. The figures are the weekly job's own path (jobs/weekly.py): the
 check-ins loaded with services.history.weekly_histories (the 90 days the
 summary reads, the older ones summarised; checkin_histories, the whole
 history, where that loader is absent), one delivery
-batch of patients at a time (services.delivery.BATCH_SIZE) as the job does, and
+batch of patients at a time (services.ledger.BATCH_SIZE) as the job does, and
 services.summaries.build_weekly_summary for the latest week owed in each
 patient's zone; rendering is jobs.emails.render_weekly_summary. Where that
 code is absent, services.trends.patient_trends over the last 7 days stands
@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timezone
 
 try:
-    from services.delivery import BATCH_SIZE as CHUNK_PATIENTS
+    from services.ledger import BATCH_SIZE as CHUNK_PATIENTS
 except ImportError:
     CHUNK_PATIENTS = 250
 RENDER_SAMPLE = 200  # summaries kept aside to time the e-mail rendering

@@ -14,11 +14,14 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from services.clinician_digest import ClinicianDigest
 from services.redisclosure import REDISCLOSURE_NOTICE
-from services.summaries import ClinicianDigest, MetricWeek, WeeklySummary
+from services.summaries import MetricWeek, WeeklySummary
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-CRISIS_LINE = "If you are in crisis or thinking about harming yourself, call or text 988 (Suicide & Crisis Lifeline), any time."
+CRISIS_LINE = (
+    "If you are in crisis or thinking about harming yourself, call or text 988 (Suicide & Crisis Lifeline), any time."
+)
 OWN_RECORD_LINE = (
     "This e-mail carries your own health information, sent to you at your request. It is "
     "protected by federal confidentiality rules (42 CFR part 2); the notice below travels with it "
@@ -94,8 +97,8 @@ def render_clinician_digest(digest: ClinicianDigest, *, name: str, links: Links)
         digest=digest, name=name, links=links, week=week_label(digest.week_start, digest.week_end),
         notice=REDISCLOSURE_NOTICE, notice_intro=CARE_TEAM_LINE, bar=_text_bar,
     )
-    return _render("clinician_digest", f"Your Waypoint caseload, week of {digest.week_start.day} {digest.week_start:%B}",
-                   context)
+    subject = f"Your Waypoint caseload, week of {digest.week_start.day} {digest.week_start:%B}"
+    return _render("clinician_digest", subject, context)
 
 
 def render_daily_reminder(day: date, *, name: str, links: Links) -> Rendered:
@@ -119,7 +122,7 @@ def _metric_line(metric: MetricWeek) -> dict:
     elif metric.direction == "same":
         phrase = "about the same as last week"
     else:
-        moved = "down" if metric.change < 0 else "up"
+        moved = "down" if (metric.change or 0) < 0 else "up"  # both weeks have check-ins here
         verdict = "better" if metric.direction == "better" else "harder"
         phrase = f"{moved} from {round(metric.last_week, 1):g} last week ({verdict})"
     scale = 12.0 if metric.metric == "sleep_hours" else 10.0

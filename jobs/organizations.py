@@ -7,6 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from models import Organization, db
+from models.transactions import commit_unit
 
 log = logging.getLogger("waypoint.jobs")
 
@@ -21,7 +22,7 @@ def per_organization(job: str, work: Callable[[int], int]) -> tuple[int, int]:
     for organization_id in db.session.scalars(select(Organization.id).order_by(Organization.id)).all():
         try:
             done += work(organization_id)
-            db.session.commit()
+            commit_unit()
         except Exception:
             db.session.rollback()
             failed += 1

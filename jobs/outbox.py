@@ -19,9 +19,5 @@ def immediate_mail(now: datetime | None = None, week: str | None = None) -> JobR
         raise ValueError("owed mail is sent as it falls due; --week does not apply")
     total = SendReport()
     for report in send_due().values():
-        total.sent += report.sent
-        total.retry += report.retry
-        total.failed += report.failed
-        total.skipped += report.skipped
-        total.transport_down = total.transport_down or report.transport_down
+        total.add(report)
     return JobReport("immediate-mail", send=total)

@@ -5,29 +5,24 @@ passed (within services.summaries.REMINDER_WINDOW), reminders are on and
 not paused, and the day has no check-in. The ledger period is the local
 date, so a day gets one reminder however often the job runs. At sending
 time the job looks again: a patient who checked in (or paused, or whose day
-ended) in between gets nothing, and the ledger says "skipped".
+ended) in between gets nothing, and the ledger says "skipped". Who is owed
+one is services.scheduled_mail's question; the job records and sends.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-
-from models import Checkin, NotificationPreference, PatientProfile, User, db, utcnow
+from models import utcnow
 from services.days import local_today
-from services.delivery import (
-    DAILY_REMINDER, Letter, Skip, ledger_periods, preferences_by_user, preferences_from, record_owed,
-    send_owed, unsubscribe_link,
-)
+from services.delivery import Letter, Skip
+from services.ledger import DAILY_REMINDER, Claimed
 from services.mail import public_link
-from services.summaries import reminder_day
+from services.preferences import preferences_by_user, unsubscribe_link
+from services.scheduled_mail import checked_in_days, owed_daily_reminders, reachable_patients
 
-from .emails import Links, render_daily_reminder
+from .emails import CHECKIN_PATH, PREFERENCES_PATH, Links, render_daily_reminder
+from .mail_run import owe_and_send
 from .report import JobReport
-from .weekly import PREFERENCES_PATH, _reachable_patients
-
-CHECKIN_PATH = "/checkin"
 
 
 def daily_reminders(now: datetime | None = None, week: str | None = None) -> JobReport:
@@ -35,43 +30,17 @@ def daily_reminders(now: datetime | None = None, week: str | None = None) -> Job
     if week is not None:
         raise ValueError("daily reminders are owed per day; --week does not apply")
     now = now or utcnow()
-    owed = owed_daily_reminders(now)
-    db.session.commit()  # end the read: the ledger's writes open their own transactions
-    record_owed(DAILY_REMINDER, owed, now)
-    db.session.commit()
-    return JobReport("daily-reminders", len(owed), send_owed(DAILY_REMINDER, compose_daily_reminders))
+    return owe_and_send("daily-reminders", DAILY_REMINDER, owed_daily_reminders(now), compose_daily_reminders, now)
 
 
-def owed_daily_reminders(now: datetime) -> list[tuple[int, str]]:
-    """Return the (patient, local date) pairs owed a reminder at now that have no ledger row yet."""
-    rows = db.session.execute(
-        select(User.id, PatientProfile.timezone, NotificationPreference)
-        .join(PatientProfile, PatientProfile.user_id == User.id)
-        .outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
-        .where(*_reachable_patients())
-    ).all()
-    candidates = {}
-    for user_id, zone, preference in rows:
-        preferences = preferences_from(preference)
-        day = reminder_day(now, zone, preferences.reminder_time)
-        if day is not None and preferences.reminders_on(day):
-            candidates[user_id] = day
-    checked_in = _checked_in(candidates)
-    owed = [(user_id, day.isoformat()) for user_id, day in candidates.items() if (user_id, day) not in checked_in]
-    existing = ledger_periods(DAILY_REMINDER, {period for _user, period in owed})
-    return [pair for pair in owed if pair not in existing]
-
-
-def compose_daily_reminders(batch) -> dict:
+def compose_daily_reminders(batch: list[Claimed]) -> dict[int, Letter | Skip]:
     """Write each claimed reminder, unless it is no longer owed."""
     now = utcnow()
-    users = {user.id: user for user in db.session.scalars(
-        select(User).where(User.id.in_([d.recipient_id for d in batch]), *_reachable_patients())
-        .options(selectinload(User.patient_profile)))}
+    users = reachable_patients(d.recipient_id for d in batch)
     preferences = preferences_by_user(users)
     days = {d.recipient_id: datetime.fromisoformat(d.period).date() for d in batch}
-    checked_in = _checked_in({user_id: day for user_id, day in days.items() if user_id in users})
-    letters = {}
+    checked_in = checked_in_days({user_id: day for user_id, day in days.items() if user_id in users})
+    letters: dict[int, Letter | Skip] = {}
     for delivery in batch:
         user = users.get(delivery.recipient_id)
         day = days[delivery.recipient_id]
@@ -90,14 +59,3 @@ def compose_daily_reminders(batch) -> dict:
             letters[delivery.id] = Letter(user.email, rendered.subject, rendered.text, rendered.html,
                                           links.unsubscribe)
     return letters
-
-
-def _checked_in(days_by_patient: dict) -> set:
-    """Return which of the (patient, day) pairs have a check-in, in one statement."""
-    if not days_by_patient:
-        return set()
-    days = set(days_by_patient.values())
-    found = db.session.execute(
-        select(Checkin.patient_id, Checkin.day).where(Checkin.day.in_(days))
-    ).tuples()
-    return {(patient_id, day) for patient_id, day in found if days_by_patient.get(patient_id) == day}

@@ -99,17 +99,9 @@ JOBS: tuple[ScheduledJob, ...] = (
 )
 
 
-def _alerts_available() -> bool:
-    try:
-        from services.alerts import daily_absence_pass  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def declared_jobs() -> dict[str, ScheduledJob]:
     """Return the jobs this code base can run, by id."""
-    return {job.id: job for job in JOBS if job.id != "alerts-daily-pass" or _alerts_available()}
+    return {job.id: job for job in JOBS}
 
 
 # --- running a job --------------------------------------------------------------------------------

@@ -1,45 +1,45 @@
 """The weekly e-mails: each patient's summary and each clinician's caseload digest.
 
-Each job records what is owed at "now" in the delivery ledger, then sends
-what it can claim (services.delivery). Run it as often as you like: a
-(recipient, week) that has a ledger row is never owed again.
+Each job asks services.scheduled_mail who is owed what at "now", records
+it in the delivery ledger and sends what it can claim (jobs.mail_run). Run
+it as often as you like: a (recipient, week) that has a ledger row is never
+owed again. The composers read through services and render with jobs.emails.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
-
-from models import (
-    Alert, AlertSeverity, AlertStatus, CareTeamMember, NotificationPreference, Organization,
-    PatientProfile, Role, User, db, utcnow,
-)
+from models import utcnow
+from services.clinician_digest import CaseloadPatient, build_clinician_digest
 from services.days import local_today
+from services.delivery import Letter, Skip
 from services.history import checkin_histories
-from services.delivery import (
-    CLINICIAN_DIGEST, WEEKLY_SUMMARY, Letter, Skip, ledger_periods, preferences_by_user, preferences_from,
-    record_owed, send_owed, unsubscribe_link,
-)
+from services.ledger import CLINICIAN_DIGEST, WEEKLY_SUMMARY, Claimed
 from services.mail import public_link
-from services.summaries import (
-    CaseloadPatient, build_clinician_digest, iso_week, latest_owed_week,
-    most_common_zone, week_start_of_period, weekly_send_moment,
+from services.preferences import preferences_by_user, unsubscribe_link
+from services.scheduled_mail import (
+    active_clinicians,
+    alert_counts,
+    caseloads,
+    digest_detail,
+    owed_clinician_digests,
+    owed_weekly_summaries,
+    reachable_patients,
 )
-
+from services.summaries import week_start_of_period
 from services.weekly_summary import summarise_weeks
 
-from .emails import Links, render_clinician_digest, render_weekly_notice, render_weekly_summary
+from .emails import (
+    CASELOAD_PATH,
+    PREFERENCES_PATH,
+    Links,
+    render_clinician_digest,
+    render_weekly_notice,
+    render_weekly_summary,
+    summary_path,
+)
+from .mail_run import owe_and_send
 from .report import JobReport
-
-PREFERENCES_PATH = "/settings/notifications"
-CASELOAD_PATH = "/caseload"
-
-
-def summary_path(period: str) -> str:
-    return f"/summary?week={period}"
-
 
 # --- patients ------------------------------------------------------------------------------------
 
@@ -50,46 +50,19 @@ def weekly_summaries(now: datetime | None = None, week: str | None = None) -> Jo
     moment has passed; a week is still sent only once its moment has passed.
     """
     now = now or utcnow()
-    owed = owed_weekly_summaries(now, week)
-    db.session.commit()  # end the read: the ledger's writes open their own transactions
-    record_owed(WEEKLY_SUMMARY, owed, now)
-    db.session.commit()
-    return JobReport("weekly-summaries", len(owed), send_owed(WEEKLY_SUMMARY, compose_weekly_summaries))
+    return owe_and_send("weekly-summaries", WEEKLY_SUMMARY, owed_weekly_summaries(now, week),
+                        compose_weekly_summaries, now)
 
 
-def owed_weekly_summaries(now: datetime, week: str | None = None) -> list[tuple[int, str]]:
-    """Return the (patient, period) pairs owed a summary at now that have no ledger row yet."""
-    chosen = week_start_of_period(week) if week else None
-    rows = db.session.execute(
-        select(User.id, PatientProfile.timezone, PatientProfile.enrolled_at, NotificationPreference)
-        .join(PatientProfile, PatientProfile.user_id == User.id)
-        .outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
-        .where(*_reachable_patients())
-        .order_by(User.id)  # the ledger in patient order, whatever plan the database picks
-    ).all()
-    candidates = []
-    for user_id, zone, enrolled_at, preference in rows:
-        if preferences_from(preference).weekly_summary == "off":
-            continue
-        week_start = chosen or latest_owed_week(now, zone)
-        if weekly_send_moment(week_start, zone) > now:
-            continue  # the week is not over where the patient lives
-        if local_today(enrolled_at, zone) > week_start + timedelta(days=6):
-            continue  # enrolled after the week
-        candidates.append((user_id, iso_week(week_start)))
-    existing = ledger_periods(WEEKLY_SUMMARY, {period for _user, period in candidates})
-    return [pair for pair in candidates if pair not in existing]
-
-
-def compose_weekly_summaries(batch) -> dict:
+def compose_weekly_summaries(batch: list[Claimed]) -> dict[int, Letter | Skip]:
     """Write each claimed patient's e-mail from their records as they are now."""
     now = utcnow()
-    users = _users([d.recipient_id for d in batch])
+    users = reachable_patients(d.recipient_id for d in batch)
     preferences = preferences_by_user(users)
     summaries = summarise_weeks({
         d.id: (users[d.recipient_id], week_start_of_period(d.period)) for d in batch
         if d.recipient_id in users and preferences[d.recipient_id].weekly_summary == "detailed"}, now)
-    letters = {}
+    letters: dict[int, Letter | Skip] = {}
     for delivery in batch:
         user = users.get(delivery.recipient_id)
         if user is None or user.patient_profile is None:
@@ -120,59 +93,21 @@ def clinician_digests(now: datetime | None = None, week: str | None = None) -> J
     have no zone of their own yet).
     """
     now = now or utcnow()
-    owed = owed_clinician_digests(now, week)
-    db.session.commit()  # end the read: the ledger's writes open their own transactions
-    record_owed(CLINICIAN_DIGEST, owed, now)
-    db.session.commit()
-    return JobReport("clinician-digests", len(owed), send_owed(CLINICIAN_DIGEST, compose_clinician_digests))
+    return owe_and_send("clinician-digests", CLINICIAN_DIGEST, owed_clinician_digests(now, week),
+                        compose_clinician_digests, now)
 
 
-def clinician_zone(patient_zones: list[str]) -> str:
-    """Return the zone a clinician's digest follows: where most of their caseload lives."""
-    return most_common_zone(patient_zones)
-
-
-def owed_clinician_digests(now: datetime, week: str | None = None) -> list[tuple[int, str]]:
-    """Return the (clinician, period) pairs owed a digest at now that have no ledger row yet."""
-    chosen = week_start_of_period(week) if week else None
-    patient = User.__table__.alias("patient")
-    rows = db.session.execute(
-        select(User.id, PatientProfile.timezone, NotificationPreference)
-        .join(CareTeamMember, CareTeamMember.clinician_id == User.id)
-        .join(PatientProfile, PatientProfile.user_id == CareTeamMember.patient_id)
-        .join(patient, patient.c.id == PatientProfile.user_id)
-        .outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
-        .where(User.role == Role.clinician, User.is_active.is_(True), patient.c.is_active.is_(True))
-    ).all()
-    zones: dict[int, list[str]] = defaultdict(list)
-    turned_off = set()
-    for clinician_id, zone, preference in rows:
-        zones[clinician_id].append(zone)
-        if preferences_from(preference).weekly_summary == "off":
-            turned_off.add(clinician_id)
-    candidates = []
-    for clinician_id, patient_zones in zones.items():
-        if clinician_id in turned_off:
-            continue
-        zone = clinician_zone(patient_zones)
-        week_start = chosen or latest_owed_week(now, zone)
-        if weekly_send_moment(week_start, zone) <= now:
-            candidates.append((clinician_id, iso_week(week_start)))
-    existing = ledger_periods(CLINICIAN_DIGEST, {period for _user, period in candidates})
-    return [pair for pair in candidates if pair not in existing]
-
-
-def compose_clinician_digests(batch) -> dict:
+def compose_clinician_digests(batch: list[Claimed]) -> dict[int, Letter | Skip]:
     """Write each claimed clinician's digest: counts, and names only where the organization allows."""
-    clinicians = _staff([d.recipient_id for d in batch])
+    clinicians = active_clinicians(d.recipient_id for d in batch)
     preferences = preferences_by_user(clinicians)
-    caseloads = _caseloads(list(clinicians))
-    patient_ids = sorted({p.user_id for profiles in caseloads.values() for p, _user in profiles})
+    caseload_of = caseloads(list(clinicians))
+    patient_ids = sorted({p.user_id for profiles in caseload_of.values() for p, _user in profiles})
     earliest = min(week_start_of_period(d.period) for d in batch)
     histories = checkin_histories(patient_ids, since=earliest - timedelta(days=14))
-    alerts = _alert_counts(patient_ids)
-    detail = _digest_detail({c.organization_id for c in clinicians.values()})
-    letters = {}
+    alerts = alert_counts(patient_ids)
+    detail = digest_detail({c.organization_id for c in clinicians.values()})
+    letters: dict[int, Letter | Skip] = {}
     for delivery in batch:
         clinician = clinicians.get(delivery.recipient_id)
         if clinician is None:
@@ -188,7 +123,7 @@ def compose_clinician_digests(batch) -> dict:
                 local_today(profile.enrolled_at, profile.timezone),
                 *alerts.get(profile.user_id, (0, 0)),
             )
-            for profile, user in caseloads.get(clinician.id, [])
+            for profile, user in caseload_of.get(clinician.id, [])
         ]
         digest = build_clinician_digest(week_start_of_period(delivery.period), caseload,
                                         detail=detail.get(clinician.organization_id, False))
@@ -197,57 +132,3 @@ def compose_clinician_digests(batch) -> dict:
         rendered = render_clinician_digest(digest, name=clinician.display_name, links=links)
         letters[delivery.id] = Letter(clinician.email, rendered.subject, rendered.text, rendered.html, unsubscribe)
     return letters
-
-
-# --- loaders -------------------------------------------------------------------------------------
-
-def _reachable_patients() -> list:
-    # Registered (an invited patient who never signed up has not asked for mail) and active.
-    return [User.role == Role.patient, User.is_active.is_(True), User.password_hash.is_not(None)]
-
-
-def _users(ids: list[int]) -> dict[int, User]:
-    return {user.id: user for user in db.session.scalars(
-        select(User).where(User.id.in_(ids), *_reachable_patients())
-        .options(selectinload(User.patient_profile)))}
-
-
-def _staff(ids: list[int]) -> dict[int, User]:
-    return {user.id: user for user in db.session.scalars(
-        select(User).where(User.id.in_(ids), User.role == Role.clinician, User.is_active.is_(True)))}
-
-
-def _caseloads(clinician_ids: list[int]) -> dict[int, list[tuple[PatientProfile, User]]]:
-    caseloads: dict[int, list] = defaultdict(list)
-    for clinician_id, profile, user in db.session.execute(
-        select(CareTeamMember.clinician_id, PatientProfile, User)
-        .join(PatientProfile, PatientProfile.user_id == CareTeamMember.patient_id)
-        .join(User, User.id == PatientProfile.user_id)
-        .where(CareTeamMember.clinician_id.in_(clinician_ids), User.is_active.is_(True))
-        .order_by(CareTeamMember.clinician_id, User.id)
-    ).tuples():
-        caseloads[clinician_id].append((profile, user))
-    return caseloads
-
-
-def _alert_counts(patient_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """Return {patient: (alerts still to work, of which urgent)}: open or acknowledged."""
-    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    if not patient_ids:
-        return {}
-    for patient_id, severity, number in db.session.execute(
-        select(Alert.patient_id, Alert.severity, func.count())
-        .where(Alert.patient_id.in_(patient_ids), Alert.status.in_((AlertStatus.open, AlertStatus.acknowledged)))
-        .group_by(Alert.patient_id, Alert.severity)
-    ):
-        counts[patient_id][0] += number
-        if severity is AlertSeverity.urgent:
-            counts[patient_id][1] += number
-    return {patient_id: tuple(pair) for patient_id, pair in counts.items()}
-
-
-def _digest_detail(organization_ids: set[int]) -> dict[int, bool]:
-    return dict(db.session.execute(
-        select(Organization.id, Organization.digest_detail).where(Organization.id.in_(organization_ids))
-    ).tuples().all())
-

@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from models import Alert, AlertStatus, CareTeamMember, Role, User, db
 
-from .delivery import URGENT_NOTICE, Claimed, Letter, Skip
+from .delivery import Letter, Skip
+from .ledger import URGENT_NOTICE, Claimed, owe
 from .mail import public_link
-from .outbox import owe
 
 NOTICE_SUBJECT = "Waypoint: a patient on your care team needs attention"
 ALERTS_PATH = "/alerts"

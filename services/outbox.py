@@ -4,12 +4,12 @@ The urgent notice to a care team and a password-reset link cannot wait for
 the scheduler's next pass, and must not be sent by the request itself: a
 mail server that hangs would hold the patient's crisis answer (and, on
 SQLite, every other writer) for its timeout, and one that is down would
-lose the message. So a request calls ``owe``, which adds a row to the
-delivery ledger (services.delivery) in the request's own transaction: a
+lose the message. So a request calls ``owe`` (services.ledger), which adds a row to the
+delivery ledger (services.ledger) in the request's own transaction: a
 rolled-back write owes nothing, a committed one cannot lose its message.
 After the outermost commit the session wakes this process's sender
-thread, which claims and sends what is due with the ledger's exactly-once
-rules, then sleeps until the next retry is due (backoff from TIMING) or
+thread, which claims and sends what is due with the delivery worker's
+exactly-once rules (services.delivery), then sleeps until the next retry is due (backoff from TIMING) or
 the next wake-up. No request waits on SMTP and no lock is held across it.
 
 The scheduler's ``immediate-mail`` job runs the same pass every minute: it
@@ -23,41 +23,28 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 from models import Delivery, db, utcnow
 
-from .delivery import (
-    PASSWORD_RESET, PENDING, RETRY, SENDING, TIMING, URGENT_NOTICE, Composer, SendReport, record_owed,
-    send_owed,
-)
+from .delivery import Composer, SendReport, send_owed
+from .ledger import PASSWORD_RESET, PENDING, RETRY, SENDING, TIMING, URGENT_NOTICE, WAKE_KEY
+from .notices import compose_urgent_notices
+from .password_reset import compose_password_resets
 
 log = logging.getLogger("waypoint.outbox")
 
-WAKE_KEY = "outbox.wake"
 # The sender thread looks again at least this often while anything is still owed.
 LONGEST_SLEEP = timedelta(seconds=60)
 
 
 def composers() -> Mapping[str, Composer]:
-    """Return the composer of each kind sent at once."""
-    # Imported here: those modules owe their mail through this one.
-    from .notices import compose_urgent_notices
-    from .password_reset import compose_password_resets
-
+    """Return the composer of each kind sent at once (services.ledger.SENT_AT_ONCE)."""
     return {URGENT_NOTICE: compose_urgent_notices, PASSWORD_RESET: compose_password_resets}
-
-
-def owe(kind: str, recipient_id: int, period: str, now: datetime) -> None:
-    """Record in the current transaction that one message of kind is owed; it goes after the commit."""
-    if kind not in (URGENT_NOTICE, PASSWORD_RESET):
-        raise ValueError(f"{kind} is not sent at once")
-    record_owed(kind, [(recipient_id, period)], now)
-    session = db.session()
-    session.info[WAKE_KEY] = current_app._get_current_object() if has_app_context() else None
 
 
 def send_due() -> dict[str, SendReport]:
@@ -125,7 +112,7 @@ class Sender:
             try:
                 send_due()
                 due = next_due()
-            except Exception:  # noqa: BLE001 - the thread must outlive a database or mail outage
+            except Exception:  # the thread must outlive a database or mail outage
                 log.exception("sending owed mail failed; trying again shortly")
                 return longest / 4
             finally:
@@ -182,7 +169,8 @@ def hold_wake() -> Flask | None:
     For a request whose answer must not wait on the sender: the thread it
     wakes shares the process, and the GIL, with the rest of the request.
     """
-    return db.session().info.pop(WAKE_KEY, None)
+    app: Flask | None = db.session().info.pop(WAKE_KEY, None)
+    return app
 
 
 def wake(app: Flask | None) -> None:
@@ -191,7 +179,7 @@ def wake(app: Flask | None) -> None:
         return  # owed outside an app (a script): the scheduler's pass sends it
     try:
         _waker(app)
-    except Exception:  # noqa: BLE001 - the row is committed; the scheduler's pass sends it
+    except Exception:  # the row is committed; the scheduler's pass sends it
         log.exception("could not wake the mail sender")
 
 
@@ -202,12 +190,12 @@ def _wake_after_commit(session: Session) -> None:
     wake(session.info.pop(WAKE_KEY))
 
 
-def _forget_after_rollback(session: Session, transaction) -> None:
+def _forget_after_rollback(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(WAKE_KEY, None)
 
 
-def _register(sessions) -> None:
+def _register(sessions: scoped_session[Any]) -> None:
     for name, listener in (("after_commit", _wake_after_commit),
                            ("after_transaction_end", _forget_after_rollback)):
         if not event.contains(sessions, name, listener):

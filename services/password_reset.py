@@ -2,7 +2,7 @@
 
 Asking (``request_password_reset``) owes one e-mail to every active,
 registered account with that address, through the delivery ledger
-(services.outbox): an address may have an account in several
+(services.ledger.owe; services.outbox sends it): an address may have an account in several
 organizations, and each gets its own link. Whether any account exists is
 never said: the caller answers the same whatever happens here.
 
@@ -28,18 +28,19 @@ import hmac
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from html import escape
+from typing import Any, cast
 
 from flask import current_app
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from models import User, db, utcnow
 
-from .delivery import PASSWORD_RESET, Claimed, Letter, Skip
+from .delivery import Letter, Skip
 from .errors import InvalidInput
+from .ledger import PASSWORD_RESET, Claimed, owe
 from .lockout import clear_address
 from .mail import public_link
-from .outbox import owe
 from .passwords import hash_password, require_new_password
 from .sessions import invalidate_tokens
 
@@ -115,11 +116,11 @@ def reset_password(token: str, new_password: str, now: datetime) -> User:
     require_new_password(new_password, user.email, "new_password")
     old_hash = user.password_hash
     # Compare-and-set: of two uses at once, only the first finds the old hash.
-    changed = db.session.execute(
+    changed = cast("CursorResult[Any]", db.session.execute(
         update(User).where(User.id == user.id, User.password_hash == old_hash)
         .values(password_hash=hash_password(new_password))
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if changed != 1:
         raise _invalid_link()
     db.session.expire(user, ["password_hash"])
@@ -162,7 +163,7 @@ def _serializer(now: datetime) -> URLSafeTimedSerializer:
 
 def _secret() -> str:
     config = current_app.config
-    return config.get("SECRET_KEY") or config["JWT_SECRET_KEY"]
+    return str(config.get("SECRET_KEY") or config["JWT_SECRET_KEY"])
 
 
 def _requested_at(period: str) -> datetime:

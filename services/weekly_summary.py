@@ -10,18 +10,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
-from models import CopingSkill, Role, User, db
+from models import CopingSkill, PatientProfile, Role, User, db
 
 from .access import require_role
 from .assessments import due_assessments
 from .days import local_today
-from .history import weekly_histories
-from .errors import InvalidInput
+from .errors import InvalidInput, NotAllowed
 from .goals import goals_by_patient
+from .history import weekly_histories
 from .instruments import INSTRUMENTS
 from .summaries import WeeklySummary, build_weekly_summary, iso_week, week_start_of_period
 
@@ -59,17 +59,17 @@ def summarise_weeks(wanted: Mapping[K, tuple[User, date]], now: datetime) -> dic
         history = histories.get(user.id)
         summaries[key] = build_weekly_summary(
             history.records if history else [], week_start,
-            recovery_start=user.patient_profile.recovery_start_date, goals=goals.get(user.id, []),
+            recovery_start=_profile(user).recovery_start_date, goals=goals.get(user.id, []),
             questionnaires_due=due[user.id], skill_labels=labels.get(user.organization_id, {}),
             earlier=history.earlier if history else None,
         )
     return summaries
 
 
-def my_weekly_summary(patient: User, period: str | None, now: datetime) -> dict:
+def my_weekly_summary(patient: User, period: str | None, now: datetime) -> dict[str, Any]:
     """Return the patient's summary of one ISO week (default: last week), as the weekly e-mail tells it."""
     require_role(patient, Role.patient)
-    today = local_today(now, patient.patient_profile.timezone)
+    today = local_today(now, _profile(patient).timezone)
     if period is None:
         week_start = today - timedelta(days=today.weekday() + 7)
     else:
@@ -83,9 +83,16 @@ def my_weekly_summary(patient: User, period: str | None, now: datetime) -> dict:
     return summary_document(summarise_weeks({patient.id: (patient, week_start)}, now)[patient.id])
 
 
-def summary_document(summary: WeeklySummary) -> dict:
+def summary_document(summary: WeeklySummary) -> dict[str, Any]:
     """Return a weekly summary as the API shows it."""
     document = asdict(summary)
     document["metrics"] = [{**asdict(metric), "label": metric.label} for metric in summary.metrics]
     document["skills_practised"] = [{"label": label, "days": days} for label, days in summary.skills_practised]
     return document
+
+
+def _profile(patient: User) -> PatientProfile:
+    # Every patient account has a profile (they are made together); anyone else has no week to sum up.
+    if patient.patient_profile is None:
+        raise NotAllowed("Only patients have a weekly summary.")
+    return patient.patient_profile

@@ -203,7 +203,8 @@ class World:
         if name == "day":
             return "2026-11-23"
         if name == "token":
-            from services.delivery import WEEKLY_SUMMARY, unsubscribe_token
+            from services.ledger import WEEKLY_SUMMARY
+            from services.preferences import unsubscribe_token
 
             return unsubscribe_token(self.patient.id, WEEKLY_SUMMARY)
         raise AssertionError(f"no value for the path parameter {name!r}: add one to World.value")

@@ -15,8 +15,10 @@ from sqlalchemy import event, select
 from api import create_app
 from models import AuditEvent, Delivery, User, db
 from services import outbox
-from services.delivery import PASSWORD_RESET, WEEKLY_SUMMARY, Claimed, Letter, Skip, unsubscribe_token
+from services.delivery import Letter, Skip
+from services.ledger import PASSWORD_RESET, WEEKLY_SUMMARY, Claimed
 from services.password_reset import compose_password_resets, request_password_reset, reset_token
+from services.preferences import unsubscribe_token
 from services.outbox import Sender
 from services.passwords import verify_password
 from tests.factories import PASSWORD, bearer, problem

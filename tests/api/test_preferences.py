@@ -4,7 +4,7 @@ from datetime import date, datetime, time, timezone
 import pytest
 
 from models import Delivery, NotificationPreference, db
-from services.delivery import unsubscribe_token
+from services.preferences import unsubscribe_token
 
 from ..factories import problem
 

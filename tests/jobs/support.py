@@ -86,7 +86,7 @@ ENROLLED_AT = datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc)
 def set_preferences(user, **fields) -> None:
     """Store a user's mail preferences directly: the defaults, overridden by fields."""
     from models import NotificationPreference, db
-    from services.delivery import Preferences
+    from services.preferences import Preferences
 
     row = db.session.get(NotificationPreference, user.id)
     if row is None:

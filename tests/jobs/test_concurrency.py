@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from jobs.weekly import owed_weekly_summaries
 from models import db
-from services.delivery import claim, record_owed
+from services.ledger import claim, record_owed
+from services.scheduled_mail import owed_weekly_summaries
 
 from .support import ledger
 

@@ -128,8 +128,8 @@ def test_retrying_stops_when_the_week_has_gone_by(enrol, stopped_smtp_server, cl
 
 
 def test_a_delivery_claimed_by_a_process_that_died_is_taken_again_after_the_lease(enrol, smtp_server, clock):
-    from jobs.weekly import owed_weekly_summaries
-    from services.delivery import claim, record_owed
+    from services.ledger import claim, record_owed
+    from services.scheduled_mail import owed_weekly_summaries
 
     enrol()
     record_owed("weekly_summary", owed_weekly_summaries(clock.now), clock.now)
@@ -277,8 +277,10 @@ def test_a_clinician_who_unsubscribed_gets_no_digest(make, enrol, smtp_server, c
 def test_a_write_from_another_connection_while_composing_does_not_fail_the_marks(enrol, smtp_server, clock):
     from sqlalchemy import text
 
-    from jobs.weekly import compose_weekly_summaries, owed_weekly_summaries
-    from services.delivery import record_owed, send_owed
+    from jobs.weekly import compose_weekly_summaries
+    from services.delivery import send_owed
+    from services.ledger import record_owed
+    from services.scheduled_mail import owed_weekly_summaries
 
     enrol()
     enrol()

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from models import User, db
-from services.delivery import WEEKLY_SUMMARY, unsubscribe_link
+from services.ledger import WEEKLY_SUMMARY
+from services.preferences import unsubscribe_link
 from services.demo import CLINICIANS, DEMO_PASSWORD, seed_demo_clinic
 from tests.factories import PASSWORD
 
