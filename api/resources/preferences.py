@@ -16,9 +16,8 @@ from flask_smorest import Blueprint
 from models import utcnow
 from schemas.common import input_of, paged
 from schemas.preferences import DeliveryQuerySchema, DeliverySchema, PreferencesSchema
-from services.delivery import (
-    list_deliveries, preferences_of, read_unsubscribe_token, unsubscribe, update_preferences,
-)
+from services.ledger import list_deliveries
+from services.preferences import preferences_of, read_unsubscribe_token, unsubscribe, update_preferences
 
 from ..auth import bearer, commit
 from ..requests import current_patient, page_of
