@@ -6,11 +6,16 @@ from html.parser import HTMLParser
 import pytest
 
 from jobs.emails import (
-    Links, render_clinician_digest, render_daily_reminder, render_weekly_notice, render_weekly_summary,
+    Links,
+    render_clinician_digest,
+    render_daily_reminder,
+    render_weekly_notice,
+    render_weekly_summary,
     week_label,
 )
+from services.clinician_digest import CaseloadPatient, build_clinician_digest
 from services.redisclosure import REDISCLOSURE_NOTICE
-from services.summaries import CaseloadPatient, build_clinician_digest, build_weekly_summary
+from services.summaries import build_weekly_summary
 from services.trends import DayRecord
 
 W47 = date(2026, 11, 16)

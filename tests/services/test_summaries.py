@@ -3,9 +3,15 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 
+from services.clinician_digest import CaseloadPatient, build_clinician_digest, patient_direction
 from services.summaries import (
-    CaseloadPatient, build_clinician_digest, build_weekly_summary, iso_week, latest_owed_week,
-    most_common_zone, patient_direction, reminder_day, week_start_of_period, weekly_send_moment,
+    build_weekly_summary,
+    iso_week,
+    latest_owed_week,
+    most_common_zone,
+    reminder_day,
+    week_start_of_period,
+    weekly_send_moment,
 )
 from services.trends import DayRecord
 
@@ -99,7 +105,7 @@ def test_a_great_week_is_celebrated_with_its_figures():
 
 
 def test_a_relapse_week_is_met_with_care_not_cheer():
-    records = week(-1) + [day(0), day(1), day(2, craving=9, mood=2, used=True), day(3, craving=8, used=True)]
+    records = [*week(-1), day(0), day(1), day(2, craving=9, mood=2, used=True), day(3, craving=8, used=True)]
     summary = build_weekly_summary(records, W47)
     assert summary.checkins == 4 and summary.days_used == 2 and summary.current_streak == 0
     assert summary.tone == "care"
@@ -127,7 +133,7 @@ def test_small_changes_read_about_the_same():
 
 
 def test_only_the_week_counts_and_later_days_are_ignored():
-    records = week(0, used=False) + [day(7, used=True), day(8, used=True)]
+    records = [*week(0, used=False), day(7, used=True), day(8, used=True)]
     summary = build_weekly_summary(records, W47)
     assert summary.days_used == 0 and summary.current_streak == 7
 
@@ -164,7 +170,7 @@ def test_a_week_starts_on_monday():
     (week(-1, mood=7) + week(0, mood=4), "worsened"),
     (week(-1) + week(0), "steady"),
     (week(-1) + week(0)[:2], None),  # two check-ins are too few to compare
-    (week(-1) + [day(0, used=True)], "worsened"),  # use counts on any number of check-ins
+    ([*week(-1), day(0, used=True)], "worsened"),  # use counts on any number of check-ins
     (week(-1, used=True) + week(0), "improved"),
     (week(-1, used=True) + week(0)[:1], None),  # silence is not improvement
     (week(-1, craving=3) + week(0, craving=8, mood=9), "worsened"),  # worse wins over better
