@@ -1,15 +1,18 @@
 """Extensions, created unbound and bound in create_app."""
 import http
+import time
+from datetime import timedelta
+from typing import ClassVar
 
 from flask import Response, render_template, url_for
 from flask_jwt_extended import JWTManager
 from flask_jwt_extended.config import config as jwt_config
 from flask_jwt_extended.default_callbacks import default_decode_key_callback
 from flask_jwt_extended.tokens import _decode_jwt
-from jwt import ExpiredSignatureError
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
+from jwt import ExpiredSignatureError
 
 from schemas.common import ProblemSchema
 
@@ -35,7 +38,7 @@ class WaypointApi(Api):
     # their documentation is written, in the same order, on first use of
     # `spec`: app start-up (every worker, job, CLI call and test) stays cheap.
     _spec = None
-    _undocumented: list = []
+    _undocumented: ClassVar[list] = []
 
     @property
     def spec(self):
@@ -225,9 +228,30 @@ class WaypointJWTManager(JWTManager):
     token (whose loader is handed the header and claims), takes the stock path.
     """
 
+    # Claims of tokens this process verified, by token and the settings that
+    # verified it. A token is the same bytes on every request of a session, and
+    # its signature and claims cannot change: only time can end it, so a hit is
+    # checked for expiry again. Revocation is not decided here: the token's
+    # session is read from the database on every request (api.auth).
+    _verified: ClassVar[dict[tuple, dict]] = {}
+    VERIFIED_TOKENS_KEPT = 4096
+
     def _decode_jwt_from_config(self, encoded_token: str, csrf_value=None, allow_expired: bool = False) -> dict:
-        if self._decode_key_callback is not default_decode_key_callback:
+        if self._decode_key_callback is not default_decode_key_callback or allow_expired or csrf_value:
             return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
+        key = (encoded_token, jwt_config.decode_key, tuple(jwt_config.decode_algorithms), jwt_config.decode_audience,
+               jwt_config.decode_issuer, jwt_config.verify_sub, jwt_config.leeway)
+        claims = self._verified.get(key)
+        if claims is not None and claims.get("exp", float("inf")) + _seconds(jwt_config.leeway) > time.time():
+            return dict(claims)
+        claims = self._verify(encoded_token, csrf_value, allow_expired)
+        if len(self._verified) >= self.VERIFIED_TOKENS_KEPT:
+            self._verified.clear()  # a rare reset beats the upkeep of an LRU on every request
+        self._verified[key] = claims
+        return dict(claims)
+
+    def _verify(self, encoded_token: str, csrf_value, allow_expired: bool) -> dict:
+        """Check the token's signature and claims with the configured key (one decode)."""
         try:
             return _decode_jwt(
                 algorithms=jwt_config.decode_algorithms, audience=jwt_config.decode_audience,
@@ -239,6 +263,10 @@ class WaypointJWTManager(JWTManager):
             )
         except ExpiredSignatureError:
             return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
+
+
+def _seconds(leeway) -> float:
+    return leeway.total_seconds() if isinstance(leeway, timedelta) else float(leeway)
 
 
 def document_items_schemas(api_: Api) -> None:
