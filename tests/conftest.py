@@ -114,6 +114,16 @@ class FrozenClock:
 
         self.now += timedelta(**delta)
 
+    @contextmanager
+    def moved_to(self, iso: str):
+        """Hold the clock at another instant inside the block (to enrol a patient in the past), then put it back."""
+        now = self.now
+        self.set(iso)
+        try:
+            yield self
+        finally:
+            self.now = now
+
 
 @pytest.fixture
 def clock():
@@ -128,6 +138,40 @@ def clock():
 def make(app, clock) -> Factory:
     """Factories for organizations, staff, patients and their tokens."""
     return Factory(clock)
+
+
+# --- the people most tests need: one clinician, their patient, each one's headers --------
+# A module that needs them otherwise (a name a test reads, an earlier enrolment) overrides
+# the fixture under the same name; the others below then use its version.
+
+@pytest.fixture
+def clinician(make):
+    """A clinician of an organization of their own."""
+    return make.clinician()
+
+
+@pytest.fixture
+def patient(make, clinician):
+    """A registered patient on the clinician's care team, enrolled at the frozen now."""
+    return make.patient(clinician)
+
+
+@pytest.fixture
+def auth(make, patient):
+    """The patient's Authorization headers: the caller of the /me routes most tests exercise."""
+    return make.headers(patient)
+
+
+@pytest.fixture
+def clinician_auth(make, clinician):
+    """The clinician's Authorization headers."""
+    return make.headers(clinician)
+
+
+@pytest.fixture
+def no_throttle(app):
+    """Lift the login throttle so a test can make as many attempts as it needs (e.g. to reach the lockout)."""
+    app.config.update(LOGIN_LIMITS_PER_ACCOUNT="1000/minute", LOGIN_LIMITS_PER_ADDRESS="1000/minute")
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ URL = "/api/v1/alerts"
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 
 
+# Named, unlike conftest's: the inbox shows names and tests read them.
 @pytest.fixture
 def clinician(make):
     return make.clinician(name="Dr Care")
@@ -19,11 +20,6 @@ def clinician(make):
 @pytest.fixture
 def patient(make, clinician):
     return make.patient(clinician, name="Jordan Example")
-
-
-@pytest.fixture
-def auth(make, clinician):
-    return make.headers(clinician)
 
 
 def ids(response) -> list[int]:
@@ -39,14 +35,14 @@ def stored(alert_id) -> Alert:
 # --- reading ----------------------------------------------------------------------------------
 
 def test_a_clinician_lists_the_alerts_of_patients_on_their_care_teams_newest_first(
-        client, make, clinician, patient, auth):
+        client, make, clinician, patient, clinician_auth):
     second = make.patient(clinician)
     elsewhere = make.patient()  # another clinician's patient, same organization
     older = create_alert(patient, "substance_use", triggered_at=T0)
     newer = create_alert(second, "self_harm", severity="urgent", triggered_at=T0 + timedelta(hours=1))
     create_alert(elsewhere, "substance_use", triggered_at=T0 + timedelta(hours=2))
 
-    response = client.get(URL, headers=auth)
+    response = client.get(URL, headers=clinician_auth)
 
     assert ids(response) == [newer.id, older.id]
     assert response.json["total"] == 2 and response.json["page"] == 1 and response.json["page_size"] == 50
@@ -79,45 +75,45 @@ def test_the_list_needs_a_token(client):
     problem(client.get(URL), 401)
 
 
-def test_without_a_status_the_list_holds_open_and_acknowledged_alerts(client, patient, auth):
+def test_without_a_status_the_list_holds_open_and_acknowledged_alerts(client, patient, clinician_auth):
     open_ = create_alert(patient, "substance_use", triggered_at=T0 + timedelta(hours=2))
     acknowledged = create_alert(patient, "short_sleep", status="acknowledged", severity="medium",
                                 triggered_at=T0 + timedelta(hours=1))
     resolved = create_alert(patient, "self_harm", status="resolved", severity="urgent", triggered_at=T0)
 
-    assert ids(client.get(URL, headers=auth)) == [open_.id, acknowledged.id]
-    assert ids(client.get(URL, headers=auth, query_string={"status": "resolved"})) == [resolved.id]
-    assert ids(client.get(URL, headers=auth, query_string={"status": "acknowledged"})) == [acknowledged.id]
-    assert ids(client.get(URL, headers=auth, query_string={"status": "open"})) == [open_.id]
+    assert ids(client.get(URL, headers=clinician_auth)) == [open_.id, acknowledged.id]
+    assert ids(client.get(URL, headers=clinician_auth, query_string={"status": "resolved"})) == [resolved.id]
+    assert ids(client.get(URL, headers=clinician_auth, query_string={"status": "acknowledged"})) == [acknowledged.id]
+    assert ids(client.get(URL, headers=clinician_auth, query_string={"status": "open"})) == [open_.id]
 
 
-def test_the_list_filters_by_severity_and_by_patient(client, make, clinician, patient, auth):
+def test_the_list_filters_by_severity_and_by_patient(client, make, clinician, patient, clinician_auth):
     other = make.patient(clinician)
     urgent = create_alert(patient, "self_harm", severity="urgent")
     high = create_alert(patient, "substance_use")
     others = create_alert(other, "substance_use")
 
-    assert ids(client.get(URL, headers=auth, query_string={"severity": "urgent"})) == [urgent.id]
-    assert sorted(ids(client.get(URL, headers=auth, query_string={"patient_id": patient.id}))) == [
+    assert ids(client.get(URL, headers=clinician_auth, query_string={"severity": "urgent"})) == [urgent.id]
+    assert sorted(ids(client.get(URL, headers=clinician_auth, query_string={"patient_id": patient.id}))) == [
         urgent.id, high.id]
-    assert ids(client.get(URL, headers=auth, query_string={"patient_id": other.id, "severity": "high"})) == [
+    assert ids(client.get(URL, headers=clinician_auth, query_string={"patient_id": other.id, "severity": "high"})) == [
         others.id]
 
 
-def test_filtering_on_a_patient_out_of_reach_answers_404(client, make, auth):
+def test_filtering_on_a_patient_out_of_reach_answers_404(client, make, clinician_auth):
     same_organization = make.patient()
     other_organization = make.patient()
 
     for patient_id in (same_organization.id, other_organization.id, 999_999):
-        problem(client.get(URL, headers=auth, query_string={"patient_id": patient_id}), 404)
+        problem(client.get(URL, headers=clinician_auth, query_string={"patient_id": patient_id}), 404)
 
 
-def test_the_list_is_paginated(client, patient, auth):
+def test_the_list_is_paginated(client, patient, clinician_auth):
     rules = ["substance_use", "short_sleep", "craving_spike", "mood_worsening", "missed_sessions"]
     alerts = [create_alert(patient, rule, triggered_at=T0 + timedelta(minutes=i)) for i, rule in enumerate(rules)]
     newest_first = [a.id for a in reversed(alerts)]
 
-    pages = [client.get(URL, headers=auth, query_string={"page": n, "page_size": 2}) for n in (1, 2, 3, 4)]
+    pages = [client.get(URL, headers=clinician_auth, query_string={"page": n, "page_size": 2}) for n in (1, 2, 3, 4)]
 
     assert [ids(page) for page in pages] == [newest_first[:2], newest_first[2:4], newest_first[4:], []]
     assert {page.json["total"] for page in pages} == {5}
@@ -132,18 +128,18 @@ def test_the_list_is_paginated(client, patient, auth):
     ({"page": "0"}, "page"),
     ({"page_size": "201"}, "page_size"),
 ])
-def test_bad_filters_answer_422_problem_details_naming_the_field(client, auth, query, field):
-    body = problem(client.get(URL, headers=auth, query_string=query), 422)
+def test_bad_filters_answer_422_problem_details_naming_the_field(client, clinician_auth, query, field):
+    body = problem(client.get(URL, headers=clinician_auth, query_string=query), 422)
 
     assert field in body["errors"]
 
 
 # --- acknowledge and resolve ---------------------------------------------------------------------
 
-def test_a_clinician_acknowledges_an_open_alert_with_a_note(client, clock, clinician, patient, auth):
+def test_a_clinician_acknowledges_an_open_alert_with_a_note(client, clock, clinician, patient, clinician_auth):
     alert = create_alert(patient)
 
-    response = client.post(f"{URL}/{alert.id}/acknowledge", headers=auth, json={"note": "  Called, safe  "})
+    response = client.post(f"{URL}/{alert.id}/acknowledge", headers=clinician_auth, json={"note": "  Called, safe  "})
 
     assert response.status_code == 200, response.json
     assert {k: response.json[k] for k in ("status", "acknowledged_at", "acknowledged_by_id",
@@ -155,22 +151,22 @@ def test_a_clinician_acknowledges_an_open_alert_with_a_note(client, clock, clini
         "acknowledged", clinician.id, f"{patient.id}:substance_use")
 
 
-def test_acknowledging_needs_no_body_and_a_blank_note_is_none(client, patient, auth):
+def test_acknowledging_needs_no_body_and_a_blank_note_is_none(client, patient, clinician_auth):
     first, second = create_alert(patient, "substance_use"), create_alert(patient, "short_sleep")
 
-    no_body = client.post(f"{URL}/{first.id}/acknowledge", headers=auth)
-    blank = client.post(f"{URL}/{second.id}/acknowledge", headers=auth, json={"note": "   "})
+    no_body = client.post(f"{URL}/{first.id}/acknowledge", headers=clinician_auth)
+    blank = client.post(f"{URL}/{second.id}/acknowledge", headers=clinician_auth, json={"note": "   "})
 
     assert (no_body.status_code, no_body.json["acknowledge_note"]) == (200, None)
     assert (blank.status_code, blank.json["acknowledge_note"]) == (200, None)
 
 
-def test_open_to_acknowledged_to_resolved_records_who_and_when(client, make, clock, clinician, patient, auth):
+def test_open_to_acknowledged_to_resolved_records_who_and_when(client, make, clock, clinician, patient, clinician_auth):
     colleague = make.clinician(patient.organization)
     make.add_to_care_team(patient, colleague)
     alert = create_alert(patient)
 
-    assert client.post(f"{URL}/{alert.id}/acknowledge", headers=auth).status_code == 200
+    assert client.post(f"{URL}/{alert.id}/acknowledge", headers=clinician_auth).status_code == 200
     clock.advance(hours=3)
     response = client.post(f"{URL}/{alert.id}/resolve", headers=make.headers(colleague),
                            json={"note": "Back on track"})
@@ -193,14 +189,14 @@ def test_an_open_alert_may_be_resolved_directly(client, make, patient):
         200, "resolved", None)
 
 
-def test_resolving_twice_or_acknowledging_anything_but_an_open_alert_answers_409(client, patient, auth):
+def test_resolving_twice_or_acknowledging_anything_but_an_open_alert_answers_409(client, patient, clinician_auth):
     alert = create_alert(patient)
-    assert client.post(f"{URL}/{alert.id}/acknowledge", headers=auth).status_code == 200
+    assert client.post(f"{URL}/{alert.id}/acknowledge", headers=clinician_auth).status_code == 200
 
-    problem(client.post(f"{URL}/{alert.id}/acknowledge", headers=auth), 409)
-    assert client.post(f"{URL}/{alert.id}/resolve", headers=auth).status_code == 200
-    problem(client.post(f"{URL}/{alert.id}/resolve", headers=auth), 409)
-    problem(client.post(f"{URL}/{alert.id}/acknowledge", headers=auth), 409)
+    problem(client.post(f"{URL}/{alert.id}/acknowledge", headers=clinician_auth), 409)
+    assert client.post(f"{URL}/{alert.id}/resolve", headers=clinician_auth).status_code == 200
+    problem(client.post(f"{URL}/{alert.id}/resolve", headers=clinician_auth), 409)
+    problem(client.post(f"{URL}/{alert.id}/acknowledge", headers=clinician_auth), 409)
     assert stored(alert.id).status.value == "resolved"
 
 
@@ -235,31 +231,31 @@ def test_a_patient_may_not_acknowledge_or_resolve_even_their_own_alert(client, m
     ({"status": "resolved"}, "status"),
 ])
 @pytest.mark.parametrize("action", ["acknowledge", "resolve"])
-def test_a_bad_note_answers_422_problem_details(client, patient, auth, action, body, field):
+def test_a_bad_note_answers_422_problem_details(client, patient, clinician_auth, action, body, field):
     alert = create_alert(patient)
 
-    result = problem(client.post(f"{URL}/{alert.id}/{action}", headers=auth, json=body), 422)
+    result = problem(client.post(f"{URL}/{alert.id}/{action}", headers=clinician_auth, json=body), 422)
 
     assert field in result["errors"]
     assert stored(alert.id).status.value == "open"
 
 
-def test_a_note_of_1000_characters_over_several_lines_is_kept(client, patient, auth):
+def test_a_note_of_1000_characters_over_several_lines_is_kept(client, patient, clinician_auth):
     alert = create_alert(patient)
     note = ("Line one\n\tLine two " + "x" * 1000)[:1000]
 
-    response = client.post(f"{URL}/{alert.id}/resolve", headers=auth, json={"note": note})
+    response = client.post(f"{URL}/{alert.id}/resolve", headers=clinician_auth, json={"note": note})
 
     assert (response.status_code, response.json["resolve_note"]) == (200, note)
 
 
-def test_after_resolving_the_same_rule_opens_a_fresh_alert_in_the_inbox(client, clock, patient, auth):
+def test_after_resolving_the_same_rule_opens_a_fresh_alert_in_the_inbox(client, clock, patient, clinician_auth):
     from services.alerts import raise_alert
 
     alert = create_alert(patient)
-    client.post(f"{URL}/{alert.id}/resolve", headers=auth)
+    client.post(f"{URL}/{alert.id}/resolve", headers=clinician_auth)
     raise_alert(patient, "substance_use", "high", "Use reported", {}, date(2026, 11, 23), clock.now)
     db.session.commit()
 
-    (fresh,) = client.get(URL, headers=auth).json["items"]
+    (fresh,) = client.get(URL, headers=clinician_auth).json["items"]
     assert fresh["id"] != alert.id and fresh["status"] == "open"

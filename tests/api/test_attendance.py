@@ -13,22 +13,10 @@ ENROLLED = "2026-10-01T14:00:00+00:00"
 
 
 @pytest.fixture
-def clinician(make):
-    return make.clinician()
-
-
-@pytest.fixture
 def patient(make, clinician, clock):
-    now = clock.now
-    clock.set(ENROLLED)
-    patient = make.patient(clinician)
-    clock.now = now
-    return patient
-
-
-@pytest.fixture
-def auth(make, clinician):
-    return make.headers(clinician)
+    """Conftest's patient, enrolled at ENROLLED instead of the frozen now."""
+    with clock.moved_to(ENROLLED):
+        return make.patient(clinician)
 
 
 def session(**overrides) -> dict:
@@ -48,8 +36,8 @@ def url(patient, tail: str = "") -> str:
 
 # --- recording ---------------------------------------------------------------------
 
-def test_a_clinician_on_the_care_team_records_a_session(client, auth, clinician, patient):
-    response = client.post(url(patient), headers=auth, json=session())
+def test_a_clinician_on_the_care_team_records_a_session(client, clinician_auth, clinician, patient):
+    response = client.post(url(patient), headers=clinician_auth, json=session())
 
     assert response.status_code == 201, response.json
     assert response.json == {
@@ -70,23 +58,23 @@ def test_an_admin_of_the_organization_records_a_session(client, make, patient):
 
 
 @pytest.mark.parametrize("status, hours", [("missed", 0), ("missed", 3), ("excused", 0), ("excused", 1.5)])
-def test_a_missed_or_excused_session_carries_its_scheduled_length_or_0(client, auth, patient, status, hours):
-    response = client.post(url(patient), headers=auth, json=session(status=status, hours=hours, note=None))
+def test_a_missed_or_excused_session_carries_its_scheduled_length_or_0(client, clinician_auth, patient, status, hours):
+    response = client.post(url(patient), headers=clinician_auth, json=session(status=status, hours=hours, note=None))
 
     assert response.status_code == 201, response.json
     assert stored() == [(date(2026, 11, 20), "group", status, hours, None)]
 
 
-def test_a_session_today_is_accepted_and_a_blank_note_is_stored_as_none(client, auth, patient):
-    response = client.post(url(patient), headers=auth, json=session(session_date="2026-11-23", note="   "))
+def test_a_session_today_is_accepted_and_a_blank_note_is_stored_as_none(client, clinician_auth, patient):
+    response = client.post(url(patient), headers=clinician_auth, json=session(session_date="2026-11-23", note="   "))
 
     assert response.status_code == 201
     assert response.json["note"] is None
 
 
 @pytest.mark.parametrize("hours", [0.25, 11.75, 12])
-def test_hours_are_taken_in_quarter_hours_up_to_12(client, auth, patient, hours):
-    assert client.post(url(patient), headers=auth, json=session(hours=hours)).status_code == 201
+def test_hours_are_taken_in_quarter_hours_up_to_12(client, clinician_auth, patient, hours):
+    assert client.post(url(patient), headers=clinician_auth, json=session(hours=hours)).status_code == 201
 
 
 @pytest.mark.parametrize("timezone_name, day, status", [
@@ -95,12 +83,12 @@ def test_hours_are_taken_in_quarter_hours_up_to_12(client, auth, patient, hours)
     ("America/Los_Angeles", "2026-11-24", 422),
     ("America/Los_Angeles", "2026-11-23", 201),
 ])
-def test_the_patients_own_time_zone_decides_what_is_the_future(client, make, clock, auth, clinician,
+def test_the_patients_own_time_zone_decides_what_is_the_future(client, make, clock, clinician_auth, clinician,
                                                                 timezone_name, day, status):
     clock.set("2026-11-23T19:00:00+00:00")
     patient = make.patient(clinician, timezone=timezone_name)
 
-    response = client.post(url(patient), headers=auth, json=session(session_date=day))
+    response = client.post(url(patient), headers=clinician_auth, json=session(session_date=day))
 
     assert response.status_code == status, response.json
     if status == 422:
@@ -114,10 +102,10 @@ def test_the_patients_own_time_zone_decides_what_is_the_future(client, make, clo
     ("2025-11-22", 422, "Is more than 365 days back."),
     ("0001-01-01", 422, "Use a year from 1900 to 9998."),  # once a 500: the rules' date math overflowed
 ])
-def test_a_session_more_than_a_year_back_is_refused(client, make, auth, clinician, day, status, error):
+def test_a_session_more_than_a_year_back_is_refused(client, make, clinician_auth, clinician, day, status, error):
     patient = make.patient(clinician)
 
-    response = client.post(url(patient), headers=auth, json=session(session_date=day, status="missed"))
+    response = client.post(url(patient), headers=clinician_auth, json=session(session_date=day, status="missed"))
 
     assert response.status_code == status, response.json
     if status == 422:
@@ -153,43 +141,44 @@ def test_a_session_more_than_a_year_back_is_refused(client, make, auth, clinicia
     ({"status": "attended", "hours": 0}, "hours"),
     ({"session_date": "2026-11-24"}, "session_date"),
 ])
-def test_a_bad_session_is_refused_field_by_field_and_nothing_is_written(client, auth, patient, overrides, field):
-    response = client.post(url(patient), headers=auth, json=session(**overrides))
+def test_a_bad_session_is_refused_field_by_field_and_nothing_is_written(client, clinician_auth, patient, overrides,
+                                                                        field):
+    response = client.post(url(patient), headers=clinician_auth, json=session(**overrides))
 
     assert list(problem(response, 422)["errors"]) == [field]
     assert stored() == []
 
 
 @pytest.mark.parametrize("missing", ["session_date", "kind", "status", "hours"])
-def test_every_required_field_is_named_when_missing(client, auth, patient, missing):
+def test_every_required_field_is_named_when_missing(client, clinician_auth, patient, missing):
     body = session()
     del body[missing]
 
-    response = client.post(url(patient), headers=auth, json=body)
+    response = client.post(url(patient), headers=clinician_auth, json=body)
 
     assert problem(response, 422)["errors"] == {missing: ["Missing data for required field."]}
     assert stored() == []
 
 
-def test_the_domain_rules_are_reported_together(client, auth, patient):
-    response = client.post(url(patient), headers=auth, json=session(session_date="2026-12-01", hours=0))
+def test_the_domain_rules_are_reported_together(client, clinician_auth, patient):
+    response = client.post(url(patient), headers=clinician_auth, json=session(session_date="2026-12-01", hours=0))
 
     assert set(problem(response, 422)["errors"]) == {"session_date", "hours"}
 
 
-def test_a_note_with_an_unpaired_surrogate_is_refused_not_a_server_error(client, auth, patient):
+def test_a_note_with_an_unpaired_surrogate_is_refused_not_a_server_error(client, clinician_auth, patient):
     body = '{"session_date": "2026-11-20", "kind": "group", "status": "attended", "hours": 3, "note": "x\\udfff"}'
 
-    response = client.post(url(patient), headers={**auth, "Content-Type": "application/json"}, data=body)
+    response = client.post(url(patient), headers={**clinician_auth, "Content-Type": "application/json"}, data=body)
 
     assert list(problem(response, 422)["errors"]) == ["note"]
     assert stored() == []
 
 
-def test_a_note_may_span_lines_up_to_500_characters(client, auth, patient):
+def test_a_note_may_span_lines_up_to_500_characters(client, clinician_auth, patient):
     note = "Left early.\nCalled later.\t" + "x" * 473
 
-    response = client.post(url(patient), headers=auth, json=session(note=note))
+    response = client.post(url(patient), headers=clinician_auth, json=session(note=note))
 
     assert response.status_code == 201, response.json
     assert stored()[0][4] == note
@@ -248,8 +237,8 @@ def sessions(patient, clinician):
     ("from=2026-11-10", ["2026-11-16", "2026-11-12"]),
     ("to=2026-11-04", ["2026-11-02"]),
 ])
-def test_the_care_team_lists_sessions_newest_first_a_page_at_a_time(client, auth, sessions, query, days):
-    response = client.get(url(sessions, f"?{query}"), headers=auth)
+def test_the_care_team_lists_sessions_newest_first_a_page_at_a_time(client, clinician_auth, sessions, query, days):
+    response = client.get(url(sessions, f"?{query}"), headers=clinician_auth)
 
     assert response.status_code == 200, response.json
     assert [r["session_date"] for r in response.json["items"]] == days
@@ -261,8 +250,8 @@ def test_the_care_team_lists_sessions_newest_first_a_page_at_a_time(client, auth
     ("from=2026-11-20&to=2026-11-10", "from"), ("from=yesterday", "from"), ("to=2026-02-30", "to"),
     ("page=0", "page"), ("page_size=201", "page_size"), ("page=x", "page"),
 ])
-def test_a_bad_list_query_is_refused(client, auth, sessions, query, field):
-    assert list(problem(client.get(url(sessions, f"?{query}"), headers=auth), 422)["errors"]) == [field]
+def test_a_bad_list_query_is_refused(client, clinician_auth, sessions, query, field):
+    assert list(problem(client.get(url(sessions, f"?{query}"), headers=clinician_auth), 422)["errors"]) == [field]
 
 
 # --- the weekly summary --------------------------------------------------------------
@@ -280,8 +269,8 @@ def weeks_of_sessions(patient, clinician):
     return patient
 
 
-def test_the_summary_gives_each_weeks_rate_and_hours_against_the_plan(client, auth, weeks_of_sessions):
-    response = client.get(url(weeks_of_sessions, "/summary?weeks=3"), headers=auth)
+def test_the_summary_gives_each_weeks_rate_and_hours_against_the_plan(client, clinician_auth, weeks_of_sessions):
+    response = client.get(url(weeks_of_sessions, "/summary?weeks=3"), headers=clinician_auth)
 
     assert response.status_code == 200, response.json
     body = response.json
@@ -300,54 +289,56 @@ def test_the_summary_gives_each_weeks_rate_and_hours_against_the_plan(client, au
     assert body["level_of_care"] == "iop" and body["patient_id"] == weeks_of_sessions.id
 
 
-def test_the_summary_covers_8_weeks_by_default_and_empty_weeks_have_no_rate(client, auth, weeks_of_sessions):
-    weeks = client.get(url(weeks_of_sessions, "/summary"), headers=auth).json["weeks"]
+def test_the_summary_covers_8_weeks_by_default_and_empty_weeks_have_no_rate(client, clinician_auth, weeks_of_sessions):
+    weeks = client.get(url(weeks_of_sessions, "/summary"), headers=clinician_auth).json["weeks"]
 
     assert len(weeks) == 8 and weeks[0]["week_start"] == "2026-10-05"
     assert (weeks[0]["attendance_rate"], weeks[0]["hours_attended"], weeks[0]["plan_status"]) == (None, 0.0, "below")
 
 
-def test_weeks_before_the_patient_was_enrolled_are_not_judged_against_the_plan(client, make, clock, clinician, auth):
+def test_weeks_before_the_patient_was_enrolled_are_not_judged_against_the_plan(client, make, clock, clinician,
+                                                                              clinician_auth):
     clock.set("2026-11-12T15:00:00+00:00")  # enrolled on a Thursday
     patient = make.patient(clinician)
     create_session(patient, date(2026, 11, 13), clinician, hours=3)
     clock.set("2026-11-23T17:00:00+00:00")
 
-    weeks = client.get(url(patient, "/summary?weeks=3"), headers=auth).json["weeks"]
+    weeks = client.get(url(patient, "/summary?weeks=3"), headers=clinician_auth).json["weeks"]
 
     assert [(w["week_start"], w["hours_attended"], w["plan_status"]) for w in weeks] == [
         ("2026-11-09", 3.0, None), ("2026-11-16", 0.0, "below"), ("2026-11-23", 0.0, None)]
 
 
-def test_each_week_is_judged_against_the_level_of_care_it_began_with(client, make, auth, patient, clinician):
+def test_each_week_is_judged_against_the_level_of_care_it_began_with(client, make, clinician_auth, patient, clinician):
     create_session(patient, date(2026, 11, 10), clinician, hours=12)
     create_session(patient, date(2026, 11, 12), clinician, hours=10)  # 22 h: above IOP, within PHP
     create_session(patient, date(2026, 11, 17), clinician, hours=12)
     create_session(patient, date(2026, 11, 19), clinician, hours=10)
-    stepped_up = client.post(f"/api/v1/patients/{patient.id}/level-of-care", headers=auth,
+    stepped_up = client.post(f"/api/v1/patients/{patient.id}/level-of-care", headers=clinician_auth,
                              json={"level_of_care": "php", "effective_date": "2026-11-16"})
     assert stepped_up.status_code == 201, stepped_up.json
 
-    weeks = client.get(url(patient, "/summary?weeks=3"), headers=auth).json["weeks"]
+    weeks = client.get(url(patient, "/summary?weeks=3"), headers=clinician_auth).json["weeks"]
 
     assert [(w["level_of_care"], w["planned_hours_min"], w["hours_attended"], w["plan_status"]) for w in weeks] == [
         ("iop", 9.0, 22.0, "above"), ("php", 20.0, 22.0, "within"), ("php", 20.0, 0.0, None)]
 
 
-def test_a_step_down_effective_midweek_applies_from_the_next_week(client, make, auth, patient, clinician):
+def test_a_step_down_effective_midweek_applies_from_the_next_week(client, make, clinician_auth, patient, clinician):
     db.session.add(LevelOfCareChange(patient_id=patient.id, level_of_care=LevelOfCare.outpatient,
                                      effective_date=date(2026, 11, 18), changed_by_id=clinician.id,
                                      changed_at=datetime(2026, 11, 18, tzinfo=timezone.utc)))
     db.session.commit()
 
-    weeks = client.get(url(patient, "/summary?weeks=2"), headers=auth).json["weeks"]
+    weeks = client.get(url(patient, "/summary?weeks=2"), headers=clinician_auth).json["weeks"]
 
     assert [w["level_of_care"] for w in weeks] == ["iop", "outpatient"]
 
 
 @pytest.mark.parametrize("query", ["weeks=0", "weeks=53", "weeks=two", "weeks=2.0", "weeks="])
-def test_a_bad_number_of_weeks_is_refused(client, auth, patient, query):
-    assert list(problem(client.get(url(patient, f"/summary?{query}"), headers=auth), 422)["errors"]) == ["weeks"]
+def test_a_bad_number_of_weeks_is_refused(client, clinician_auth, patient, query):
+    summary = client.get(url(patient, f"/summary?{query}"), headers=clinician_auth)
+    assert list(problem(summary, 422)["errors"]) == ["weeks"]
 
 
 # --- weeks start on Monday in the patient's own time zone -------------------------------
@@ -357,14 +348,14 @@ def test_a_bad_number_of_weeks_is_refused(client, auth, patient, query):
     ("America/New_York", "2026-11-16", 2.0),
     ("Asia/Kolkata", "2026-11-23", 0.0),
 ])
-def test_the_patients_time_zone_decides_which_week_is_current(client, make, clock, clinician, auth,
+def test_the_patients_time_zone_decides_which_week_is_current(client, make, clock, clinician, clinician_auth,
                                                                timezone_name, current_week, current_hours):
     clock.set("2026-11-01T12:00:00+00:00")
     patient = make.patient(clinician, timezone=timezone_name)
     create_session(patient, date(2026, 11, 22), clinician, hours=2)  # the Sunday
     clock.set("2026-11-23T04:30:00+00:00")
 
-    weeks = client.get(url(patient, "/summary?weeks=2"), headers=auth).json["weeks"]
+    weeks = client.get(url(patient, "/summary?weeks=2"), headers=clinician_auth).json["weeks"]
 
     assert (weeks[-1]["week_start"], weeks[-1]["in_progress"], weeks[-1]["hours_attended"]) == (
         current_week, True, current_hours)
@@ -376,15 +367,15 @@ def test_the_patients_time_zone_decides_which_week_is_current(client, make, cloc
 
 # --- the patient's own view ------------------------------------------------------------
 
-def test_a_patient_sees_their_own_summary_as_the_care_team_does(client, make, auth, weeks_of_sessions):
+def test_a_patient_sees_their_own_summary_as_the_care_team_does(client, make, clinician_auth, weeks_of_sessions):
     own = client.get("/api/v1/me/attendance?weeks=3", headers=make.headers(weeks_of_sessions))
 
     assert own.status_code == 200, own.json
-    assert own.json == client.get(url(weeks_of_sessions, "/summary?weeks=3"), headers=auth).json
+    assert own.json == client.get(url(weeks_of_sessions, "/summary?weeks=3"), headers=clinician_auth).json
 
 
-def test_staff_have_no_attendance_of_their_own(client, auth):
-    problem(client.get("/api/v1/me/attendance", headers=auth), 403)
+def test_staff_have_no_attendance_of_their_own(client, clinician_auth):
+    problem(client.get("/api/v1/me/attendance", headers=clinician_auth), 403)
 
 
 @pytest.mark.parametrize("query", ["weeks=0", "weeks=x"])
@@ -423,9 +414,9 @@ def test_an_admin_of_the_organization_reads_a_patients_attendance(client, make, 
 
 
 @pytest.mark.parametrize("tail", ["", "/summary"])
-def test_a_patient_id_beyond_any_stored_one_is_simply_not_found(client, auth, tail):
-    problem(client.get(f"/api/v1/patients/99999999999999999999/attendance{tail}", headers=auth), 404)
-    problem(client.post("/api/v1/patients/2147483648/attendance", headers=auth, json=session()), 404)
+def test_a_patient_id_beyond_any_stored_one_is_simply_not_found(client, clinician_auth, tail):
+    problem(client.get(f"/api/v1/patients/99999999999999999999/attendance{tail}", headers=clinician_auth), 404)
+    problem(client.post("/api/v1/patients/2147483648/attendance", headers=clinician_auth, json=session()), 404)
 
 
 @pytest.mark.parametrize("method, path", [
@@ -436,11 +427,11 @@ def test_every_attendance_route_needs_a_login(client, method, path):
     problem(getattr(client, method)(path, json=session()), 401)
 
 
-def test_two_missed_sessions_in_a_row_raise_one_missed_sessions_alert(client, auth, patient):
+def test_two_missed_sessions_in_a_row_raise_one_missed_sessions_alert(client, clinician_auth, patient):
     from models import Alert, db
 
     for day in ("2026-11-18", "2026-11-20"):
-        answer = client.post(url(patient), headers=auth, json=session(session_date=day, status="missed"))
+        answer = client.post(url(patient), headers=clinician_auth, json=session(session_date=day, status="missed"))
         assert answer.status_code == 201, answer.json
 
     alerts = db.session.scalars(db.select(Alert).where(Alert.patient_id == patient.id)).all()

@@ -46,11 +46,6 @@ def clinician(make, clinic):
 
 
 @pytest.fixture
-def patient(make, clinician):
-    return make.patient(clinician)
-
-
-@pytest.fixture
 def admin(make, clinic):
     return make.admin(clinic)
 

@@ -30,6 +30,7 @@ def me(client, tokens):
 
 @pytest.fixture
 def clinician(make):
+    # Named: tests read the name in /me and look for it where it must not be.
     return make.clinician(name="Dr Rivera")
 
 

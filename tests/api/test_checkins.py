@@ -16,16 +16,6 @@ def put(client, headers, day, body, if_match=None):
     return client.put(f"/api/v1/me/checkins/{day}", headers={**headers, **extra}, json=body)
 
 
-@pytest.fixture
-def patient(make):
-    return make.patient()
-
-
-@pytest.fixture
-def auth(make, patient):
-    return make.headers(patient)
-
-
 def revisions() -> list[tuple[int, dict]]:
     return [(r.version, r.content) for r in db.session.scalars(
         select(CheckinRevision).order_by(CheckinRevision.version))]

@@ -13,11 +13,6 @@ TYPE = "https://waypoint.example/problems/"
 
 
 @pytest.fixture
-def patient(make):
-    return make.patient()
-
-
-@pytest.fixture
 def tokens(client, patient):
     response = client.post("/api/v1/auth/login", json={"email": patient.email, "password": PASSWORD})
     assert response.status_code == 200, response.json

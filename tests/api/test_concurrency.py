@@ -67,11 +67,6 @@ def versions() -> list[int]:
     return list(db.session.scalars(select(CheckinRevision.version).order_by(CheckinRevision.version)))
 
 
-@pytest.fixture
-def auth(make):
-    return make.headers(make.patient())
-
-
 def test_twenty_identical_first_writes_leave_one_check_in_and_one_revision(server, auth, count):
     responses = all_at_once(server, [lambda c: c.put(DAY, headers=auth, json=checkin_body())] * WRITERS)
 

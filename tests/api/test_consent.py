@@ -12,16 +12,6 @@ GRANT = {"scope": "outside_provider", "recipient_name": "Dr. Ana Rivera, Eastsid
          "recipient_kind": "physician", "purpose": "Coordinate medication for opioid use disorder"}
 
 
-@pytest.fixture
-def patient(make):
-    return make.patient(name="Jordan Quill")
-
-
-@pytest.fixture
-def auth(make, patient):
-    return make.headers(patient)
-
-
 def consents_stored() -> list[tuple]:
     return [(c.patient_id, c.scope.value, c.recipient_name, c.revoked_at) for c in db.session.scalars(
         select(Consent).order_by(Consent.id).execution_options(populate_existing=True))]

@@ -8,11 +8,6 @@ from models import Checkin, Organization, db
 from tests.factories import PASSWORD, checkin_body, problem
 
 
-@pytest.fixture
-def patient_auth(make):
-    return make.headers(make.patient())
-
-
 def assert_no_html(response) -> None:
     text = response.get_data(as_text=True)
     assert "<html" not in text.lower() and "<!doctype" not in text.lower()
@@ -50,19 +45,19 @@ def test_a_wrong_method_is_a_405_problem_with_allow(client, method, path, allowe
     ("PUT", "/api/v1/me/checkins/2026-11-23"), ("POST", "/api/v1/me/checkins/sync"),
     ("POST", "/api/v1/auth/login"),
 ])
-def test_a_body_over_the_limit_is_a_413_problem(client, app, patient_auth, count, method, path):
+def test_a_body_over_the_limit_is_a_413_problem(client, app, auth, count, method, path):
     oversized = checkin_body(note="x" * app.config["MAX_CONTENT_LENGTH"])
 
-    response = client.open(path, method=method, headers=patient_auth, json=oversized)
+    response = client.open(path, method=method, headers=auth, json=oversized)
 
     problem(response, 413)
     assert_no_html(response)
     assert count(Checkin) == 0
 
 
-def test_a_body_just_under_the_limit_is_read(client, app, patient_auth):
+def test_a_body_just_under_the_limit_is_read(client, app, auth):
     padding = app.config["MAX_CONTENT_LENGTH"] - 200
-    response = client.put("/api/v1/me/checkins/2026-11-23", headers=patient_auth,
+    response = client.put("/api/v1/me/checkins/2026-11-23", headers=auth,
                           json=checkin_body(note="x" * padding))
 
     assert "note" in problem(response, 422)["errors"]  # read, and refused for what it says
@@ -73,8 +68,8 @@ def test_a_body_just_under_the_limit_is_read(client, app, patient_auth):
     ("", "application/json", 422), ("craving=3", "application/x-www-form-urlencoded", 415),
     ("craving: 3", "text/plain", 415),
 ])
-def test_a_body_that_is_not_json_is_a_problem(client, patient_auth, count, data, content_type, status):
-    response = client.put("/api/v1/me/checkins/2026-11-23", headers=patient_auth,
+def test_a_body_that_is_not_json_is_a_problem(client, auth, count, data, content_type, status):
+    response = client.put("/api/v1/me/checkins/2026-11-23", headers=auth,
                           data=data, content_type=content_type)
 
     body = problem(response, status)
@@ -83,8 +78,8 @@ def test_a_body_that_is_not_json_is_a_problem(client, patient_auth, count, data,
     assert count(Checkin) == 0
 
 
-def test_validation_errors_are_a_422_problem_with_per_field_errors(client, patient_auth):
-    response = client.put("/api/v1/me/checkins/2026-11-23", headers=patient_auth, json={"craving": 99})
+def test_validation_errors_are_a_422_problem_with_per_field_errors(client, auth):
+    response = client.put("/api/v1/me/checkins/2026-11-23", headers=auth, json={"craving": 99})
 
     body = problem(response, 422)
     assert body["type"] == "https://waypoint.example/problems/validation-error"
@@ -99,10 +94,10 @@ def test_a_missing_token_is_a_401_problem(client):
     assert_no_html(response)
 
 
-def test_a_domain_refusal_is_a_problem_with_its_own_type(client, make, patient_auth):
-    client.put("/api/v1/me/checkins/2026-11-23", headers=patient_auth, json=checkin_body())
+def test_a_domain_refusal_is_a_problem_with_its_own_type(client, make, auth):
+    client.put("/api/v1/me/checkins/2026-11-23", headers=auth, json=checkin_body())
 
-    response = client.put("/api/v1/me/checkins/2026-11-23", headers=patient_auth, json=checkin_body(mood=1))
+    response = client.put("/api/v1/me/checkins/2026-11-23", headers=auth, json=checkin_body(mood=1))
 
     assert problem(response, 428)["type"] == "https://waypoint.example/problems/version-required"
 
@@ -155,13 +150,13 @@ def staff(make):
     "login email", "login password", "registration email", "invite code", "level-of-care note",
     "program name", "coping skill label",
 ])
-def test_a_nul_character_in_any_text_is_refused_not_a_server_error(client, make, patient_auth, staff, case):
+def test_a_nul_character_in_any_text_is_refused_not_a_server_error(client, make, auth, staff, case):
     patient_path = f"/api/v1/patients/{staff['patient_id']}"
     method, path, headers, body, field = {
-        "check-in note": ("PUT", "/api/v1/me/checkins/2026-11-23", patient_auth, checkin_body(note=NUL), "note"),
-        "custom coping skill": ("PUT", "/api/v1/me/checkins/2026-11-23", patient_auth,
+        "check-in note": ("PUT", "/api/v1/me/checkins/2026-11-23", auth, checkin_body(note=NUL), "note"),
+        "custom coping skill": ("PUT", "/api/v1/me/checkins/2026-11-23", auth,
                                 checkin_body(custom_coping_skills=[NUL]), "custom_coping_skills"),
-        "sync note": ("POST", "/api/v1/me/checkins/sync", patient_auth,
+        "sync note": ("POST", "/api/v1/me/checkins/sync", auth,
                       {"checkins": [{"date": "2026-11-23", **checkin_body(note=NUL)}]}, None),
         "enrolment name": ("POST", "/api/v1/patients", staff["clinician"], {
             "email": "x@example.org", "display_name": NUL, "timezone": "UTC", "level_of_care": "iop"},

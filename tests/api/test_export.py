@@ -7,18 +7,13 @@ import pytest
 from sqlalchemy import select
 
 from models import Disclosure, Role, db
-from services.export import REDISCLOSURE_NOTICE
+from services.redisclosure import REDISCLOSURE_NOTICE
 from tests.factories import (
     assessment_response, create_consent, create_goal, create_session, problem, questionnaire_answers,
 )
 from tests.services.test_fhir_export import assert_valid_r4
 
 SUBMITTED = datetime(2026, 11, 20, 15, 30, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def clinician(make):
-    return make.clinician()
 
 
 @pytest.fixture
@@ -37,11 +32,6 @@ def patient(make, clinician):
                 done_at=datetime(2026, 11, 19, 1, 0, tzinfo=timezone.utc))
     create_session(patient, date(2026, 11, 18), clinician, note="quiet in group; ask about home")
     return patient
-
-
-@pytest.fixture
-def auth(make, patient):
-    return make.headers(patient)
 
 
 def disclosures_stored() -> list[tuple]:

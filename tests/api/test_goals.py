@@ -12,16 +12,6 @@ THIS_WEEK = date(2026, 11, 23)
 LAST_WEEK = date(2026, 11, 16)
 
 
-@pytest.fixture
-def patient(make):
-    return make.patient()
-
-
-@pytest.fixture
-def auth(make, patient):
-    return make.headers(patient)
-
-
 def goals_stored() -> list[tuple[date, str, bool]]:
     return [(g.week_start, g.text, g.done_at is not None) for g in db.session.scalars(
         select(WeeklyGoal).order_by(WeeklyGoal.id).execution_options(populate_existing=True))]

@@ -32,17 +32,6 @@ def fresh(user: User) -> User:
                               .execution_options(populate_existing=True)).one()
 
 
-@pytest.fixture
-def clinician(make):
-    return make.clinician()
-
-
-@pytest.fixture
-def no_throttle(app):
-    """Lift the throttle so a test can reach the lockout."""
-    app.config.update(LOGIN_LIMITS_PER_ACCOUNT="1000/minute", LOGIN_LIMITS_PER_ADDRESS="1000/minute")
-
-
 # --- throttling ------------------------------------------------------------
 
 def test_the_default_limits_are_per_account_and_per_address():

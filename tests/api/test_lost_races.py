@@ -22,16 +22,6 @@ def deadlock() -> OperationalError:
     return OperationalError("UPDATE caseload_rows ...", {}, psycopg.errors.DeadlockDetected("deadlock detected"))
 
 
-@pytest.fixture
-def patient(make):
-    return make.patient()
-
-
-@pytest.fixture
-def auth(make, patient):
-    return make.headers(patient)
-
-
 def losing_record_checkin(monkeypatch, losses: int) -> list:
     """Make the PUT's write do all its work, then lose a deadlock, the first `losses` times; return the calls."""
     calls = []

@@ -11,16 +11,6 @@ from tests.factories import checkin_body, problem
 SYNC = "/api/v1/me/checkins/sync"
 
 
-@pytest.fixture
-def patient(make):
-    return make.patient()
-
-
-@pytest.fixture
-def auth(make, patient):
-    return make.headers(patient)
-
-
 def entry(day: str, **fields) -> dict:
     return {"date": day, **checkin_body(**fields)}
 

@@ -47,18 +47,9 @@ def expected_trends(days: dict, today: date, window: int, late=LATE_DAYS, recove
 
 
 @pytest.fixture
-def clinician(make):
-    return make.clinician()
-
-
-@pytest.fixture
 def patient(make, clinician, clock):
-    now = clock.now
-    clock.set("2026-10-01T15:00:00+00:00")
-    try:
+    with clock.moved_to("2026-10-01T15:00:00+00:00"):
         patient = make.patient(clinician, name="Rosa", recovery_start_date=RECOVERY_START)
-    finally:
-        clock.now = now
     create_checkins(patient, history())
     db.session.execute(update(Checkin).where(Checkin.day.in_(LATE_DAYS)).values(late=True))
     db.session.commit()

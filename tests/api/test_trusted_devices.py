@@ -19,21 +19,11 @@ def login(client, email, password=PASSWORD, device_token=None, address="127.0.0.
 
 
 @pytest.fixture
-def patient(make):
-    return make.patient()
-
-
-@pytest.fixture
 def phone(client, patient):
     """The device token the patient's own phone kept from an earlier sign-in."""
     response = login(client, patient.email)
     assert response.status_code == 200, response.json
     return response.json["device_token"]
-
-
-@pytest.fixture
-def no_throttle(app):
-    app.config.update(LOGIN_LIMITS_PER_ACCOUNT="1000/minute", LOGIN_LIMITS_PER_ADDRESS="1000/minute")
 
 
 def pause_by_guessing(client, email, token=None):

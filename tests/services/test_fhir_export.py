@@ -41,6 +41,7 @@ REQUIRED_CODES = {
 
 @pytest.fixture
 def patient(make):
+    # Named: a test reads the name in the export.
     return make.patient(name="Jordan Quill")
 
 
