@@ -13,12 +13,11 @@ answer is settled before it commits may commit its event with its work
 (commit_with_audit), one transaction instead of two; should that commit
 fail, the failure is recorded the usual way.
 """
-import ipaddress
 import logging
 import re
 from dataclasses import dataclass
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 from flask_jwt_extended import decode_token, get_jwt
 from werkzeug.routing import Rule
 
@@ -26,6 +25,7 @@ from models import db, utcnow
 from services.audit import AuditEntry, append_audit_event, stage_audit_event
 
 from .logs import trace_without_messages
+from .requests import client_address
 
 log = logging.getLogger("waypoint.audit")
 
@@ -352,24 +352,6 @@ def _patient_of(item, is_patient_record: bool) -> int | None:
     else:
         candidate = item.get("patient", {}).get("id") if isinstance(item.get("patient"), dict) else None
     return candidate if isinstance(candidate, int) and not isinstance(candidate, bool) else None
-
-
-def client_address() -> str | None:
-    """Return the caller's address; X-Forwarded-For counts only behind configured proxies.
-
-    TRUSTED_PROXY_HOPS=n trusts the n proxies nearest the app, taking the
-    address the farthest of them saw. Under werkzeug's ProxyFix the address
-    is already the client's.
-    """
-    hops = current_app.config.get("TRUSTED_PROXY_HOPS", 0)
-    if hops and "werkzeug.proxy_fix.orig" not in request.environ:
-        forwarded = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
-        if len(forwarded) >= hops:
-            try:
-                return str(ipaddress.ip_address(forwarded[-hops]))
-            except ValueError:
-                pass
-    return request.remote_addr
 
 
 # --- logs without patient data ------------------------------------------------

@@ -103,11 +103,6 @@ def _verification_failed(_header, _payload):
     return _unauthorized("The token was refused.")
 
 
-def client_address() -> str | None:
-    """Return the caller's address as the server saw it."""
-    return request.remote_addr
-
-
 def lockout_policy() -> LockoutPolicy:
     """Return the configured lockout: failures in a row, and for how long."""
     return LockoutPolicy(current_app.config["LOGIN_MAX_FAILURES"], current_app.config["LOGIN_LOCKOUT"])

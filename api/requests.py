@@ -1,4 +1,5 @@
 """Small HTTP helpers shared by the resources: JSON bodies, path days, versions, pages."""
+import ipaddress
 import json
 import re
 from datetime import date
@@ -162,6 +163,24 @@ def configure_requests(app: Flask) -> None:
 
 
 # --- path and header values -----------------------------------------------------------
+
+def client_address() -> str | None:
+    """Return the caller's address; X-Forwarded-For counts only behind configured proxies.
+
+    TRUSTED_PROXY_HOPS=n trusts the n proxies nearest the app, taking the
+    address the farthest of them saw. Under werkzeug's ProxyFix the address
+    is already the client's.
+    """
+    hops = current_app.config.get("TRUSTED_PROXY_HOPS", 0)
+    if hops and "werkzeug.proxy_fix.orig" not in request.environ:
+        forwarded = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
+        if len(forwarded) >= hops:
+            try:
+                return str(ipaddress.ip_address(forwarded[-hops]))
+            except ValueError:
+                pass
+    return request.remote_addr
+
 
 class RecordIdConverter(IntegerConverter):
     """A record id in a URL: a whole number that fits the database's integer.

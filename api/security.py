@@ -11,8 +11,8 @@ from flask_limiter import Limiter
 from models import utcnow
 from services.lockout import device_in_token
 
-from .audit import client_address
 from .errors import RETRY_AFTER
+from .requests import client_address
 
 TOO_MANY = "Too many attempts; wait a while before trying again."
 
