@@ -1,15 +1,16 @@
 """The care team's alert inbox: list, acknowledge, resolve."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
 from schemas import examples
 from schemas.alert import AlertNoteSchema, AlertQuerySchema, AlertSchema
 from schemas.common import paged
-from services.alerts import acknowledge_alert, list_alerts, resolve_alert
+from services.alert_inbox import acknowledge_alert, list_alerts, resolve_alert
 
-from ..auth import bearer, commit
+from ..auth import commit
+from ..authenticated import authenticated
 from ..requests import page_of
 
 blp = Blueprint("alerts", __name__, url_prefix="/api/v1", description="Alerts for the care team")
@@ -18,8 +19,8 @@ AlertPageSchema = paged(AlertSchema, "AlertPage")
 
 @blp.route("/alerts")
 class Alerts(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_alerts", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_alerts")
     @blp.arguments(AlertQuerySchema, location="query")
     @blp.response(200, AlertPageSchema)
     def get(self, query):
@@ -32,8 +33,8 @@ class Alerts(MethodView):
 
 @blp.route("/alerts/<int(max=2147483647):alert_id>/acknowledge")
 class AlertAcknowledge(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="acknowledge_alert", security=bearer)
+    @authenticated
+    @blp.doc(operationId="acknowledge_alert")
     @blp.arguments(AlertNoteSchema, required=False, example=examples.ALERT_NOTE)
     @blp.response(200, AlertSchema)
     @blp.alt_response(409, response="CONFLICT")
@@ -46,8 +47,8 @@ class AlertAcknowledge(MethodView):
 
 @blp.route("/alerts/<int(max=2147483647):alert_id>/resolve")
 class AlertResolve(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="resolve_alert", security=bearer)
+    @authenticated
+    @blp.doc(operationId="resolve_alert")
     @blp.arguments(AlertNoteSchema, required=False, example=examples.ALERT_NOTE)
     @blp.response(200, AlertSchema)
     @blp.alt_response(409, response="CONFLICT")

@@ -1,6 +1,6 @@
 """Questionnaires: the instruments, schedules the care team sets, answers and scores."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
@@ -9,12 +9,12 @@ from schemas.assessment import (
     AssessmentSubmissionSchema, DueAssessmentsSchema, InstrumentSchema, SubmittedAssessmentSchema,
 )
 from schemas.common import input_of, paged
-from services.assessments import (
-    assign_assessment, due_assessments, end_assignment, list_assignments, list_instruments,
-    list_own_responses, list_responses, submit_assessment,
-)
+from services.assessment_history import list_responses
+from services.assessment_schedule import assign_assessment, end_assignment, list_assignments
+from services.assessments import due_assessments, list_instruments, list_own_responses, submit_assessment
 
-from ..auth import bearer, commit
+from ..auth import commit
+from ..authenticated import authenticated
 from ..requests import page_of
 
 blp = Blueprint("assessments", __name__, url_prefix="/api/v1", description="Questionnaires")
@@ -24,8 +24,8 @@ AssessmentPageSchema = paged(AssessmentResultSchema, "AssessmentPage")
 
 @blp.route("/instruments")
 class Instruments(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_instruments", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_instruments")
     @blp.response(200, InstrumentSchema(many=True))
     def get(self):
         """List the questionnaires with their items, answer options and bands, exactly as scored."""
@@ -34,15 +34,15 @@ class Instruments(MethodView):
 
 @blp.route("/patients/<int:patient_id>/assessment-assignments")
 class PatientAssignments(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_assessment_assignments", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_assessment_assignments")
     @blp.response(200, AssessmentAssignmentSchema(many=True))
     def get(self, patient_id):
         """List a patient's questionnaire schedules, active first (care team and admins)."""
         return list_assignments(current_user, patient_id)
 
-    @jwt_required()
-    @blp.doc(operationId="create_assessment_assignment", security=bearer)
+    @authenticated
+    @blp.doc(operationId="create_assessment_assignment")
     @blp.arguments(AssessmentAssignmentInputSchema)
     @blp.response(201, AssessmentAssignmentSchema)
     @blp.alt_response(409, response="CONFLICT")
@@ -55,8 +55,8 @@ class PatientAssignments(MethodView):
 
 @blp.route("/patients/<int:patient_id>/assessment-assignments/<int:assignment_id>/end")
 class PatientAssignmentEnd(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="end_assessment_assignment", security=bearer)
+    @authenticated
+    @blp.doc(operationId="end_assessment_assignment")
     @blp.response(200, AssessmentAssignmentSchema)
     def post(self, patient_id, assignment_id):
         """Stop a schedule (its responses stay); ending it again changes nothing."""
@@ -67,8 +67,8 @@ class PatientAssignmentEnd(MethodView):
 
 @blp.route("/patients/<int:patient_id>/assessments")
 class PatientAssessments(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_patient_assessments", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_patient_assessments")
     @blp.arguments(AssessmentHistoryQuerySchema, location="query")
     @blp.response(200, AssessmentPageSchema)
     def get(self, query, patient_id):
@@ -80,8 +80,8 @@ class PatientAssessments(MethodView):
 
 @blp.route("/me/assessments/due")
 class MyDueAssessments(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_my_due_assessments", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_my_due_assessments")
     @blp.response(200, DueAssessmentsSchema)
     def get(self):
         """Return the questionnaires open today and not yet answered, and what comes next."""
@@ -90,8 +90,8 @@ class MyDueAssessments(MethodView):
 
 @blp.route("/me/assessments")
 class MyAssessments(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_my_assessments", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_my_assessments")
     @blp.arguments(AssessmentHistoryQuerySchema, location="query")
     @blp.response(200, AssessmentPageSchema)
     def get(self, query):
@@ -100,8 +100,8 @@ class MyAssessments(MethodView):
                                               query["page"], query["page_size"])
         return page_of(responses, total, query)
 
-    @jwt_required()
-    @blp.doc(operationId="submit_my_assessment", security=bearer)
+    @authenticated
+    @blp.doc(operationId="submit_my_assessment")
     @blp.arguments(AssessmentSubmissionSchema)
     @blp.response(201, SubmittedAssessmentSchema)
     @blp.alt_response(409, response="CONFLICT")

@@ -1,6 +1,6 @@
 """Treatment sessions recorded by the care team, and attendance against the plan."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
@@ -11,7 +11,8 @@ from schemas.attendance import (
 from schemas.common import paged
 from services.attendance import attendance_summary, list_attendance, record_attendance
 
-from ..auth import bearer, commit
+from ..auth import commit
+from ..authenticated import authenticated
 from ..requests import current_patient, page_of
 
 blp = Blueprint("attendance", __name__, url_prefix="/api/v1", description="Session attendance")
@@ -22,8 +23,8 @@ AttendancePageSchema = paged(AttendanceRecordSchema, "AttendancePage")
 # answer them 404 like any other id that does not exist.
 @blp.route("/patients/<int:patient_id>/attendance")
 class PatientAttendance(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_patient_attendance", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_patient_attendance")
     @blp.arguments(AttendanceRangeQuerySchema, location="query")
     @blp.response(200, AttendancePageSchema)
     def get(self, query, patient_id):
@@ -32,8 +33,8 @@ class PatientAttendance(MethodView):
                                          query.get("date_to"), query["page"], query["page_size"])
         return page_of(records, total, query)
 
-    @jwt_required()
-    @blp.doc(operationId="record_patient_attendance", security=bearer)
+    @authenticated
+    @blp.doc(operationId="record_patient_attendance")
     @blp.arguments(AttendanceEntrySchema)
     @blp.response(201, AttendanceRecordSchema)
     def post(self, entry, patient_id):
@@ -45,8 +46,8 @@ class PatientAttendance(MethodView):
 
 @blp.route("/patients/<int:patient_id>/attendance/summary")
 class PatientAttendanceSummary(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_patient_attendance_summary", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_patient_attendance_summary")
     @blp.arguments(AttendanceSummaryQuerySchema, location="query")
     @blp.response(200, AttendanceSummarySchema)
     def get(self, query, patient_id):
@@ -56,8 +57,8 @@ class PatientAttendanceSummary(MethodView):
 
 @blp.route("/me/attendance")
 class MyAttendance(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_my_attendance_summary", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_my_attendance_summary")
     @blp.arguments(AttendanceSummaryQuerySchema, location="query")
     @blp.response(200, AttendanceSummarySchema)
     def get(self, query):

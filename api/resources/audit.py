@@ -1,13 +1,13 @@
 """The audit log: who touched which patient's records, when, from where (admins)."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from schemas.audit import AuditEventSchema, AuditQuerySchema
 from schemas.common import paged
 from services.audit import list_audit_events
 
-from ..auth import bearer
+from ..authenticated import authenticated
 from ..requests import page_of
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="The audit log")
@@ -16,8 +16,8 @@ AuditEventPageSchema = paged(AuditEventSchema, "AuditEventPage")
 
 @blp.route("/audit-log")
 class AuditLog(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_audit_events", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_audit_events")
     @blp.arguments(AuditQuerySchema, location="query")
     @blp.response(200, AuditEventPageSchema)
     @blp.alt_response(403, response="FORBIDDEN")

@@ -2,7 +2,7 @@
 and an admin disabling or re-enabling an account."""
 from flask import current_app, request
 from flask.views import MethodView
-from flask_jwt_extended import current_user, get_jwt, jwt_required
+from flask_jwt_extended import current_user, get_jwt
 from flask_smorest import Blueprint
 
 from models import LoginDevice, utcnow
@@ -16,7 +16,8 @@ from services.errors import AuthenticationFailed, LoginPaused, SessionExpired
 from services.lockout import device_in_token, device_token, remember_device
 from services.sessions import RefreshReused, authenticate, end_session, rotate_refresh, start_session
 
-from ..auth import bearer, commit, issue_tokens, lockout_policy, session_lifetime
+from ..auth import commit, issue_tokens, lockout_policy, session_lifetime
+from ..authenticated import authenticated
 from ..errors import RETRY_AFTER
 from ..security import login_limits, password_change_limits, throttled
 
@@ -74,8 +75,8 @@ class Register(MethodView):
 
 @blp.route("/auth/refresh")
 class Refresh(MethodView):
-    @jwt_required(refresh=True)
-    @blp.doc(operationId="refresh_tokens", security=bearer)
+    @authenticated(refresh=True)
+    @blp.doc(operationId="refresh_tokens")
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
     def post(self):
@@ -98,8 +99,8 @@ class Refresh(MethodView):
 
 @blp.route("/auth/logout")
 class Logout(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="log_out", security=bearer)
+    @authenticated
+    @blp.doc(operationId="log_out")
     @blp.response(204)
     def post(self):
         """End this session: its access and refresh tokens stop working."""
@@ -109,8 +110,8 @@ class Logout(MethodView):
 
 @blp.route("/me")
 class Me(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_me", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_me")
     @blp.response(200, MeSchema, example=examples.ME)
     def get(self):
         """Return the caller's account (and patient profile)."""
@@ -120,8 +121,8 @@ class Me(MethodView):
 
 @blp.route("/auth/logout-everywhere")
 class LogoutEverywhere(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="log_out_everywhere", security=bearer)
+    @authenticated
+    @blp.doc(operationId="log_out_everywhere")
     @blp.response(204)
     def post(self):
         """End every session of the caller on every device: all their tokens stop working."""
@@ -131,8 +132,8 @@ class LogoutEverywhere(MethodView):
 
 @blp.route("/me/password")
 class MyPassword(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="change_my_password", security=bearer)
+    @authenticated
+    @blp.doc(operationId="change_my_password")
     @blp.arguments(PasswordChangeSchema)
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
@@ -158,8 +159,8 @@ class MyPassword(MethodView):
 
 @blp.route("/users/<int:user_id>/disable")
 class UserDisable(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="disable_user", security=bearer)
+    @authenticated
+    @blp.doc(operationId="disable_user")
     @blp.response(204)
     def post(self, user_id):
         """Disable an account of your organization (admin): its tokens die at once."""
@@ -169,8 +170,8 @@ class UserDisable(MethodView):
 
 @blp.route("/users/<int:user_id>/enable")
 class UserEnable(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="enable_user", security=bearer)
+    @authenticated
+    @blp.doc(operationId="enable_user")
     @blp.response(204)
     def post(self, user_id):
         """Re-enable an account of your organization (admin); also lifts a lockout."""

@@ -1,6 +1,6 @@
 """The organization's vocabularies: coping skills, substances, triggers, programs."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import SUBSTANCES, TRIGGERS
@@ -8,7 +8,8 @@ from schemas.catalogue import CopingSkillSchema, ProgramSchema, VocabularySchema
 from schemas.common import input_of
 from services.accounts import add_coping_skill, create_program, list_coping_skills, list_programs
 
-from ..auth import bearer, commit
+from ..auth import commit
+from ..authenticated import authenticated
 
 blp = Blueprint("catalogue", __name__, url_prefix="/api/v1", description="Vocabularies and programs")
 CopingSkillInputSchema = input_of(CopingSkillSchema)
@@ -17,8 +18,8 @@ ProgramInputSchema = input_of(ProgramSchema)
 
 @blp.route("/catalogue")
 class Catalogue(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_catalogue", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_catalogue")
     @blp.response(200, VocabularySchema)
     def get(self):
         """Return the codes a check-in may use in this organization."""
@@ -28,8 +29,8 @@ class Catalogue(MethodView):
 
 @blp.route("/coping-skills")
 class CopingSkills(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="create_coping_skill", security=bearer)
+    @authenticated
+    @blp.doc(operationId="create_coping_skill")
     @blp.arguments(CopingSkillInputSchema)
     @blp.response(201, CopingSkillSchema)
     def post(self, skill):
@@ -41,15 +42,15 @@ class CopingSkills(MethodView):
 
 @blp.route("/programs")
 class Programs(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_programs", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_programs")
     @blp.response(200, ProgramSchema(many=True))
     def get(self):
         """List the organization's programs (staff)."""
         return list_programs(current_user)
 
-    @jwt_required()
-    @blp.doc(operationId="create_program", security=bearer)
+    @authenticated
+    @blp.doc(operationId="create_program")
     @blp.arguments(ProgramInputSchema)
     @blp.response(201, ProgramSchema)
     def post(self, program):

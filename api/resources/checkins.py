@@ -1,6 +1,6 @@
 """A patient's daily check-ins: write a day, sync an offline queue, read them back."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
@@ -15,8 +15,8 @@ from services.access import patient_in_reach
 from services.checkins import get_checkin, list_checkins, record_checkin, sync_checkins
 from services.errors import NotFound
 
+from ..authenticated import authenticated
 from ..audit import commit_with_audit
-from ..auth import bearer
 from ..errors import domain_problem, flatten_validation, problem_body
 from ..requests import current_patient, etag, page_of, parse_day, parse_if_match
 
@@ -29,8 +29,8 @@ IF_MATCH, CHECKIN_CONTENT = IfMatchSchema(), CheckinContentSchema()
 
 @blp.route("/me/checkins/<day:day>")
 class MyCheckinDay(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_my_checkin", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_my_checkin")
     @blp.response(200, CheckinSchema, headers=ETAG_HEADER)
     def get(self, day):
         """Return the caller's check-in for one local day, with its ETag."""
@@ -39,8 +39,8 @@ class MyCheckinDay(MethodView):
             raise NotFound("No check-in for this day.")
         return checkin, 200, {"ETag": etag(checkin)}
 
-    @jwt_required()
-    @blp.doc(operationId="put_my_checkin", security=bearer)
+    @authenticated
+    @blp.doc(operationId="put_my_checkin")
     # Instances, not classes: webargs would build a schema from a class on every request.
     @blp.arguments(IF_MATCH, location="headers")
     @blp.arguments(CHECKIN_CONTENT, example=examples.CHECKIN_CONTENT)
@@ -61,8 +61,8 @@ class MyCheckinDay(MethodView):
 
 @blp.route("/me/checkins")
 class MyCheckins(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_my_checkins", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_my_checkins")
     @blp.arguments(CheckinRangeQuerySchema, location="query")
     @blp.response(200, CheckinPageSchema)
     def get(self, query):
@@ -74,8 +74,8 @@ class MyCheckins(MethodView):
 
 @blp.route("/me/checkins/sync")
 class MyCheckinSync(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="sync_my_checkins", security=bearer)
+    @authenticated
+    @blp.doc(operationId="sync_my_checkins")
     @blp.arguments(SyncRequestSchema, example=examples.SYNC_REQUEST)
     @blp.response(200, SyncResponseSchema)
     def post(self, body):
@@ -87,8 +87,8 @@ class MyCheckinSync(MethodView):
 
 @blp.route("/patients/<int:patient_id>/checkins")
 class PatientCheckins(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_patient_checkins", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_patient_checkins")
     @blp.arguments(CheckinRangeQuerySchema, location="query")
     @blp.response(200, CheckinPageSchema)
     def get(self, query, patient_id):

@@ -3,7 +3,7 @@ import json
 
 from flask import Response, current_app
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
@@ -16,8 +16,8 @@ from services.dashboards import patient_dashboard
 from services.home import home_screen
 from services.program_report import program_report
 
+from ..authenticated import authenticated
 from ..audit import commit_with_audit
-from ..auth import bearer
 from ..requests import current_patient
 
 blp = Blueprint("dashboards", __name__, url_prefix="/api/v1", description="Care-team views")
@@ -25,8 +25,8 @@ blp = Blueprint("dashboards", __name__, url_prefix="/api/v1", description="Care-
 
 @blp.route("/caseload")
 class Caseload(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_caseload", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_caseload")
     @blp.arguments(CaseloadQuerySchema, location="query")
     @blp.response(200, CaseloadPageSchema)
     def get(self, query):
@@ -56,8 +56,8 @@ def caseload_page_json(rows: list[CaseloadEntry], total: int, paging: dict) -> s
 
 @blp.route("/patients/<int:patient_id>/dashboard")
 class PatientDashboard(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_patient_dashboard", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_patient_dashboard")
     @blp.arguments(DashboardQuerySchema, location="query")
     @blp.response(200, DashboardSchema)
     def get(self, query, patient_id):
@@ -67,8 +67,8 @@ class PatientDashboard(MethodView):
 
 @blp.route("/me/summary")
 class MySummary(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_my_summary", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_my_summary")
     @blp.response(200, SummarySchema)
     def get(self):
         """Return the caller's home screen: today, streaks, what is due."""
@@ -77,8 +77,8 @@ class MySummary(MethodView):
 
 @blp.route("/programs/<int:program_id>/report")
 class ProgramReport(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_program_report", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_program_report")
     @blp.response(200, ProgramReportSchema)
     def get(self, program_id):
         """Return a program's enrolment, retention, attendance, PDA and score change."""

@@ -1,6 +1,6 @@
 """A patient's weekly goals, and the care team's view of them."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
@@ -10,7 +10,8 @@ from schemas.goal import (
 )
 from services.goals import add_goal, delete_goal, goal_history, goal_week, update_goal
 
-from ..auth import bearer, commit
+from ..auth import commit
+from ..authenticated import authenticated
 from ..requests import current_patient
 
 blp = Blueprint("goals", __name__, url_prefix="/api/v1", description="Weekly goals")
@@ -18,16 +19,16 @@ blp = Blueprint("goals", __name__, url_prefix="/api/v1", description="Weekly goa
 
 @blp.route("/me/goals")
 class MyGoals(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_my_goal_week", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_my_goal_week")
     @blp.arguments(GoalWeekQuerySchema, location="query")
     @blp.response(200, GoalWeekSchema)
     def get(self, query):
         """Return one week of the caller's goals (default the current week) with its completion."""
         return goal_week(current_patient(), query.get("week"), utcnow())
 
-    @jwt_required()
-    @blp.doc(operationId="create_my_goal", security=bearer)
+    @authenticated
+    @blp.doc(operationId="create_my_goal")
     @blp.arguments(GoalCreateSchema)
     @blp.response(201, GoalSchema, description="Added to the current week")
     @blp.alt_response(200, schema=GoalSchema, description="The week already has this goal (a retry)")
@@ -43,8 +44,8 @@ class MyGoals(MethodView):
 # answer them 404 like any other id that does not exist.
 @blp.route("/me/goals/<int:goal_id>")
 class MyGoal(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="update_my_goal", security=bearer)
+    @authenticated
+    @blp.doc(operationId="update_my_goal")
     @blp.arguments(GoalUpdateSchema)
     @blp.response(200, GoalSchema)
     @blp.alt_response(409, response="CONFLICT")
@@ -54,8 +55,8 @@ class MyGoal(MethodView):
         commit()
         return goal
 
-    @jwt_required()
-    @blp.doc(operationId="delete_my_goal", security=bearer)
+    @authenticated
+    @blp.doc(operationId="delete_my_goal")
     @blp.response(204)
     @blp.alt_response(409, response="CONFLICT")
     def delete(self, goal_id):
@@ -66,8 +67,8 @@ class MyGoal(MethodView):
 
 @blp.route("/patients/<int:patient_id>/goals")
 class PatientGoals(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_patient_goal_weeks", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_patient_goal_weeks")
     @blp.arguments(GoalHistoryQuerySchema, location="query")
     @blp.response(200, GoalHistorySchema)
     def get(self, query, patient_id):

@@ -1,6 +1,6 @@
 """Enrolment, patient records, care teams and level of care (staff)."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import Role, utcnow
@@ -14,7 +14,8 @@ from services.accounts import (
     change_level_of_care, enrol_patient, list_clinicians, list_patients, reissue_invite, set_care_team,
 )
 
-from ..auth import bearer, commit
+from ..auth import commit
+from ..authenticated import authenticated
 from ..requests import page_of
 
 blp = Blueprint("patients", __name__, url_prefix="/api/v1", description="Patients and care teams")
@@ -24,8 +25,8 @@ PatientPageSchema = paged(PatientSchema, "PatientPage")
 
 @blp.route("/patients")
 class Patients(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_patients", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_patients")
     @blp.arguments(PageQuerySchema, location="query")
     @blp.response(200, PatientPageSchema)
     def get(self, query):
@@ -33,8 +34,8 @@ class Patients(MethodView):
         profiles, total = list_patients(current_user, query["page"], query["page_size"])
         return page_of(profiles, total, query)
 
-    @jwt_required()
-    @blp.doc(operationId="enrol_patient", security=bearer)
+    @authenticated
+    @blp.doc(operationId="enrol_patient")
     @blp.arguments(EnrolmentSchema)
     @blp.response(201, EnrolmentResultSchema)
     def post(self, enrolment):
@@ -46,8 +47,8 @@ class Patients(MethodView):
 
 @blp.route("/patients/<int:patient_id>")
 class PatientRecord(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_patient", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_patient")
     @blp.response(200, PatientSchema)
     def get(self, patient_id):
         """Return a patient's record: profile, care team and level-of-care history."""
@@ -58,8 +59,8 @@ class PatientRecord(MethodView):
 
 @blp.route("/patients/<int:patient_id>/care-team")
 class PatientCareTeam(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="put_care_team", security=bearer)
+    @authenticated
+    @blp.doc(operationId="put_care_team")
     @blp.arguments(CareTeamSchema)
     @blp.response(200, PatientSchema)
     def put(self, care_team, patient_id):
@@ -71,8 +72,8 @@ class PatientCareTeam(MethodView):
 
 @blp.route("/clinicians")
 class Clinicians(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_clinicians", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_clinicians")
     @blp.response(200, ClinicianSchema(many=True))
     def get(self):
         """List the organization's active clinicians, whom a care team is made of (admin)."""
@@ -81,8 +82,8 @@ class Clinicians(MethodView):
 
 @blp.route("/patients/<int:patient_id>/level-of-care")
 class PatientLevelOfCare(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="change_level_of_care", security=bearer)
+    @authenticated
+    @blp.doc(operationId="change_level_of_care")
     @blp.arguments(LevelOfCareChangeInputSchema)
     @blp.response(201, LevelOfCareChangeSchema)
     def post(self, change, patient_id):
@@ -95,8 +96,8 @@ class PatientLevelOfCare(MethodView):
 
 @blp.route("/patients/<int:patient_id>/invite")
 class PatientInvite(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="reissue_invite", security=bearer)
+    @authenticated
+    @blp.doc(operationId="reissue_invite")
     @blp.response(201, InviteSchema)
     def post(self, patient_id):
         """Issue a new invite code (the old ones stop working) before the patient registers."""

@@ -10,7 +10,7 @@ from html import escape
 
 from flask import Response
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
@@ -19,7 +19,8 @@ from schemas.preferences import DeliveryQuerySchema, DeliverySchema, Preferences
 from services.ledger import list_deliveries
 from services.preferences import preferences_of, read_unsubscribe_token, unsubscribe, update_preferences
 
-from ..auth import bearer, commit
+from ..auth import commit
+from ..authenticated import authenticated
 from ..requests import current_patient, page_of
 
 blp = Blueprint("preferences", __name__, url_prefix="/api/v1",
@@ -38,15 +39,15 @@ _PAGE_HEADERS = {
 
 @blp.route("/me/preferences")
 class MyPreferences(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_my_preferences", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_my_preferences")
     @blp.response(200, PreferencesSchema)
     def get(self):
         """Return how the caller wants to hear from Waypoint by e-mail."""
         return preferences_of(current_patient())
 
-    @jwt_required()
-    @blp.doc(operationId="put_my_preferences", security=bearer)
+    @authenticated
+    @blp.doc(operationId="put_my_preferences")
     @blp.arguments(PreferencesInputSchema)
     @blp.response(200, PreferencesSchema)
     def put(self, preferences):
@@ -84,8 +85,8 @@ class Unsubscribe(MethodView):
 
 @blp.route("/deliveries")
 class Deliveries(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_deliveries", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_deliveries")
     @blp.arguments(DeliveryQuerySchema, location="query")
     @blp.response(200, DeliveryPageSchema)
     def get(self, query):

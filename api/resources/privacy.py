@@ -7,7 +7,7 @@ each change is its own request: POST /me/consents grants one, POST
 """
 from flask import Response, json
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
@@ -22,7 +22,8 @@ from services.consent import (
 )
 from services.export import CONTENT_TYPES, disclose_records, export_own_records
 
-from ..auth import bearer, commit
+from ..auth import commit
+from ..authenticated import authenticated
 from ..requests import current_patient, page_of
 
 blp = Blueprint("privacy", __name__, url_prefix="/api/v1",
@@ -40,8 +41,8 @@ _EXPORT_FILES = {200: {"content": {
 
 @blp.route("/me/export/document")
 class MyExportDocument(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="export_my_records_document", security=bearer)
+    @authenticated
+    @blp.doc(operationId="export_my_records_document")
     @blp.response(200, ExportDocumentSchema)
     def get(self):
         """Export the caller's own records as one JSON document."""
@@ -50,8 +51,8 @@ class MyExportDocument(MethodView):
 
 @blp.route("/me/export/checkins.csv")
 class MyExportCsv(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="export_my_checkins_csv", security=bearer)
+    @authenticated
+    @blp.doc(operationId="export_my_checkins_csv")
     @blp.response(200, _CSV_TEXT, content_type=CONTENT_TYPES["csv"])
     def get(self):
         """Export the caller's check-ins as CSV: a header and one row per day."""
@@ -62,8 +63,8 @@ class MyExportCsv(MethodView):
 
 @blp.route("/me/export/fhir")
 class MyExportFhir(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="export_my_records_fhir", security=bearer)
+    @authenticated
+    @blp.doc(operationId="export_my_records_fhir")
     @blp.response(200, FhirBundleSchema, content_type=CONTENT_TYPES["fhir"])
     def get(self):
         """Export the caller's own records as a FHIR R4 Bundle (the Part 2 notice in its meta)."""
@@ -73,8 +74,8 @@ class MyExportFhir(MethodView):
 
 @blp.route("/me/consent")
 class MyConsent(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_my_consent", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_my_consent")
     @blp.response(200, ConsentOverviewSchema)
     def get(self):
         """Return who may see the caller's records: the care team, and every consent outside the program."""
@@ -83,8 +84,8 @@ class MyConsent(MethodView):
 
 @blp.route("/me/consents")
 class MyConsents(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="grant_my_consent", security=bearer)
+    @authenticated
+    @blp.doc(operationId="grant_my_consent")
     @blp.arguments(ConsentGrantSchema)
     @blp.response(201, ConsentSchema)
     def post(self, grant):
@@ -96,8 +97,8 @@ class MyConsents(MethodView):
 
 @blp.route("/me/consents/<int:consent_id>/revoke")
 class MyConsentRevocation(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="revoke_my_consent", security=bearer)
+    @authenticated
+    @blp.doc(operationId="revoke_my_consent")
     @blp.response(200, ConsentSchema)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, consent_id):
@@ -109,8 +110,8 @@ class MyConsentRevocation(MethodView):
 
 @blp.route("/me/consents/care-team/revoke")
 class MyCareTeamConsentRevocation(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="revoke_my_care_team_consent", security=bearer)
+    @authenticated
+    @blp.doc(operationId="revoke_my_care_team_consent")
     @blp.alt_response(409, response="CONFLICT")
     def post(self):
         """Explain that sharing with the care team is part of treatment: talk to the program to end it."""
@@ -120,8 +121,8 @@ class MyCareTeamConsentRevocation(MethodView):
 
 @blp.route("/patients/<int:patient_id>/consents")
 class PatientConsents(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_patient_consents", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_patient_consents")
     @blp.response(200, ConsentOverviewSchema)
     def get(self, patient_id):
         """Return a patient's consents (care team and admins of the organization)."""
@@ -130,8 +131,8 @@ class PatientConsents(MethodView):
 
 @blp.route("/patients/<int:patient_id>/disclosures")
 class PatientDisclosures(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="record_disclosure", security=bearer)
+    @authenticated
+    @blp.doc(operationId="record_disclosure")
     @blp.arguments(DisclosureRequestSchema)
     @blp.response(201, DisclosedRecordsSchema)
     @blp.alt_response(409, response="CONFLICT")
@@ -145,8 +146,8 @@ class PatientDisclosures(MethodView):
 
 @blp.route("/me/disclosures")
 class MyDisclosures(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="list_my_disclosures", security=bearer)
+    @authenticated
+    @blp.doc(operationId="list_my_disclosures")
     @blp.arguments(PageQuerySchema, location="query")
     @blp.response(200, DisclosurePageSchema)
     def get(self, query):
@@ -157,8 +158,8 @@ class MyDisclosures(MethodView):
 
 @blp.route("/me/export")
 class MyExport(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="export_my_records", security=bearer, deprecated=True)
+    @authenticated
+    @blp.doc(operationId="export_my_records", deprecated=True)
     @blp.arguments(ExportQuerySchema, location="query")
     @blp.response(200, ExportDocumentSchema, description="The caller's records in the format asked for")
     @blp.doc(responses=_EXPORT_FILES)

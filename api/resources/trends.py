@@ -1,13 +1,13 @@
 """Trends: the figures behind a patient's progress."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
 from schemas.trends import TrendsQuerySchema, TrendsSchema
 from services.dashboards import trends_for
 
-from ..auth import bearer
+from ..authenticated import authenticated
 from ..requests import current_patient
 
 blp = Blueprint("trends", __name__, url_prefix="/api/v1", description="Trends")
@@ -15,8 +15,8 @@ blp = Blueprint("trends", __name__, url_prefix="/api/v1", description="Trends")
 
 @blp.route("/me/trends")
 class MyTrends(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_my_trends", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_my_trends")
     @blp.arguments(TrendsQuerySchema, location="query")
     @blp.response(200, TrendsSchema)
     def get(self, query):
@@ -27,8 +27,8 @@ class MyTrends(MethodView):
 
 @blp.route("/patients/<int:patient_id>/trends")
 class PatientTrends(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_patient_trends", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_patient_trends")
     @blp.arguments(TrendsQuerySchema, location="query")
     @blp.response(200, TrendsSchema)
     def get(self, query, patient_id):

@@ -1,13 +1,12 @@
 """The patient's week: the figures the weekly e-mail tells, for the page its link opens."""
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
 from models import utcnow
 from schemas.weekly_summary import WeeklySummaryQuerySchema, WeeklySummarySchema
 from services.weekly_summary import my_weekly_summary
 
-from ..auth import bearer
+from ..authenticated import authenticated
 from ..requests import current_patient
 
 blp = Blueprint("weekly_summary", __name__, url_prefix="/api/v1", description="The weekly summary")
@@ -15,8 +14,8 @@ blp = Blueprint("weekly_summary", __name__, url_prefix="/api/v1", description="T
 
 @blp.route("/me/weekly-summary")
 class MyWeeklySummary(MethodView):
-    @jwt_required()
-    @blp.doc(operationId="get_my_weekly_summary", security=bearer)
+    @authenticated
+    @blp.doc(operationId="get_my_weekly_summary")
     @blp.arguments(WeeklySummaryQuerySchema, location="query")
     @blp.response(200, WeeklySummarySchema)
     def get(self, query):
