@@ -30,7 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     jwt.init_app(app)
     app.url_map.converters["day"] = DayConverter
-    app.url_map.converters["int"] = RecordIdConverter
+    app.url_map.converters["id"] = RecordIdConverter
     configure_requests(app)
     api.init_app(app)
     api.register_converter(DayConverter, lambda _converter: {"type": "string", "format": "date"})

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Request, current_app, request
 from flask_jwt_extended import current_user
 from flask_smorest import abort
-from werkzeug.routing import BaseConverter, IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter, Map
 
 from models import Checkin, Role, User
 from services.errors import InvalidInput, NotAllowed
@@ -183,13 +183,14 @@ def client_address() -> str | None:
 
 
 class RecordIdConverter(IntegerConverter):
-    """A record id in a URL: a whole number that fits the database's integer.
+    """A record id in a URL (`<id:patient_id>`): a whole number that fits the database's integer.
 
     Without the bound, /patients/99999999999999999999 reaches the driver and
     overflows into a 500; with it, the route simply does not match (404).
+    Flask's own `int` stays as it is for any route that wants it.
     """
 
-    def __init__(self, map, *args, **kwargs):
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)
 

@@ -190,7 +190,7 @@ def test_a_whole_scenario_leaves_no_patient_data_in_the_logs(app, client, make, 
     if log_format_name == "json":
         entries = parsed(lines)
         requests = [entry for entry in entries if entry["logger"] == REQUEST_LOGGER]
-        assert {"GET /api/v1/patients/<int:patient_id>/checkins", "PUT /api/v1/me/checkins/<day:day>",
+        assert {"GET /api/v1/patients/<id:patient_id>/checkins", "PUT /api/v1/me/checkins/<day:day>",
                 "POST /api/v1/auth/login"} <= {f"{entry['method']} {entry['route']}" for entry in requests}
         # The lines name routes by their rule: no patient's id, no query string; and no caller's address.
         assert [entry for entry in entries if re.search(r"/patients/\d|\?", json.dumps(entry))] == []
@@ -218,7 +218,7 @@ def test_every_json_line_parses_and_names_its_request(app, client, make, caplog)
     entries = parsed(output.getvalue().splitlines())
     (line,) = [entry for entry in entries if entry["logger"] == REQUEST_LOGGER]
     assert line["method"] == "GET"
-    assert line["route"] == "/api/v1/patients/<int:patient_id>/checkins"
+    assert line["route"] == "/api/v1/patients/<id:patient_id>/checkins"
     assert line["status"] == answer.status_code
     assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
     assert line["request_id"] == answer.headers["X-Request-ID"]

@@ -46,7 +46,7 @@ def alerts():
     return _page("alerts.html", title="Alerts", page="alerts", staff=True)
 
 
-@web.get("/patients/<int:patient_id>")
+@web.get("/patients/<id:patient_id>")
 def patient(patient_id: int):
     return _page("patient.html", title="Patient", page="patient", staff=True, patient_id=patient_id)
 

@@ -31,7 +31,7 @@ class Alerts(MethodView):
         return page_of(alerts, total, query)
 
 
-@blp.route("/alerts/<int(max=2147483647):alert_id>/acknowledge")
+@blp.route("/alerts/<id:alert_id>/acknowledge")
 class AlertAcknowledge(MethodView):
     @authenticated
     @blp.doc(operationId="acknowledge_alert")
@@ -45,7 +45,7 @@ class AlertAcknowledge(MethodView):
         return alert
 
 
-@blp.route("/alerts/<int(max=2147483647):alert_id>/resolve")
+@blp.route("/alerts/<id:alert_id>/resolve")
 class AlertResolve(MethodView):
     @authenticated
     @blp.doc(operationId="resolve_alert")

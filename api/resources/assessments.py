@@ -32,7 +32,7 @@ class Instruments(MethodView):
         return list_instruments()
 
 
-@blp.route("/patients/<int:patient_id>/assessment-assignments")
+@blp.route("/patients/<id:patient_id>/assessment-assignments")
 class PatientAssignments(MethodView):
     @authenticated
     @blp.doc(operationId="list_assessment_assignments")
@@ -53,7 +53,7 @@ class PatientAssignments(MethodView):
         return assignment
 
 
-@blp.route("/patients/<int:patient_id>/assessment-assignments/<int:assignment_id>/end")
+@blp.route("/patients/<id:patient_id>/assessment-assignments/<id:assignment_id>/end")
 class PatientAssignmentEnd(MethodView):
     @authenticated
     @blp.doc(operationId="end_assessment_assignment")
@@ -65,7 +65,7 @@ class PatientAssignmentEnd(MethodView):
         return assignment
 
 
-@blp.route("/patients/<int:patient_id>/assessments")
+@blp.route("/patients/<id:patient_id>/assessments")
 class PatientAssessments(MethodView):
     @authenticated
     @blp.doc(operationId="list_patient_assessments")

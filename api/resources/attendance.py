@@ -21,7 +21,7 @@ AttendancePageSchema = paged(AttendanceRecordSchema, "AttendancePage")
 
 # Ids past the 32-bit INTEGER columns would fail in the database; the routes
 # answer them 404 like any other id that does not exist.
-@blp.route("/patients/<int:patient_id>/attendance")
+@blp.route("/patients/<id:patient_id>/attendance")
 class PatientAttendance(MethodView):
     @authenticated
     @blp.doc(operationId="list_patient_attendance")
@@ -44,7 +44,7 @@ class PatientAttendance(MethodView):
         return record
 
 
-@blp.route("/patients/<int:patient_id>/attendance/summary")
+@blp.route("/patients/<id:patient_id>/attendance/summary")
 class PatientAttendanceSummary(MethodView):
     @authenticated
     @blp.doc(operationId="get_patient_attendance_summary")

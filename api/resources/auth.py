@@ -157,7 +157,7 @@ class MyPassword(MethodView):
         return tokens
 
 
-@blp.route("/users/<int:user_id>/disable")
+@blp.route("/users/<id:user_id>/disable")
 class UserDisable(MethodView):
     @authenticated
     @blp.doc(operationId="disable_user")
@@ -168,7 +168,7 @@ class UserDisable(MethodView):
         commit()
 
 
-@blp.route("/users/<int:user_id>/enable")
+@blp.route("/users/<id:user_id>/enable")
 class UserEnable(MethodView):
     @authenticated
     @blp.doc(operationId="enable_user")

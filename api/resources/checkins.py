@@ -85,7 +85,7 @@ class MyCheckinSync(MethodView):
         return {"results": results}
 
 
-@blp.route("/patients/<int:patient_id>/checkins")
+@blp.route("/patients/<id:patient_id>/checkins")
 class PatientCheckins(MethodView):
     @authenticated
     @blp.doc(operationId="list_patient_checkins")

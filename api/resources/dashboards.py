@@ -54,7 +54,7 @@ def caseload_page_json(rows: list[CaseloadEntry], total: int, paging: dict) -> s
     return f'{{"items":[{items}],"total":{total},"page":{paging["page"]},"page_size":{paging["page_size"]}}}'
 
 
-@blp.route("/patients/<int:patient_id>/dashboard")
+@blp.route("/patients/<id:patient_id>/dashboard")
 class PatientDashboard(MethodView):
     @authenticated
     @blp.doc(operationId="get_patient_dashboard")
@@ -75,7 +75,7 @@ class MySummary(MethodView):
         return home_screen(current_patient(), utcnow())
 
 
-@blp.route("/programs/<int:program_id>/report")
+@blp.route("/programs/<id:program_id>/report")
 class ProgramReport(MethodView):
     @authenticated
     @blp.doc(operationId="get_program_report")

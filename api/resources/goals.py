@@ -42,7 +42,7 @@ class MyGoals(MethodView):
 
 # Ids past the 32-bit INTEGER columns would fail in the database; the routes
 # answer them 404 like any other id that does not exist.
-@blp.route("/me/goals/<int:goal_id>")
+@blp.route("/me/goals/<id:goal_id>")
 class MyGoal(MethodView):
     @authenticated
     @blp.doc(operationId="update_my_goal")
@@ -65,7 +65,7 @@ class MyGoal(MethodView):
         commit()
 
 
-@blp.route("/patients/<int:patient_id>/goals")
+@blp.route("/patients/<id:patient_id>/goals")
 class PatientGoals(MethodView):
     @authenticated
     @blp.doc(operationId="list_patient_goal_weeks")

@@ -45,7 +45,7 @@ class Patients(MethodView):
         return {"patient": profile, "invite": invite}
 
 
-@blp.route("/patients/<int:patient_id>")
+@blp.route("/patients/<id:patient_id>")
 class PatientRecord(MethodView):
     @authenticated
     @blp.doc(operationId="get_patient")
@@ -57,7 +57,7 @@ class PatientRecord(MethodView):
         return profile
 
 
-@blp.route("/patients/<int:patient_id>/care-team")
+@blp.route("/patients/<id:patient_id>/care-team")
 class PatientCareTeam(MethodView):
     @authenticated
     @blp.doc(operationId="put_care_team")
@@ -80,7 +80,7 @@ class Clinicians(MethodView):
         return list_clinicians(current_user)
 
 
-@blp.route("/patients/<int:patient_id>/level-of-care")
+@blp.route("/patients/<id:patient_id>/level-of-care")
 class PatientLevelOfCare(MethodView):
     @authenticated
     @blp.doc(operationId="change_level_of_care")
@@ -94,7 +94,7 @@ class PatientLevelOfCare(MethodView):
         return recorded
 
 
-@blp.route("/patients/<int:patient_id>/invite")
+@blp.route("/patients/<id:patient_id>/invite")
 class PatientInvite(MethodView):
     @authenticated
     @blp.doc(operationId="reissue_invite")

@@ -95,7 +95,7 @@ class MyConsents(MethodView):
         return consent
 
 
-@blp.route("/me/consents/<int:consent_id>/revoke")
+@blp.route("/me/consents/<id:consent_id>/revoke")
 class MyConsentRevocation(MethodView):
     @authenticated
     @blp.doc(operationId="revoke_my_consent")
@@ -119,7 +119,7 @@ class MyCareTeamConsentRevocation(MethodView):
         refuse_care_team_revocation()
 
 
-@blp.route("/patients/<int:patient_id>/consents")
+@blp.route("/patients/<id:patient_id>/consents")
 class PatientConsents(MethodView):
     @authenticated
     @blp.doc(operationId="get_patient_consents")
@@ -129,7 +129,7 @@ class PatientConsents(MethodView):
         return patient_consents(current_user, patient_id, utcnow())
 
 
-@blp.route("/patients/<int:patient_id>/disclosures")
+@blp.route("/patients/<id:patient_id>/disclosures")
 class PatientDisclosures(MethodView):
     @authenticated
     @blp.doc(operationId="record_disclosure")

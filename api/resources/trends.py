@@ -25,7 +25,7 @@ class MyTrends(MethodView):
         return trends_for(patient, patient.id, utcnow(), query["window"])
 
 
-@blp.route("/patients/<int:patient_id>/trends")
+@blp.route("/patients/<id:patient_id>/trends")
 class PatientTrends(MethodView):
     @authenticated
     @blp.doc(operationId="get_patient_trends")

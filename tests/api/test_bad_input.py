@@ -241,9 +241,9 @@ def path_id_routes(app) -> list[tuple[str, str]]:
     """Return (method, path template) of every route with an id in its path; {} marks the ids."""
     routes = []
     for rule in app.url_map.iter_rules():
-        if "<int" not in rule.rule:
+        if "<id:" not in rule.rule:
             continue
-        template = re.sub(r"<int(?:\([^)]*\))?:\w+>", "{id}", rule.rule)
+        template = re.sub(r"<id:\w+>", "{id}", rule.rule)
         template = template.replace("<day:day>", "2026-11-23").replace("<token>", "token")
         routes += [(method, template) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
     return routes
