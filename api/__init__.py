@@ -1,9 +1,15 @@
 """The Waypoint HTTP API: `flask --app api ...` finds create_app here."""
+from pathlib import Path
+
 from flask import Flask
 
 from models import db
+from services.outbox import sender_for
+from web import register_web
 
 from .audit import register_audit
+from .browser_session import register_browser_session
+from .cli import register_cli
 from .config import Config, check_production_settings
 from .database import configure_database
 from .database_waits import bound_database_waits
@@ -11,7 +17,10 @@ from .errors import register_error_handlers
 from .extensions import api, document_items_schemas, jwt, migrate
 from .logs import configure_logging
 from .requests import DayConverter, RecordIdConverter, configure_requests
+from .resources import RESOURCES
 from .security import register_security
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -27,7 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     configure_database(app)
     bound_database_waits(app)
-    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
     jwt.init_app(app)
     app.url_map.converters["day"] = DayConverter
     app.url_map.converters["id"] = RecordIdConverter
@@ -37,15 +46,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.register_converter(RecordIdConverter, lambda converter: {
         "type": "integer", "minimum": 0, "maximum": converter.max})
     document_items_schemas(api)
-    _register_blueprints()
-    _register_pages(app)
+    for resource in RESOURCES:
+        api.register_blueprint(resource)
+    register_browser_session(app)
+    register_web(app)
     register_error_handlers(app)
     register_audit(app)
     register_security(app)
     _start_outbox_sender(app)
-
-    from .cli import register_cli
-
     register_cli(app)
     return app
 
@@ -54,8 +62,6 @@ def _start_outbox_sender(app: Flask) -> None:
     """Start this process's mail sender (services.outbox) with its first request; tests start their own."""
     if app.testing or not app.config.get("OUTBOX_SENDER", True):
         return
-    from services.outbox import sender_for
-
     started = False
 
     @app.before_request
@@ -64,28 +70,3 @@ def _start_outbox_sender(app: Flask) -> None:
         if not started:
             sender_for(app)
             started = True
-
-
-def _register_pages(app: Flask) -> None:
-    """Serve the web pages (web/) from this app; imported here, as web imports api."""
-    from web import register_web
-
-    register_web(app)
-
-
-def _register_blueprints() -> None:
-    """Register the blueprint of every module in api/resources, in name order."""
-    import importlib
-    import pkgutil
-
-    from . import resources
-
-    for module_info in sorted(pkgutil.iter_modules(resources.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{resources.__name__}.{module_info.name}")
-        api.register_blueprint(module.blp)
-
-
-def _migrations_dir():
-    from pathlib import Path
-
-    return Path(__file__).resolve().parent.parent / "migrations"

@@ -138,6 +138,14 @@ def end_session(session_id: str, now: datetime) -> None:
         db.session.flush()
 
 
+def last_active(session_id: str) -> datetime:
+    """Return when the session last signed in or refreshed (the web pages' idle sign-out reads it)."""
+    session = db.session.get(AuthSession, session_id)
+    if session is None:
+        raise AuthenticationFailed("This session has ended; log in again.")
+    return session.last_refreshed_at or session.created_at
+
+
 def end_all_sessions(user: User, now: datetime, reason: str) -> int:
     """Revoke every open session of user; return how many were open."""
     result = db.session.execute(

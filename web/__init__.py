@@ -3,11 +3,13 @@
 The pages are HTML shells; their scripts read everything through the public
 API (/api/v1) with an access token held in memory, so a figure on a page is
 the API's figure and the page computes nothing clinical. The refresh token
-lives in an HttpOnly cookie that only /web/session sees (web/session.py).
+lives in an HttpOnly cookie that only /web/session sees (api/browser_session.py,
+which signs in with the API's own tokens, throttle and lockout).
+
+Nothing here imports api: the app factory (api.create_app) mounts these pages
+beside the API, as it would any other adapter.
 """
 from flask import Blueprint, Flask, Response, redirect, render_template, url_for
-
-from .session import configure_session_cookies, session_blp
 
 web = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                 static_url_path="/web/static")
@@ -72,7 +74,5 @@ def checkin():
 
 
 def register_web(app: Flask) -> None:
-    """Serve the pages and the browser session endpoints from app."""
-    configure_session_cookies(app)
+    """Serve the pages from app (its url_map must know the `id` converter)."""
     app.register_blueprint(web)
-    app.register_blueprint(session_blp)

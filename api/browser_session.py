@@ -1,4 +1,4 @@
-"""The browser's session: sign in, refresh and sign out without a token in page storage.
+"""The web pages' session: sign in, refresh and sign out without a token in page storage.
 
 A sign-in here opens the same kind of session as POST /api/v1/auth/login
 (same password check, throttling, lockout and session row), but answers with
@@ -23,13 +23,16 @@ from flask_jwt_extended import (
     current_user, get_jwt, jwt_required, set_refresh_cookies, unset_jwt_cookies,
 )
 
-from api.auth import commit, issue_tokens, lockout_policy, session_lifetime
-from api.errors import RETRY_AFTER, problem_response
-from api.security import DEVICE_COOKIE, login_limits, throttled
-from models import AuthSession, db, utcnow
+from models import utcnow
 from services.errors import AuthenticationFailed, LoginPaused, SessionExpired
 from services.lockout import device_in_token, device_token
-from services.sessions import RefreshReused, authenticate, end_session, rotate_refresh, start_session
+from services.sessions import (
+    RefreshReused, authenticate, end_session, last_active, rotate_refresh, start_session,
+)
+
+from .auth import commit, issue_tokens, lockout_policy, session_lifetime
+from .errors import RETRY_AFTER, problem_response
+from .security import DEVICE_COOKIE, login_limits, throttled
 
 session_blp = Blueprint("web_session", __name__, url_prefix="/web/session")
 
@@ -37,8 +40,11 @@ SESSION_PATH = "/web/session"
 WEB_IDLE_TIMEOUT = timedelta(minutes=15)
 
 
-def configure_session_cookies(app: Flask) -> None:
-    """Tell flask-jwt-extended where the browser's refresh cookie lives (the API itself reads headers only)."""
+def register_browser_session(app: Flask) -> None:
+    """Serve /web/session from app, and tell flask-jwt-extended where its refresh cookie lives.
+
+    The API's own operations read tokens from headers only.
+    """
     config = app.config
     config.setdefault("WEB_IDLE_TIMEOUT", WEB_IDLE_TIMEOUT)
     config["JWT_REFRESH_COOKIE_PATH"] = SESSION_PATH
@@ -48,6 +54,7 @@ def configure_session_cookies(app: Flask) -> None:
     config["JWT_COOKIE_CSRF_PROTECT"] = True
     config["JWT_COOKIE_SECURE"] = config.get("ENV_NAME") == "production"
     config["JWT_SESSION_COOKIE"] = False
+    app.register_blueprint(session_blp)
 
 
 @session_blp.post("")
@@ -87,7 +94,7 @@ def refresh():
     """Trade the refresh cookie (with its CSRF value) for a new access token and cookie."""
     claims = get_jwt()
     now = utcnow()
-    if now - _last_active(claims["sid"]) > current_app.config["WEB_IDLE_TIMEOUT"]:
+    if now - last_active(claims["sid"]) > current_app.config["WEB_IDLE_TIMEOUT"]:
         end_session(claims["sid"], now)
         commit()
         return _signed_out(SessionExpired("Signed out after 15 minutes without activity; sign in again."))
@@ -112,12 +119,6 @@ def sign_out():
     response = jsonify({"signed_out": True})
     unset_jwt_cookies(response)
     return response
-
-
-def _last_active(session_id: str):
-    """Return when the browser last signed in or refreshed (the page refreshes only while used)."""
-    session = db.session.get(AuthSession, session_id)
-    return session.last_refreshed_at or session.created_at
 
 
 def _access(tokens: dict, user):
