@@ -4,10 +4,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import select
-
-from models import Organization, db
+from models import db
 from models.transactions import commit_unit
+from services.organizations import organization_ids
 
 log = logging.getLogger("waypoint.jobs")
 
@@ -19,7 +18,7 @@ def per_organization(job: str, work: Callable[[int], int]) -> tuple[int, int]:
     one organization's failure is rolled back and logged, and the rest still run.
     """
     done = failed = 0
-    for organization_id in db.session.scalars(select(Organization.id).order_by(Organization.id)).all():
+    for organization_id in organization_ids():
         try:
             done += work(organization_id)
             commit_unit()

@@ -30,6 +30,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 from models import Delivery, db, utcnow
+from models.transactions import end_read
 
 from .delivery import Composer, SendReport, send_owed
 from .ledger import PASSWORD_RESET, PENDING, RETRY, SENDING, TIMING, URGENT_NOTICE, WAKE_KEY
@@ -60,7 +61,7 @@ def next_due(now: datetime | None = None) -> datetime | None:
         .where(Delivery.kind.in_(tuple(composers())), Delivery.status.in_((PENDING, RETRY, SENDING)))
         .group_by(Delivery.kind, Delivery.status)
     ).all()
-    db.session.rollback()
+    end_read()
     due = []
     for kind, status, next_attempt, claimed in rows:
         if status == SENDING:
