@@ -1,6 +1,7 @@
 from datetime import date
+from typing import Any
 
-from sqlalchemy import DDL, Date, ForeignKey, String, Text, bindparam, event, select
+from sqlalchemy import Connection, Date, ForeignKey, MetaData, String, Text, bindparam, event, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, begin_writing, db
@@ -85,10 +86,10 @@ def caseload_trigger_ddl(dialect: str) -> list[str]:
 
 
 @event.listens_for(Base.metadata, "after_create")
-def _create_caseload_triggers(_metadata, connection, **_kw) -> None:
+def _create_caseload_triggers(_metadata: MetaData, connection: Connection, **_kw: Any) -> None:
     # After every table: the triggers sit on tables created after caseload_rows.
     for statement in caseload_trigger_ddl(connection.dialect.name):
-        connection.execute(DDL(statement))
+        connection.exec_driver_sql(statement)  # as DDL() would run it: no parameters, no bind syntax
 
 
 _PROFILE = PatientProfile.__table__.c

@@ -44,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from sqlalchemy import select
 
@@ -71,9 +71,14 @@ PlanStatus = Literal["below", "within", "above"]
 
 
 class SessionLike(Protocol):
-    session_date: date
-    status: AttendanceStatus
-    hours: float
+    """A session as the figures read it: an AttendanceRecord or an AttendanceRow (read-only, hence properties)."""
+
+    @property
+    def session_date(self) -> date: ...
+    @property
+    def status(self) -> AttendanceStatus: ...
+    @property
+    def hours(self) -> float: ...
 
 
 class AttendanceRow(NamedTuple):
@@ -104,7 +109,7 @@ class WeekAttendance:
     # attended / (attended + missed), 0..1; None when neither happened.
     attendance_rate: float | None = field(init=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         counted = self.attended + self.missed
         object.__setattr__(self, "attendance_rate", self.attended / counted if counted else None)
 
@@ -222,7 +227,7 @@ def _level_on(day: date, fallback: LevelOfCare, changes: list[tuple[date, LevelO
     return level
 
 
-def recent_attendance(sessions: Iterable[SessionLike], today: date, days: int = 14) -> dict:
+def recent_attendance(sessions: Iterable[SessionLike], today: date, days: int = 14) -> dict[str, Any]:
     """Count the sessions attended and missed in the last days local days, with their rate in percent.
 
     The one figure the caseload, the dashboard and the risk rules' attendance
@@ -243,7 +248,7 @@ def recent_attendance(sessions: Iterable[SessionLike], today: date, days: int = 
 # a date like 0001-01-01 is a typo (it once overflowed the alert rules' date math).
 RECORDABLE_DAYS_BACK = 365
 
-def record_attendance(actor: User, patient_id: int, entry: dict, now: datetime) -> AttendanceRecord:
+def record_attendance(actor: User, patient_id: int, entry: dict[str, Any], now: datetime) -> AttendanceRecord:
     """Record one session for a patient (care team or admin).
 
     entry holds session_date, kind, status, hours and an optional note.

@@ -19,12 +19,13 @@ lands meanwhile wins, never a figure computed before it.
 import functools
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import String, bindparam, select, type_coerce, update
+from sqlalchemy import Select, String, Table, bindparam, select, type_coerce, update
 
 from models import CareTeamMember, CaseloadRow, Organization, PatientProfile, Program, Role, User, db
 
@@ -34,10 +35,10 @@ from .alert_rules import thresholds
 from .assessment_history import latest_scores
 from .attendance import attendance_by_patient, recent_attendance
 from .days import local_today
-from .history import enrolled_on, history_of, recent_checkins
+from .history import EnrolledPatient, enrolled_on, history_of, recent_checkins
 from .risk import RISK_RULES, assess_risk
 from .step_up import step_up_flag
-from .trends import SLOPE_DAYS, adherence, current_streak, last_checkin, rolling_mean, slope
+from .trends import SLOPE_DAYS, EarlierCheckins, Records, adherence, current_streak, last_checkin, rolling_mean, slope
 
 # Figures computed by other code are stale: a deploy that changes a rule
 # must not show what the old rule concluded. Every module of services is
@@ -48,14 +49,18 @@ _FIGURES_CODE = hashlib.sha256(b"".join(
     path.read_bytes() for path in sorted(Path(__file__).parent.rglob("*.py"))
 )).hexdigest()
 
+# The organization's thresholds (services.alert_rules.thresholds), which some figures read.
+Limits = Mapping[str, int | float]
+
+
 
 @dataclass(frozen=True)
 class CaseloadEntry:
     """One row of the page: who, live from their records, and the figures as JSON."""
 
-    patient: dict
+    patient: dict[str, Any]
     level_of_care: str
-    program: dict | None
+    program: dict[str, Any] | None
     # The rest of the row (today, last_checkin ... risk), a JSON object.
     figures: str
 
@@ -66,7 +71,7 @@ class _Patient:
     display_name: str
     timezone: str
     level_of_care: str
-    program: dict | None
+    program: dict[str, Any] | None
     today: date
     inputs: str
     generation: int | None  # None: no row to keep figures in (see caseload_rows' trigger)
@@ -78,7 +83,8 @@ class _Patient:
     current_streak: int | None
 
 
-def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None, risk=None,
+def caseload(actor: User, now: datetime, *, level_of_care: str | None = None, program_id: int | None = None,
+             risk: str | None = None,
              sort: str = "risk", page: int = 1, page_size: int = 50,
              check_kept: bool = False) -> tuple[list[CaseloadEntry], int]:
     """Return one page of the actor's caseload, ranked, and the number of rows.
@@ -101,11 +107,14 @@ def caseload(actor: User, now: datetime, *, level_of_care=None, program_id=None,
         patients = [patient for patient in patients if patient.risk_level == risk]
     patients.sort(key=_sort_key(sort))
     start = (page - 1) * page_size
-    return [
-        CaseloadEntry({"id": patient.user_id, "display_name": patient.display_name},
-                      patient.level_of_care, patient.program, patient.figures)
-        for patient in patients[start:start + page_size]
-    ], len(patients)
+    return [_entry(patient) for patient in patients[start:start + page_size]], len(patients)
+
+
+def _entry(patient: _Patient) -> CaseloadEntry:
+    if patient.figures is None:  # every stale row is recomputed before the page is cut
+        raise RuntimeError(f"the caseload row of patient {patient.user_id} has no figures")
+    return CaseloadEntry({"id": patient.user_id, "display_name": patient.display_name},
+                         patient.level_of_care, patient.program, patient.figures)
 
 
 def refresh_kept_rows(organization_id: int, now: datetime, batch: int = 200) -> Iterator[int]:
@@ -125,8 +134,8 @@ def refresh_kept_rows(organization_id: int, now: datetime, batch: int = 200) -> 
         yield len(stale[start:start + batch])
 
 
-def _caseload_patients(organization_id: int, clinician_id: int | None, now: datetime, limits: dict,
-                       level_of_care, program_id) -> list[_Patient]:
+def _caseload_patients(organization_id: int, clinician_id: int | None, now: datetime, limits: Limits,
+                       level_of_care: str | None, program_id: int | None) -> list[_Patient]:
     """Return the organization's active patients (those on clinician_id's care teams if given)."""
     query = _caseload_query(clinician_id is not None, level_of_care is not None, program_id is not None)
     parameters = {"organization": organization_id, "clinician": clinician_id,
@@ -147,7 +156,7 @@ def _caseload_patients(organization_id: int, clinician_id: int | None, now: date
 
 
 @functools.cache
-def _caseload_query(clinician: bool, by_level_of_care: bool, by_program: bool):
+def _caseload_query(clinician: bool, by_level_of_care: bool, by_program: bool) -> Select[Any]:
     """Build the select of a caseload's patients with their kept rows once per shape, not per view."""
     kept = CaseloadRow.__table__.c
     query = (
@@ -172,7 +181,7 @@ def _caseload_query(clinician: bool, by_level_of_care: bool, by_program: bool):
     return query
 
 
-def _inputs(limits: dict) -> str:
+def _inputs(limits: Limits) -> str:
     """Digest what the figures depend on besides the patient's records, profile and day."""
     return hashlib.sha256(f"{_FIGURES_CODE}|{json.dumps(limits, sort_keys=True)}".encode()).hexdigest()
 
@@ -204,7 +213,7 @@ class KeptFiguresDiffer(AssertionError):
     """A kept caseload row is not what its patient's records give now: a write left it stale."""
 
 
-def _check_kept(current: list[_Patient], now: datetime, limits: dict) -> None:
+def _check_kept(current: list[_Patient], now: datetime, limits: Limits) -> None:
     if not current:
         return
     computed = caseload_figures(_with_enrolment(current), now, limits)
@@ -214,11 +223,11 @@ def _check_kept(current: list[_Patient], now: datetime, limits: dict) -> None:
         raise KeptFiguresDiffer(f"kept caseload figures differ from the records for patients {differ}")
 
 
-def _as_json(figures: dict) -> str:
+def _as_json(figures: dict[str, Any]) -> str:
     return json.dumps(figures, default=date.isoformat, separators=(",", ":"))
 
 
-def _recompute(stale: list[_Patient], now: datetime, limits: dict) -> None:
+def _recompute(stale: list[_Patient], now: datetime, limits: Limits) -> None:
     """Compute the stale patients' figures in place, and keep them where no write came between."""
     computed = caseload_figures(_with_enrolment(stale), now, limits)
     keep = []
@@ -239,7 +248,7 @@ def _recompute(stale: list[_Patient], now: datetime, limits: dict) -> None:
         db.session.connection().execute(_KEEP, keep)
 
 
-_ROW = CaseloadRow.__table__
+_ROW = cast(Table, CaseloadRow.__table__)  # a Table, which update() wants, though typed as any FromClause
 _LOCKED_HERE = _ROW.alias("locked")
 # Keep a recomputed row only if its generation is the one read: a write
 # since (whose trigger bumped it) means the figures may predate it. A row a
@@ -259,17 +268,21 @@ _KEEP = update(_ROW).where(
 )
 
 
-def _sort_key(sort: str):
-    name = lambda patient: (patient.display_name.lower(), patient.user_id)  # noqa: E731
+def _sort_key(sort: str) -> Callable[[_Patient], tuple[Any, ...]]:
+    def name(patient: _Patient) -> tuple[str, int]:
+        return patient.display_name.lower(), patient.user_id
+
+    # Every patient on a page has figures (kept or just computed): rank, reasons and streak are set.
     if sort == "name":
         return name
     if sort == "last_checkin":  # longest silence first, never-checked-in on top
         return lambda patient: (patient.last_checkin is not None, patient.last_checkin or date.min, *name(patient))
     if sort == "streak":
-        return lambda patient: (-patient.current_streak, *name(patient))
+        return lambda patient: (-(patient.current_streak or 0), *name(patient))
     # risk: highest level first, then the most reasons, then the longest silence
     # (never having checked in is the longest silence of all).
-    return lambda patient: (-patient.risk_rank, -patient.risk_reasons, -_silence(patient), *name(patient))
+    return lambda patient: (-(patient.risk_rank or 0), -(patient.risk_reasons or 0), -_silence(patient),
+                            *name(patient))
 
 
 def _silence(patient: _Patient) -> float:
@@ -278,14 +291,15 @@ def _silence(patient: _Patient) -> float:
 
 # --- the figures ----------------------------------------------------------------
 
-def _metric_summary(records, metric, today, earlier=None) -> dict:
+def _metric_summary(records: Records, metric: str, today: date,
+                    earlier: EarlierCheckins | None = None) -> dict[str, Any]:
     mean = rolling_mean(records, metric, today, 7, earlier=earlier)
     trend = slope(records, metric, today, earlier=earlier)
     return {"value": mean.value, "n": mean.n, "direction": trend.direction, "slope": trend.value,
             "slope_n": trend.n}
 
 
-def _score_brief(summary: dict | None) -> dict | None:
+def _score_brief(summary: dict[str, Any] | None) -> dict[str, Any] | None:
     if summary is None:
         return None
     return {
@@ -296,7 +310,7 @@ def _score_brief(summary: dict | None) -> dict | None:
     }
 
 
-def caseload_window_days(limits) -> int:
+def caseload_window_days(limits: Limits) -> int:
     """Return how many days of check-ins, to today, every caseload figure reads.
 
     7-day means and adherence, the 14-day slope, the risk rules' windows
@@ -304,10 +318,11 @@ def caseload_window_days(limits) -> int:
     the current streak reach further and come from EarlierCheckins.
     """
     risk_recent_days = 14  # services.risk: use, craving spikes and short sleep within the last 14 days
-    return max(7, SLOPE_DAYS, RISK_RULES["self_harm_days"], risk_recent_days, int(limits["step_up_window_days"]))
+    return max(7, SLOPE_DAYS, int(RISK_RULES["self_harm_days"]), risk_recent_days, int(limits["step_up_window_days"]))
 
 
-def caseload_figures(patients: list, now: datetime, limits: dict) -> dict[int, tuple[dict, int]]:
+def caseload_figures(patients: Sequence[EnrolledPatient], now: datetime,
+                     limits: Limits) -> dict[int, tuple[dict[str, Any], int]]:
     """Return each patient's caseload figures and risk rank, computed from their records.
 
     patients: anything with a profile's user_id, timezone, enrolled_at and recovery_start_date.

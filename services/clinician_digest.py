@@ -103,7 +103,7 @@ def patient_direction(records: Iterable[DayRecord], week_end: date) -> CaseloadD
 
 
 def went_quiet(records: Iterable[DayRecord], enrolled_on: date, week_end: date,
-               quiet_days: int = RISK_RULES["quiet_days"]) -> bool:
+               quiet_days: int = int(RISK_RULES["quiet_days"])) -> bool:
     """Tell whether the patient had gone quiet by the week's end: no check-in for quiet_days days."""
     last = max((r.day for r in records if r.day <= week_end), default=None)
     since = last if last is not None else enrolled_on

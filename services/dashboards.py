@@ -1,5 +1,6 @@
 """One patient's charts: the care team's dashboard, and the trends the patient and their care team read."""
 from datetime import datetime, timedelta
+from typing import Any
 
 from models import Role, User
 
@@ -14,7 +15,7 @@ from .risk import assess_risk
 from .trends import patient_trends
 
 
-def trends_for(actor: User, patient_id: int, now: datetime, window: int) -> dict:
+def trends_for(actor: User, patient_id: int, now: datetime, window: int) -> dict[str, Any]:
     """Return a patient's trends (any actor who reaches the patient)."""
     profile = patient_in_reach(actor, patient_id)
     today = local_today(now, profile.timezone)
@@ -23,7 +24,7 @@ def trends_for(actor: User, patient_id: int, now: datetime, window: int) -> dict
                           in_treatment_since=enrolled_on(profile)).to_dict()
 
 
-def patient_dashboard(actor: User, patient_id: int, now: datetime, days: int = 90) -> dict:
+def patient_dashboard(actor: User, patient_id: int, now: datetime, days: int = 90) -> dict[str, Any]:
     """Return everything the care team charts for one patient, in one response."""
     profile = patient_in_reach(actor, patient_id)
     # The risk flag and its reasons are decision support for the care team;

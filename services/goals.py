@@ -31,14 +31,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import select
 
 from models import User, WeeklyGoal, db
 from models.caseload import lock_patient
 
-from .access import patient_in_reach
+from .access import own_profile, patient_in_reach
 from .days import local_today
 from .errors import Conflict, InvalidInput, NotFound
 
@@ -48,8 +48,12 @@ WEEK = timedelta(days=7)
 
 
 class GoalLike(Protocol):
-    week_start: date
-    done_at: datetime | None
+    """A goal as the weekly figures read it: a WeeklyGoal or a GoalRow (read-only, hence properties)."""
+
+    @property
+    def week_start(self) -> date: ...
+    @property
+    def done_at(self) -> datetime | None: ...
 
 
 class GoalRow(NamedTuple):
@@ -71,7 +75,7 @@ class WeekCompletion:
     total: int
     rate: float | None = field(init=False)  # done / total, 0..1; None when the week has no goals
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "rate", self.done / self.total if self.total else None)
 
     @property
@@ -195,7 +199,7 @@ def add_goal(patient: User, text: str, now: datetime) -> GoalWrite:
     return GoalWrite(goal, created=True)
 
 
-def update_goal(patient: User, goal_id: int, changes: dict, now: datetime) -> WeeklyGoal:
+def update_goal(patient: User, goal_id: int, changes: dict[str, Any], now: datetime) -> WeeklyGoal:
     """Mark one of the patient's goals done or not done, and/or reword it."""
     goal = _own_goal(patient, goal_id)
     today = _today(patient, now)
@@ -267,7 +271,7 @@ def goals_by_patient(patient_ids: Iterable[int], since: date) -> dict[int, list[
 # --- helpers -------------------------------------------------------------------
 
 def _today(patient: User, now: datetime) -> date:
-    return local_today(now, patient.patient_profile.timezone)
+    return local_today(now, own_profile(patient).timezone)
 
 
 def _goals_between(patient_id: int, first_week: date, last_week: date) -> list[WeeklyGoal]:

@@ -8,12 +8,16 @@ queries that summarise the older check-ins are written per dialect
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from itertools import chain
+from typing import Any, Protocol
 
-from sqlalchemy import Date, Integer, String, Text, bindparam, cast, exists, func, not_, select, type_coerce
+from sqlalchemy import Date, Integer, String, Text, bindparam, exists, func, not_, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import Select, Subquery
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.functions import FunctionElement
 
 from models import Checkin, PatientProfile, db
@@ -35,7 +39,7 @@ class CheckinHistory:
 
 def checkin_histories(patient_ids: list[int], since: date | None = None) -> dict[int, CheckinHistory]:
     """Load the check-ins of many patients in one statement."""
-    histories: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
+    histories: dict[int, tuple[list[DayRecord], list[date]]] = defaultdict(lambda: ([], []))
     if not patient_ids:
         return {}
     query = select(
@@ -55,7 +59,7 @@ def checkin_histories(patient_ids: list[int], since: date | None = None) -> dict
     return {pid: CheckinHistory(records, harm) for pid, (records, harm) in histories.items()}
 
 
-class _day_before(FunctionElement):
+class _day_before(FunctionElement[date]):
     """The calendar day before a DATE column, in the database's own arithmetic."""
 
     type = Date()
@@ -64,16 +68,16 @@ class _day_before(FunctionElement):
 
 
 @compiles(_day_before)
-def _day_before_default(element, compiler, **kw):
+def _day_before_default(element: _day_before, compiler: SQLCompiler, **kw: Any) -> str:
     return f"({compiler.process(element.clauses, **kw)} - 1)"  # PostgreSQL: date - integer
 
 
 @compiles(_day_before, "sqlite")
-def _day_before_sqlite(element, compiler, **kw):
+def _day_before_sqlite(element: _day_before, compiler: SQLCompiler, **kw: Any) -> str:
     return f"date({compiler.process(element.clauses, **kw)}, '-1 day')"  # dates are ISO text
 
 
-class _day_number(FunctionElement):
+class _day_number(FunctionElement[int]):
     """A DATE as a whole number of days, for runs of consecutive days."""
 
     type = Integer()
@@ -82,12 +86,12 @@ class _day_number(FunctionElement):
 
 
 @compiles(_day_number)
-def _day_number_default(element, compiler, **kw):
+def _day_number_default(element: _day_number, compiler: SQLCompiler, **kw: Any) -> str:
     return f"({compiler.process(element.clauses, **kw)} - DATE '2000-01-01')"
 
 
 @compiles(_day_number, "sqlite")
-def _day_number_sqlite(element, compiler, **kw):
+def _day_number_sqlite(element: _day_number, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST(julianday({compiler.process(element.clauses, **kw)}) AS INTEGER)"
 
 
@@ -109,17 +113,18 @@ def recent_checkins(patient_ids: list[int], since: date, *, coping_skills: bool 
     # Fetched a hundred at a time: in bulk, yet no row outlives its turn (a
     # batch's rows all held at once cost more in garbage collection than they save).
     rows = chain.from_iterable(result.partitions(100))
-    loaded: dict[int, tuple[list, list]] = {patient_id: ([], []) for patient_id in ids}
+    loaded: dict[int, tuple[list[DayRecord], list[date]]] = {patient_id: ([], []) for patient_id in ids}
     skill_lists: dict[str | None, tuple[str, ...]] = {None: ()}
     days = _Days()
     for row in rows:
         records, harm = loaded[row[0]]
         day = days[row[1]]
-        skills = ()
+        skills: tuple[str, ...] = ()
         if coping_skills:
-            skills = skill_lists.get(row[8])
-            if skills is None:
-                skills = skill_lists[row[8]] = tuple(json.loads(row[8]) or ())
+            known = skill_lists.get(row[8])
+            if known is None:
+                known = skill_lists[row[8]] = tuple(json.loads(row[8]) or ())
+            skills = known
         records.append(DayRecord(day, row[2], row[3], row[4], row[5], skills, row[6]))
         if row[7]:
             harm.append(day)
@@ -129,7 +134,7 @@ def recent_checkins(patient_ids: list[int], since: date, *, coping_skills: bool 
 
 
 @cache
-def _recent_statement(coping_skills: bool):
+def _recent_statement(coping_skills: bool) -> Select[Any]:
     """Build once the statement recent_checkins runs, with :ids and :since."""
     # The day as the driver gives it (_Days): SQLAlchemy's SQLite DATE parses
     # every value with a regular expression, about a microsecond a row.
@@ -137,14 +142,14 @@ def _recent_statement(coping_skills: bool):
                Checkin.sleep_hours, Checkin.used_substance, Checkin.late, Checkin.self_harm_thoughts]
     if coping_skills:
         # As the JSON text: most days repeat a handful of skill lists, each decoded once.
-        columns.append(cast(Checkin.coping_skills, Text))
+        columns.append(Checkin.coping_skills.cast(Text))
     return (select(*columns)
             .where(Checkin.patient_id.in_(bindparam("ids", expanding=True)),
                    Checkin.day >= bindparam("since", type_=Date))
             .order_by(Checkin.patient_id, Checkin.day))
 
 
-class _Days(dict):
+class _Days(dict[str | date, date]):
     """A day as the driver returns it (an ISO string on SQLite) -> a date, each distinct one parsed once."""
 
     def __missing__(self, value: str | date) -> date:
@@ -185,7 +190,7 @@ def _earlier_checkins(ids: list[int], before: date, longest_run: bool) -> dict[i
 
 
 @cache
-def _earlier_statement(longest_run: bool):
+def _earlier_statement(longest_run: bool) -> Select[Any]:
     """Build once the statement _earlier_checkins runs for every batch, with :ids, :before and :eve."""
     older, previous, profile = _OLDER, _PREVIOUS, PatientProfile.__table__
     before = bindparam("before", type_=Date)
@@ -209,7 +214,7 @@ def _earlier_statement(longest_run: bool):
         run_start.scalar_subquery().label("run_start"),
         run_open.label("run_open"),
     ]
-    ids = bindparam("ids", expanding=True)
+    ids: BindParameter[Any] = bindparam("ids", expanding=True)
     summary = select(*columns).where(profile.c.user_id.in_(ids))
     if longest_run:  # in the same statement: the job runs it once per small batch
         longest = _longest_runs(ids, before)
@@ -218,7 +223,7 @@ def _earlier_statement(longest_run: bool):
     return summary
 
 
-def _longest_runs(ids, before):
+def _longest_runs(ids: BindParameter[Any], before: BindParameter[date]) -> Subquery:
     """Return a subquery of (patient_id, longest): the longest run of abstinent days before before.
 
     Runs of consecutive days are the islands of day number minus row number.
@@ -236,7 +241,7 @@ def _longest_runs(ids, before):
 
 
 @cache
-def _day_lists_statement():
+def _day_lists_statement() -> Select[Any]:
     """Build once each patient's check-in days and use days before :before, as SQLite lists them."""
     older, profile = _OLDER, PatientProfile.__table__
     # Every day from the (patient_id, day) index alone, the use days from
@@ -272,7 +277,7 @@ def _earlier_from_days(before: date, days: str | None, use_days: str | None,
     return EarlierCheckins(before, date.fromordinal(numbers[0]), date.fromordinal(numbers[-1]), run, longest)
 
 
-class _DayNumbers(dict):
+class _DayNumbers(dict[str, int]):
     """ISO day -> day number, each distinct day parsed once (a batch's patients share their days)."""
 
     def __missing__(self, iso_day: str) -> int:
@@ -285,7 +290,20 @@ def history_of(histories: dict[int, CheckinHistory], patient_id: int) -> Checkin
     return histories.get(patient_id) or CheckinHistory([], [])
 
 
-def enrolled_on(profile: PatientProfile) -> date:
+class EnrolledPatient(Protocol):
+    """What the figures read of a patient's profile (a PatientProfile, or a row of its columns)."""
+
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def enrolled_at(self) -> datetime: ...
+    @property
+    def recovery_start_date(self) -> date | None: ...
+
+
+def enrolled_on(profile: EnrolledPatient) -> date:
     """Return the patient's local day of enrolment: no app to check in with before it.
 
     Every view passes it as in_treatment_since, so their shares count the same days.

@@ -4,9 +4,11 @@ Not the weekly e-mail's summary (services.summaries, services.weekly_summary):
 this one is of today, for the patient who opens the app.
 """
 from datetime import datetime
+from typing import Any
 
 from models import User
 
+from .access import own_profile
 from .assessments import due_assessments
 from .days import local_today
 from .goals import goal_week
@@ -14,9 +16,9 @@ from .history import checkin_histories, enrolled_on, history_of
 from .trends import abstinence
 
 
-def home_screen(patient: User, now: datetime) -> dict:
+def home_screen(patient: User, now: datetime) -> dict[str, Any]:
     """Return the patient's home screen: today's status, streaks, what is due."""
-    profile = patient.patient_profile
+    profile = own_profile(patient)
     today = local_today(now, profile.timezone)
     history = history_of(checkin_histories([patient.id]), patient.id)
     streaks = abstinence(history.records, today, profile.recovery_start_date,

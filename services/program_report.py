@@ -1,5 +1,6 @@
 """A program's outcomes for its directors: enrolment, retention, attendance, PDA and score change."""
 from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
@@ -13,13 +14,16 @@ from .errors import NotFound
 from .history import checkin_histories, enrolled_on, history_of
 from .trends import DayRecord, abstinence
 
+Figure = TypeVar("Figure")
+
 # Small-cell suppression: no figure of a program report describes fewer
 # patients than this, so that a reader who knows some of the program's
 # patients cannot work out another's numbers from it.
 REPORT_MIN_GROUP = 5
 
 
-def program_report(actor: User, program_id: int, now: datetime, min_group: int = REPORT_MIN_GROUP) -> dict:
+def program_report(actor: User, program_id: int, now: datetime,
+                   min_group: int = REPORT_MIN_GROUP) -> dict[str, Any]:
     """Return a program's outcomes: enrolment, retention, attendance, PDA and score change.
 
     An admin of the organization, or a clinician on the care team of at least
@@ -48,9 +52,10 @@ def program_report(actor: User, program_id: int, now: datetime, min_group: int =
     sessions = attendance_by_patient(ids, earliest - timedelta(days=29)) if earliest else {}
     active = 0
     retention = {4: [0, 0], 8: [0, 0]}
-    pda_first, pda_latest = [], []
+    pda_first: list[float] = []
+    pda_latest: list[float] = []
     attended = missed = attending = 0
-    score_change = {"phq9": [], "gad7": []}
+    score_change: dict[str, list[float]] = {"phq9": [], "gad7": []}
     for profile, user in patients:
         today = local_today(now, profile.timezone)
         start = enrolled_on(profile)
@@ -77,9 +82,13 @@ def program_report(actor: User, program_id: int, now: datetime, min_group: int =
             latest = scores.get(user.id, {}).get(code)
             if latest and latest["change"]["from_first"] is not None:
                 changes.append(latest["change"]["from_first"])
-    mean = lambda values: round(sum(values) / len(values), 1) if values else None  # noqa: E731
+    def mean(values: list[float]) -> float | None:
+        return round(sum(values) / len(values), 1) if values else None
+
     # Shares are averaged unrounded and rounded once, at the output.
-    mean_percent = lambda shares: round(100 * sum(shares) / len(shares), 1) if shares else None  # noqa: E731
+    def mean_percent(shares: list[float]) -> float | None:
+        return round(100 * sum(shares) / len(shares), 1) if shares else None
+
     cells = _SmallCells(min_group)
     # Group sizes (enrolled, eligible, patients) come from enrolment and are
     # shown; what they did is shown only over enough of them. No figure here
@@ -88,10 +97,10 @@ def program_report(actor: User, program_id: int, now: datetime, min_group: int =
     return {
         "program": program,
         "patients_enrolled": len(patients),
-        "active_patients": cells.count("active_patients", active, len(patients)),
+        "active_patients": cells.count("active_patients", active, len(patients), active),
         "retention": {f"{weeks}_weeks": {
             "eligible": eligible,
-            "retained": cells.count(f"retention.{weeks}_weeks.retained", retained, eligible),
+            "retained": cells.count(f"retention.{weeks}_weeks.retained", retained, eligible, retained),
             "percent": cells.count(f"retention.{weeks}_weeks.percent",
                                    round(100 * retained / eligible, 1) if eligible else None, eligible, retained),
         } for weeks, (eligible, retained) in retention.items()},
@@ -118,28 +127,27 @@ def program_report(actor: User, program_id: int, now: datetime, min_group: int =
 class _SmallCells:
     """Hold back the figures of a report that describe too few patients, saying why."""
 
-    def __init__(self, min_group: int):
+    def __init__(self, min_group: int) -> None:
         self.min_group = min_group
         self.reasons: dict[str, str] = {}
         self._too_few = f"Computed over fewer than {min_group} patients."
         self._reveals_few = (f"Would reveal a group of fewer than {min_group} patients "
                              "(those it counts, or the rest of its total).")
 
-    def over(self, figure: str, value, patients: int):
+    def over(self, figure: str, value: Figure, patients: int) -> Figure | None:
         """Return value, a figure computed over patients, or None when they are too few."""
         if patients < self.min_group:
             self.reasons[figure] = self._too_few
             return None
         return value
 
-    def count(self, figure: str, value, total: int, having: int | None = None):
-        """Return value, a figure telling how many of total patients have something, or None.
+    def count(self, figure: str, value: Figure, total: int, having: int) -> Figure | None:
+        """Return value, a figure telling how many (having) of total patients have something, or None.
 
         Held back when total is too small, and when the patients having it
-        (having, or value itself) or those not having it are too few: the
-        total is shown, so either group follows from the other.
+        or those not having it are too few: the total is shown, so either
+        group follows from the other.
         """
-        having = value if having is None else having
         if total < self.min_group:
             self.reasons[figure] = self._too_few
             return None

@@ -38,6 +38,7 @@ from .trends import (
     LOWER_IS_BETTER,
     DayRecord,
     EarlierCheckins,
+    Records,
     abstinence,
     index_checkins,
     week_over_week,
@@ -256,17 +257,16 @@ def build_weekly_summary(
     )[:HELPFUL_SKILLS_SHOWN]
     week_goals = [goal for goal in goals if goal.week_start == week_start]
     days_used = sum(1 for record in this_week if record.used_substance)
-    figures = dict(
+    tone, line = encouragement(len(this_week), days_used, metrics, streaks.current_streak)
+    return WeeklySummary(
         period=iso_week(week_start), week_start=week_start, week_end=week_end, days=days,
         checkins=len(this_week), metrics=metrics, days_used=days_used,
         days_abstinent=len(this_week) - days_used, current_streak=streaks.current_streak,
         longest_streak=streaks.longest_streak, pda_30=pda_30.missing_excluded,
         pda_30_days_reported=pda_30.days_reported, skills_practised=practised, skills_that_helped=helped,
         goals_done=sum(1 for goal in week_goals if goal.done_at is not None), goals_total=len(week_goals),
-        questionnaires_due=tuple(questionnaires_due),
+        questionnaires_due=tuple(questionnaires_due), tone=tone, encouragement=line,
     )
-    tone, line = encouragement(figures["checkins"], days_used, metrics, streaks.current_streak)
-    return WeeklySummary(**figures, tone=tone, encouragement=line)
 
 
 def encouragement(checkins: int, days_used: int, metrics: Sequence[MetricWeek],
@@ -307,7 +307,7 @@ def _day_bar(day: date, by_day: Mapping[date, DayRecord]) -> DayBar:
     return DayBar(day, True, record.craving, record.mood, record.sleep_hours, record.used_substance)
 
 
-def _metric_week(records: list[DayRecord], metric: str, week_end: date,
+def _metric_week(records: Records, metric: str, week_end: date,
                  earlier: EarlierCheckins | None = None) -> MetricWeek:
     change = week_over_week(records, metric, week_end, earlier=earlier)
     direction: Direction | None = None
