@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models import db, utcnow
+from models import utcnow
+from models.transactions import commit_unit
 from services.caseload import refresh_kept_rows
 
 from .organizations import per_organization
@@ -27,7 +28,7 @@ def caseload_rows(now: datetime | None = None, week: str | None = None) -> JobRe
         # locks let go) before the next is computed, so a patient's writer
         # waits for one batch at most, never for the whole organization.
         for batch in refresh_kept_rows(organization_id, now):
-            db.session.commit()
+            commit_unit()
             recomputed += batch
         return recomputed
 
