@@ -14,6 +14,7 @@ from .access import patient_in_reach, require_role
 from .errors import Conflict, NotFound
 from .paging import one_page
 
+
 class AlertNotOpen(Conflict):
     """Only an open alert can be acknowledged."""
 
@@ -26,7 +27,7 @@ ACTIVE_STATUSES = (AlertStatus.open, AlertStatus.acknowledged)
 
 
 def list_alerts(actor: User, *, status: AlertStatus | None = None, severity: AlertSeverity | None = None,
-                patient_id: int | None = None, page: int = 1, page_size: int = 50) -> tuple[list[dict], int]:
+                patient_id: int | None = None, page: int = 1, page_size: int = 50) -> tuple[list[dict[str, Any]], int]:
     """Return one page of the alerts the actor may see, most recently triggered first, and the total.
 
     Without a status, the ones still to work: open and acknowledged.
@@ -49,7 +50,7 @@ def list_alerts(actor: User, *, status: AlertStatus | None = None, severity: Ale
     return [alert_entry(alert, name) for alert, name in db.session.execute(query)], total
 
 
-def acknowledge_alert(actor: User, alert_id: int, note: str | None, now: datetime) -> dict:
+def acknowledge_alert(actor: User, alert_id: int, note: str | None, now: datetime) -> dict[str, Any]:
     """Mark an open alert as seen by actor, with an optional note."""
     alert, name = _alert_in_reach(actor, alert_id)
     if alert.status is not AlertStatus.open:
@@ -62,7 +63,7 @@ def acknowledge_alert(actor: User, alert_id: int, note: str | None, now: datetim
     return alert_entry(alert, name)
 
 
-def resolve_alert(actor: User, alert_id: int, note: str | None, now: datetime) -> dict:
+def resolve_alert(actor: User, alert_id: int, note: str | None, now: datetime) -> dict[str, Any]:
     """Close an open or acknowledged alert; the rule's next trigger opens a new one."""
     alert, name = _alert_in_reach(actor, alert_id)
     if alert.status is AlertStatus.resolved:

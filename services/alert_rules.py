@@ -152,7 +152,7 @@ def _iso(day: date) -> str:
     return day.isoformat()
 
 
-def _recent(day: date, today: date, limits: Mapping) -> bool:
+def _recent(day: date, today: date, limits: Mapping[str, Any]) -> bool:
     return today - timedelta(days=limits["recent_days"] - 1) <= day <= today
 
 
@@ -166,7 +166,7 @@ def self_harm_rule(day: date, self_harm_thoughts: bool | None) -> Finding | None
                    {"checkin_day": _iso(day)})
 
 
-def substance_use_rule(record: DayRecord | None, today: date, limits: Mapping,
+def substance_use_rule(record: DayRecord | None, today: date, limits: Mapping[str, Any],
                        substances: Sequence[str] = ()) -> Finding | None:
     """Use reported in a recent check-in (substances are codes from a closed list)."""
     if record is None or not record.used_substance or not _recent(record.day, today, limits):
@@ -176,20 +176,20 @@ def substance_use_rule(record: DayRecord | None, today: date, limits: Mapping,
 
 
 def craving_spike_rule(by_day: Mapping[date, DayRecord], day: date, today: date,
-                       limits: Mapping) -> Finding | None:
+                       limits: Mapping[str, Any]) -> Finding | None:
     """Craving high on two days running around day, or far above the patient's own baseline."""
     record = by_day.get(day)
     if record is None or not _recent(day, today, limits):
         return None
     limit = limits["craving_spike"]
     for first, second in ((day - timedelta(days=1), day), (day, day + timedelta(days=1))):
-        pair = [by_day.get(first), by_day.get(second)]
-        if all(r is not None and r.craving >= limit for r in pair):
+        earlier, later = by_day.get(first), by_day.get(second)
+        if earlier is not None and later is not None and earlier.craving >= limit and later.craving >= limit:
             return Finding(
                 CRAVING_SPIKE,
-                f"Craving {pair[0].craving} and {pair[1].craving} on {_iso(first)} and {_iso(second)}",
+                f"Craving {earlier.craving} and {later.craving} on {_iso(first)} and {_iso(second)}",
                 {"kind": "two_days", "days": [_iso(first), _iso(second)],
-                 "cravings": [pair[0].craving, pair[1].craving], "threshold": limit},
+                 "cravings": [earlier.craving, later.craving], "threshold": limit},
             )
     start = day - timedelta(days=limits["craving_baseline_days"])
     baseline = [r.craving for d, r in by_day.items() if start <= d < day]
@@ -209,7 +209,7 @@ def craving_spike_rule(by_day: Mapping[date, DayRecord], day: date, today: date,
     )
 
 
-def mood_worsening_rule(records: Iterable[DayRecord], today: date, limits: Mapping) -> Finding | None:
+def mood_worsening_rule(records: Iterable[DayRecord], today: date, limits: Mapping[str, Any]) -> Finding | None:
     """Mood clearly falling: the 14-day slope at or below the threshold (>= 4 check-ins)."""
     figure = slope(records, "mood", today)
     if figure.value is None or figure.value > limits["mood_slope"]:
@@ -222,7 +222,7 @@ def mood_worsening_rule(records: Iterable[DayRecord], today: date, limits: Mappi
     )
 
 
-def short_sleep_rule(by_day: Mapping[date, DayRecord], today: date, limits: Mapping) -> Finding | None:
+def short_sleep_rule(by_day: Mapping[date, DayRecord], today: date, limits: Mapping[str, Any]) -> Finding | None:
     """Very short sleep on several of the last nights."""
     nights = [today - timedelta(days=offset) for offset in range(limits["short_sleep_of"])]
     short = sorted(d for d in nights if d in by_day and by_day[d].sleep_hours < limits["short_sleep_hours"])
@@ -238,7 +238,7 @@ def short_sleep_rule(by_day: Mapping[date, DayRecord], today: date, limits: Mapp
 
 
 def checkin_findings(by_day: Mapping[date, DayRecord], day: date, self_harm_thoughts: bool | None,
-                     today: date, limits: Mapping, substances: Sequence[str] = (), *,
+                     today: date, limits: Mapping[str, Any], substances: Sequence[str] = (), *,
                      mood_trend: bool = True) -> dict[str, Finding]:
     """Return every check-in rule that holds for the check-in of day, by rule.
 
@@ -258,7 +258,7 @@ def checkin_findings(by_day: Mapping[date, DayRecord], day: date, self_harm_thou
 # --- other rules (pure) ---------------------------------------------------------------------------
 
 def disengagement_rule(last_checkin: date | None, enrolled_on: date, today: date,
-                       limits: Mapping) -> Finding | None:
+                       limits: Mapping[str, Any]) -> Finding | None:
     """No check-in for quiet_days local days, or none that long after enrolment."""
     quiet = limits["quiet_days"]
     if last_checkin is not None:
@@ -280,7 +280,7 @@ class SessionLike(Protocol):
     status: AttendanceStatus
 
 
-def missed_sessions_rule(sessions: Sequence[SessionLike], record_id: int, limits: Mapping) -> Finding | None:
+def missed_sessions_rule(sessions: Sequence[SessionLike], record_id: int, limits: Mapping[str, Any]) -> Finding | None:
     """The session record_id ends or extends a run of missed sessions long enough to alert.
 
     sessions are the patient's, in the order they happened; excused ones are skipped.
@@ -303,8 +303,8 @@ def missed_sessions_rule(sessions: Sequence[SessionLike], record_id: int, limits
 
 
 def assessment_findings(instrument: str, *, local_day: date, total: int | None, previous_total: int | None,
-                        crisis: bool, item9: int | None, subscales: Mapping | None,
-                        limits: Mapping) -> list[Finding]:
+                        crisis: bool, item9: int | None, subscales: Mapping[str, Any] | None,
+                        limits: Mapping[str, Any]) -> list[Finding]:
     """Return the questionnaire rules a scored response meets."""
     day = _iso(local_day)
     findings = []

@@ -40,20 +40,37 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from models import (
-    Alert, AlertSeverity, AlertStatus, AssessmentResponse, AttendanceRecord, AttendanceStatus, Checkin,
-    Organization, PatientProfile, User, db, savepoint,
+    Alert,
+    AlertSeverity,
+    AlertStatus,
+    AssessmentResponse,
+    AttendanceRecord,
+    AttendanceStatus,
+    Checkin,
+    Organization,
+    PatientProfile,
+    User,
+    db,
+    savepoint,
 )
 
+from .access import own_profile
 from .alert_rules import (
-    DISENGAGEMENT, SEVERITY_RANK, Finding, assessment_findings, disengagement_rule, missed_sessions_rule,
-    thresholds, thresholds_from,
+    DISENGAGEMENT,
+    SEVERITY_RANK,
+    Finding,
+    assessment_findings,
+    disengagement_rule,
+    missed_sessions_rule,
+    thresholds,
+    thresholds_from,
 )
 from .assessment_history import score_history
 from .crisis import crisis_signal
@@ -63,8 +80,13 @@ from .notices import notify_care_team
 # --- raising --------------------------------------------------------------------------------------
 
 class PatientRef(Protocol):
-    id: int
-    organization_id: int
+    """Enough of a patient to raise an alert for them: a User or a PatientKey."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def organization_id(self) -> int: ...
 
 
 def open_key(patient_id: int, rule: str) -> str:
@@ -73,7 +95,7 @@ def open_key(patient_id: int, rule: str) -> str:
 
 
 def raise_alert(patient: PatientRef, rule: str, severity: AlertSeverity | str, summary: str,
-                evidence: dict, local_day: date, now: datetime) -> Alert:
+                evidence: dict[str, Any], local_day: date, now: datetime) -> Alert:
     """Open an alert for (patient, rule), or update the one still open or acknowledged.
 
     Flushes only. An urgent alert owes the care team a notice (services.notices), sent after the commit.
@@ -118,7 +140,7 @@ def _live_alert(key: str) -> Alert | None:
     ).one_or_none()
 
 
-def _repeat(alert: Alert, severity: AlertSeverity, summary: str, evidence: dict, local_day: date,
+def _repeat(alert: Alert, severity: AlertSeverity, summary: str, evidence: dict[str, Any], local_day: date,
             now: datetime) -> bool:
     """Count a repeat on a live alert; return whether the care team must hear of it again."""
     escalated = SEVERITY_RANK[severity] > SEVERITY_RANK[alert.severity]
@@ -151,7 +173,7 @@ def _rules_seen(patient_id: int, rules: list[str], source: str, written_at: date
     A rule's latest alert was last triggered by source itself, or after source
     was written (so the hook ran for it back then, and a later trigger followed).
     """
-    latest: dict[str, tuple] = {}
+    latest: dict[str, tuple[dict[str, Any], datetime]] = {}
     for rule, evidence, triggered_at in db.session.execute(
         select(Alert.rule, Alert.evidence, Alert.last_triggered_at)
         .where(Alert.patient_id == patient_id, Alert.rule.in_(rules)).order_by(Alert.id.desc())
@@ -167,7 +189,7 @@ def _rules_seen(patient_id: int, rules: list[str], source: str, written_at: date
 
 def alerts_after_assessment(patient: User, response: AssessmentResponse, now: datetime) -> list[Alert]:
     """Raise what a newly stored questionnaire response meets; flushes only."""
-    today = local_today(now, patient.patient_profile.timezone)
+    today = local_today(now, own_profile(patient).timezone)
     limits = thresholds(db.session.get(Organization, patient.organization_id))
     previous_total = None
     if response.instrument in ("phq9", "gad7"):
@@ -187,8 +209,8 @@ def alerts_after_attendance(patient_id: int, record: AttendanceRecord, now: date
     """Raise what a newly recorded session makes true (missed sessions); flushes only."""
     if AttendanceStatus(record.status) is not AttendanceStatus.missed:
         return []
-    patient = db.session.get(User, patient_id)
-    today = local_today(now, patient.patient_profile.timezone)
+    patient = db.session.get_one(User, patient_id)
+    today = local_today(now, own_profile(patient).timezone)
     limits = thresholds(db.session.get(Organization, patient.organization_id))
     # A quarter back shows any run worth an alert; an older start would only lengthen it.
     since = record.session_date - timedelta(days=90)

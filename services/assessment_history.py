@@ -5,7 +5,7 @@ totals and subscales, never by rescoring old answers.
 """
 from typing import Any
 
-from sqlalchemy import JSON, func, select
+from sqlalchemy import JSON, ColumnElement, Row, Subquery, func, select
 
 from models import AssessmentResponse, User, db
 
@@ -57,14 +57,15 @@ def latest_scores(patient_ids: list[int]) -> dict[int, dict[str, dict[str, Any]]
     # summary needs (latest, previous, first) are joined back by id, so a
     # year of responses costs a sort of integers, not of every JSON column.
     r = AssessmentResponse.__table__
-    series = {"partition_by": (r.c.patient_id, r.c.instrument), "order_by": (r.c.submitted_at, r.c.id)}
+    by, order = (r.c.patient_id, r.c.instrument), (r.c.submitted_at, r.c.id)
     ranked = select(
         r.c.id,
-        func.lag(r.c.id).over(**series).label("previous_id"),
+        func.lag(r.c.id).over(partition_by=by, order_by=order).label("previous_id"),
         # A ROWS frame: the same first row as the default RANGE frame (the order is
         # total), without the peer-row bookkeeping that costs SQLite a third of the query.
-        func.first_value(r.c.id).over(**series, rows=(None, 0)).label("first_id"),
-        func.lead(r.c.id).over(**series).label("next_id"),  # None for the newest of the series
+        func.first_value(r.c.id).over(partition_by=by, order_by=order, rows=(None, 0)).label("first_id"),
+        # None for the newest of the series.
+        func.lead(r.c.id).over(partition_by=by, order_by=order).label("next_id"),
     ).where(r.c.patient_id.in_(list(latest))).subquery("ranked")
     current, previous, first = r.alias("current"), r.alias("previous"), r.alias("first")
     rows = db.session.connection().execute(
@@ -88,35 +89,32 @@ def latest_scores(patient_ids: list[int]) -> dict[int, dict[str, dict[str, Any]]
     return latest
 
 
-def _history_conditions(patient_id: int, instrument: str | None) -> list:
+def _history_conditions(patient_id: int, instrument: str | None) -> list[ColumnElement[bool]]:
     conditions = [AssessmentResponse.patient_id == patient_id]
     if instrument is not None:
         conditions.append(AssessmentResponse.instrument == instrument)
     return conditions
 
 
-def _windowed(conditions: list):
+def _windowed(conditions: list[ColumnElement[bool]]) -> Subquery:
     """Return the responses matching conditions, each with its previous and first of the instrument.
 
     Window functions partition by (patient, instrument) in submission order,
     so any filter on patient or instrument leaves the figures unchanged.
     """
     r = AssessmentResponse
-    series = {"partition_by": (r.patient_id, r.instrument), "order_by": (r.submitted_at, r.id)}
+    by, order = (r.patient_id, r.instrument), (r.submitted_at, r.id)
     return select(
         r.id, r.patient_id, r.assignment_id, r.instrument, r.occurrence_on, r.local_day,
         r.submitted_at, r.answers, r.total, r.band, r.subscales, r.item9, r.crisis,
-        func.lag(r.total).over(**series).label("previous_total"),
-        func.lag(r.subscales, type_=JSON).over(**series).label("previous_subscales"),
-        func.lag(r.id).over(**series).label("previous_id"),
-        func.first_value(r.total).over(**series).label("first_total"),
-        func.first_value(r.subscales, type_=JSON).over(**series).label("first_subscales"),
-        func.first_value(r.id).over(**series).label("first_id"),
-        func.row_number().over(
-            partition_by=series["partition_by"], order_by=(r.submitted_at.desc(), r.id.desc()),
-        ).label("newest_rank"),
+        func.lag(r.total).over(partition_by=by, order_by=order).label("previous_total"),
+        func.lag(r.subscales, type_=JSON).over(partition_by=by, order_by=order).label("previous_subscales"),
+        func.lag(r.id).over(partition_by=by, order_by=order).label("previous_id"),
+        func.first_value(r.total).over(partition_by=by, order_by=order).label("first_total"),
+        func.first_value(r.subscales, type_=JSON).over(partition_by=by, order_by=order).label("first_subscales"),
+        func.first_value(r.id).over(partition_by=by, order_by=order).label("first_id"),
+        func.row_number().over(partition_by=by, order_by=(r.submitted_at.desc(), r.id.desc())).label("newest_rank"),
     ).where(*conditions).subquery("scored")
-
 
 
 def response_summary(response: AssessmentResponse) -> dict[str, Any]:
@@ -126,7 +124,7 @@ def response_summary(response: AssessmentResponse) -> dict[str, Any]:
     return _summary(db.session.execute(select(window).where(window.c.id == response.id)).one())
 
 
-def _summary(row) -> dict[str, Any]:
+def _summary(row: Row[Any]) -> dict[str, Any]:
     instrument = get_instrument(row.instrument)
     current = _stored_score(row.instrument, row.total, row.subscales, row.band, row.crisis, row.item9)
     previous = (_stored_score(row.instrument, row.previous_total, row.previous_subscales)
@@ -145,7 +143,7 @@ def _summary(row) -> dict[str, Any]:
     }
 
 
-def _stored_score(code: str, total: int | None, subscales: dict | None, band_code: str | None = None,
+def _stored_score(code: str, total: int | None, subscales: dict[str, Any] | None, band_code: str | None = None,
                   crisis: bool = False, item9: int | None = None) -> Score:
     """Rebuild a Score from what was stored when it was submitted (never rescored)."""
     instrument = get_instrument(code)

@@ -12,9 +12,10 @@ member of a care team undo another's schedule.
 
 Answering is services.assessments; score history is services.assessment_history.
 """
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -32,14 +33,20 @@ MAX_START_AHEAD_DAYS = 366
 # --- the schedule (pure) -----------------------------------------------------
 
 class Schedule(Protocol):
-    """What the occurrence arithmetic reads from an assignment."""
+    """What the occurrence arithmetic reads from an assignment (read only)."""
 
-    id: int | None
-    instrument: str
-    starts_on: date
-    cadence_days: int
-    window_days: int
-    ended_at: datetime | None
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def instrument(self) -> str: ...
+    @property
+    def starts_on(self) -> date: ...
+    @property
+    def cadence_days(self) -> int: ...
+    @property
+    def window_days(self) -> int: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -99,7 +106,7 @@ class DueAssessments:
 
 
 def due_on(
-    assignments: list[Schedule], answered: set[tuple[int, date]], today: date
+    assignments: Sequence[Schedule], answered: set[tuple[int, date]], today: date
 ) -> DueAssessments:
     """Return the open, unanswered occurrences and each assignment's next one.
 
@@ -119,7 +126,7 @@ def due_on(
 
 # --- assignments -----------------------------------------------------------------
 
-def assign_assessment(actor: User, patient_id: int, order: dict, now: datetime) -> AssessmentAssignment:
+def assign_assessment(actor: User, patient_id: int, order: dict[str, Any], now: datetime) -> AssessmentAssignment:
     """Put an instrument on a patient's schedule (care team or admin).
 
     order is {instrument, cadence_days, window_days, starts_on (optional:

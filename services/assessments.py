@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import AssessmentAssignment, AssessmentResponse, Organization, Role, User, db, savepoint
 
+from .access import own_profile
 from .alerts import alerts_after_assessment
 from .assessment_history import list_responses, response_summary
 from .assessment_schedule import DueAssessments, Occurrence, due_on, next_occurrence, open_occurrence
@@ -48,7 +49,7 @@ def list_instruments() -> list[dict[str, Any]]:
 def due_assessments(actor: User, now: datetime) -> DueAssessments:
     """Return what the patient has to answer on their local today, and what comes next."""
     patient = _require_patient(actor)
-    today = local_today(now, patient.patient_profile.timezone)
+    today = local_today(now, own_profile(patient).timezone)
     assignments = list(db.session.scalars(
         select(AssessmentAssignment).where(
             AssessmentAssignment.patient_id == patient.id, AssessmentAssignment.ended_at.is_(None),
@@ -83,7 +84,7 @@ class SubmittedAssessment:
         return {**self.summary, "crisis_resources": self.crisis_resources}
 
 
-def submit_assessment(actor: User, assignment_id: int, answers: dict, now: datetime) -> SubmittedAssessment:
+def submit_assessment(actor: User, assignment_id: int, answers: dict[str, Any], now: datetime) -> SubmittedAssessment:
     """Score and store the patient's answers to the occurrence open today."""
     patient = _require_patient(actor)
     assignment = db.session.scalars(
@@ -93,14 +94,16 @@ def submit_assessment(actor: User, assignment_id: int, answers: dict, now: datet
     ).one_or_none()
     if assignment is None:
         raise NotFound("No such questionnaire for you.")
-    today = local_today(now, patient.patient_profile.timezone)
+    today = local_today(now, own_profile(patient).timezone)
     occurrence = _open_or_refuse(assignment, today)
     if _is_answered(assignment.id, occurrence.occurrence_on):
         raise _already_answered(occurrence)
     problems = validate_answers(assignment.instrument, answers)
     if problems:
+        # errors.answers holds one list per item: the envelope nests it as is, though
+        # DomainError's annotation only knows one level.
         raise InvalidInput("Some answers are missing or invalid; see errors.answers.",
-                           {"answers": problems})
+                           {"answers": problems})  # type: ignore[dict-item]
 
     scored = score(assignment.instrument, answers)
     response = AssessmentResponse(
@@ -125,7 +128,7 @@ def submit_assessment(actor: User, assignment_id: int, answers: dict, now: datet
     summary = response_summary(response)
     resources = None
     if crisis_signal(response) is not None:
-        resources = crisis_resources(db.session.get(Organization, patient.organization_id))
+        resources = crisis_resources(db.session.get_one(Organization, patient.organization_id))
     return SubmittedAssessment(summary, resources)
 
 
@@ -134,11 +137,9 @@ def _open_or_refuse(assignment: AssessmentAssignment, today: date) -> Occurrence
         raise AssessmentNotOpen("Your care team has stopped this questionnaire; it cannot be answered.")
     occurrence = open_occurrence(assignment, today)
     if occurrence is None:
-        upcoming = next_occurrence(assignment, today)
-        raise AssessmentNotOpen(
-            f"This questionnaire is not open today ({today.isoformat()}); "
-            f"the next one opens on {upcoming.occurrence_on.isoformat()}."
-        )
+        upcoming = next_occurrence(assignment, today)  # None only once ended, refused above
+        opens = f"; the next one opens on {upcoming.occurrence_on.isoformat()}" if upcoming else ""
+        raise AssessmentNotOpen(f"This questionnaire is not open today ({today.isoformat()}){opens}.")
     return occurrence
 
 

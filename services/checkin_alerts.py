@@ -13,8 +13,15 @@ from sqlalchemy import bindparam, select
 
 from models import Alert, Checkin, CheckinRevision, Organization, User, db
 
+from .access import own_profile
 from .alert_rules import (
-    CRAVING_SPIKE, MOOD_WORSENING, SELF_HARM, SHORT_SLEEP, SUBSTANCE_USE, checkin_findings, thresholds,
+    CRAVING_SPIKE,
+    MOOD_WORSENING,
+    SELF_HARM,
+    SHORT_SLEEP,
+    SUBSTANCE_USE,
+    checkin_findings,
+    thresholds,
 )
 from .alerts import raise_alert
 from .days import local_today
@@ -57,29 +64,24 @@ class CheckinRules:
     and followed as this request raises them.
     """
 
-    def __init__(self, patient: User, organization: Organization, now: datetime, days: Iterable[date]):
+    def __init__(self, patient: User, organization: Organization | None, now: datetime, days: Iterable[date]):
         self.patient = patient
         self.now = now
-        self.today = local_today(now, patient.patient_profile.timezone)
+        self.today = local_today(now, own_profile(patient).timezone)
         self.limits = thresholds(organization)
         self._since = min(self.today - timedelta(days=SLOPE_DAYS),
                           min(days) - timedelta(days=self.limits["craving_baseline_days"] + 1))
         self._by_day: dict[date, DayRecord] | None = None
-        self._latest: dict[str, tuple[dict, datetime]] | None = None
+        self._latest: dict[str, tuple[dict[str, Any], datetime]] | None = None
 
     def load_history(self) -> None:
         """Read the check-ins the rules look at (before the writes, for a batch written in one go)."""
-        self._by_day = {
-            row.day: DayRecord(day=row.day, craving=row.craving, mood=row.mood, sleep_hours=row.sleep_hours,
-                               used_substance=row.used_substance, coping_skills=tuple(row.coping_skills or ()),
-                               late=row.late)
-            for row in db.session.execute(_RULES_HISTORY, {"patient_id": self.patient.id, "since": self._since})
-        }
+        self._by_day = self._read_history()
 
-    def judge(self, checkin: Checkin, previous: dict | None) -> list[Alert]:
+    def judge(self, checkin: Checkin, previous: dict[str, Any] | None) -> list[Alert]:
         """Raise what the written check-in makes true that its previous version (None: none) did not."""
         if self._by_day is None:
-            self.load_history()
+            self._by_day = self._read_history()
         after = self._by_day
         # float(): as a read would give it back (SQLite's RETURNING may hand back 3 for a stored 3.0).
         after[checkin.day] = DayRecord(
@@ -108,7 +110,10 @@ class CheckinRules:
         if not new:
             return []
         source = f"checkin:{checkin.id}:v{checkin.version}"
-        seen = self._rules_seen(source, checkin.updated_at)
+        latest = self._latest_alerts()
+        # As services.alerts does for each rule: the rules that already took account of this source.
+        seen = {rule for rule, (evidence, triggered_at) in latest.items()
+                if evidence.get("source") == source or triggered_at > checkin.updated_at}
         raised = []
         for finding in new:
             if finding.rule in seen:
@@ -116,11 +121,19 @@ class CheckinRules:
             evidence = {**finding.evidence, "source": source}
             raised.append(raise_alert(self.patient, finding.rule, finding.severity, finding.summary, evidence,
                                       self.today, self.now))
-            self._latest[finding.rule] = (evidence, self.now)
+            latest[finding.rule] = (evidence, self.now)
         return raised
 
-    def _rules_seen(self, source: str, written_at: datetime) -> set[str]:
-        # As _rules_seen, over every check-in rule at once.
+    def _read_history(self) -> dict[date, DayRecord]:
+        return {
+            row.day: DayRecord(day=row.day, craving=row.craving, mood=row.mood, sleep_hours=row.sleep_hours,
+                               used_substance=row.used_substance, coping_skills=tuple(row.coping_skills or ()),
+                               late=row.late)
+            for row in db.session.execute(_RULES_HISTORY, {"patient_id": self.patient.id, "since": self._since})
+        }
+
+    def _latest_alerts(self) -> dict[str, tuple[dict[str, Any], datetime]]:
+        """Return each check-in rule's latest alert (evidence, last triggered), read once per request."""
         if self._latest is None:
             self._latest = {}
             for rule, evidence, triggered_at in db.session.execute(
@@ -129,11 +142,10 @@ class CheckinRules:
                 .order_by(Alert.id.desc())
             ):
                 self._latest.setdefault(rule, (evidence or {}, triggered_at))
-        return {rule for rule, (evidence, triggered_at) in self._latest.items()
-                if evidence.get("source") == source or triggered_at > written_at}
+        return self._latest
 
 
-def _previous_content(checkin: Checkin) -> dict | None:
+def _previous_content(checkin: Checkin) -> dict[str, Any] | None:
     if checkin.version <= 1:
         return None
     return db.session.scalar(

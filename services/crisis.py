@@ -58,4 +58,4 @@ def checkin_crisis_resources(patient: User, checkin: Checkin,
     """Return crisis resources for the check-in's answer when it reports self-harm thoughts, else None."""
     if not checkin.self_harm_thoughts:
         return None
-    return crisis_resources(organization or db.session.get(Organization, patient.organization_id))
+    return crisis_resources(organization or db.session.get_one(Organization, patient.organization_id))

@@ -13,8 +13,10 @@ medium  no check-in for 3 days or more; craving or mood clearly worsening
         over the last 14 days (at least 2 sessions)
 low     none of these
 """
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from .trends import DayRecord, EarlierCheckins, adherence, index_checkins, last_checkin, slope
 
@@ -33,7 +35,7 @@ class Reason:
     level: str
     text: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "level": self.level, "text": self.text}
 
 
@@ -46,13 +48,13 @@ class Risk:
     def rank(self) -> int:
         return LEVELS.index(self.level)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"level": self.level, "reasons": [reason.to_dict() for reason in self.reasons]}
 
 
 def assess_risk(
-    records: list[DayRecord], today: date, *, self_harm_days: list[date] = (),
-    latest_scores: dict | None = None, attendance_rate: float | None = None,
+    records: list[DayRecord], today: date, *, self_harm_days: Iterable[date] = (),
+    latest_scores: Mapping[str, Any] | None = None, attendance_rate: float | None = None,
     attended_sessions: int = 0, in_treatment_since: date | None = None,
     recovery_start: date | None = None, earlier: EarlierCheckins | None = None,
 ) -> Risk:
@@ -82,13 +84,15 @@ def assess_risk(
         reasons.append(Reason("recent_use", "high", f"Use reported on {len(use_days)} of the last 7 days"))
     spike = _craving_spike(recent, today)
     if spike:
-        reasons.append(Reason("craving_spike", "high", f"Craving {RISK_RULES['craving_spike']}+ on {spike[0]} and {spike[1]}"))
+        reasons.append(Reason("craving_spike", "high",
+                              f"Craving {RISK_RULES['craving_spike']}+ on {spike[0]} and {spike[1]}"))
 
     last = last_checkin(indexed, today, earlier=earlier)
     if last is not None and (today - last).days >= RISK_RULES["quiet_days"]:
         reasons.append(Reason("quiet", "medium", f"No check-in for {(today - last).days} days (last {last})"))
     elif last is None and in_treatment_since and (today - in_treatment_since).days >= RISK_RULES["quiet_days"]:
-        reasons.append(Reason("quiet", "medium", f"No check-in since enrolment ({(today - in_treatment_since).days} days)"))
+        reasons.append(Reason("quiet", "medium",
+                              f"No check-in since enrolment ({(today - in_treatment_since).days} days)"))
     for metric in ("craving", "mood"):
         if slope(indexed, metric, today, earlier=earlier).direction == "worsening":
             reasons.append(Reason(f"{metric}_worsening", "medium", f"{metric.title()} worsening over 14 days"))
@@ -100,7 +104,8 @@ def assess_risk(
                               in_treatment_since=in_treatment_since, earlier=earlier).percent
     if checkin_share is not None and checkin_share < RISK_RULES["low_adherence_percent"]:
         reasons.append(Reason("low_adherence", "medium", f"Checked in on {checkin_share:.0f} % of the last 7 days"))
-    for code, limit, label in (("phq9", RISK_RULES["phq9_total"], "PHQ-9"), ("gad7", RISK_RULES["gad7_total"], "GAD-7")):
+    for code, limit, label in (("phq9", RISK_RULES["phq9_total"], "PHQ-9"),
+                               ("gad7", RISK_RULES["gad7_total"], "GAD-7")):
         score = scores.get(code)
         if score and score.get("total") is not None and score["total"] >= limit:
             reasons.append(Reason(f"{code}_high", "medium", f"{label} {score['total']} on {score['local_day']}"))
@@ -108,7 +113,8 @@ def assess_risk(
     if bam:
         subscales = bam.get("subscales") or {}
         if (subscales.get("risk") or {}).get("score", 0) >= RISK_RULES["bam_risk"]:
-            reasons.append(Reason("bam_risk", "medium", f"BAM risk factors {subscales['risk']['score']} on {bam['local_day']}"))
+            reasons.append(Reason("bam_risk", "medium",
+                                  f"BAM risk factors {subscales['risk']['score']} on {bam['local_day']}"))
         if (subscales.get("use") or {}).get("score", 0) >= 1:
             reasons.append(Reason("bam_use", "medium", f"BAM reports use on {bam['local_day']}"))
     if attendance_rate is not None and attended_sessions >= 2 and attendance_rate < RISK_RULES["low_attendance_rate"]:

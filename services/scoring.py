@@ -274,13 +274,14 @@ def _other_id(rule: AtMostItem | OnlyWhenItemPositive) -> str:
 
 def _breaks(rule: AtMostItem | OnlyWhenItemPositive, answers: Mapping[str, Any]) -> bool:
     if isinstance(rule, AtMostItem):
-        return answers[rule.item_id] > answers[rule.other_id]
+        return bool(answers[rule.item_id] > answers[rule.other_id])
     return bool(answers.get(rule.item_id)) and answers[rule.gate_id] == 0
 
 
 def _points(item: Item, answer: int) -> int:
     points = item.points_for(answer)
-    assert points is not None, "validated answers always map to an option"
+    if points is None:
+        raise ValueError("validated answers always map to an option")
     return points
 
 

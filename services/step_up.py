@@ -47,7 +47,7 @@ class AttendanceLike(Protocol):
 
 def step_up_flag(records: Iterable[DayRecord], alerts: Iterable[AlertLike],
                  sessions: Iterable[AttendanceLike], today: date,
-                 limits: Mapping | None = None) -> StepUpFlag:
+                 limits: Mapping[str, Any] | None = None) -> StepUpFlag:
     """Return the level-of-care flag over data the caseload has loaded already.
 
     Reasons: use on >= 3 of the last 14 days; an urgent alert triggered in
@@ -84,7 +84,7 @@ def step_up_flag(records: Iterable[DayRecord], alerts: Iterable[AlertLike],
 
 
 def _attendance_rate(sessions: list[AttendanceLike], first: date, last: date,
-                     limits: Mapping) -> float | None:
+                     limits: Mapping[str, Any]) -> float | None:
     statuses = [AttendanceStatus(s.status) for s in sessions if first <= s.session_date <= last]
     attended = statuses.count(AttendanceStatus.attended)
     counted = attended + statuses.count(AttendanceStatus.missed)
