@@ -20,14 +20,23 @@ from datetime import timedelta
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask_jwt_extended import (
-    current_user, get_jwt, jwt_required, set_refresh_cookies, unset_jwt_cookies,
+    current_user,
+    get_jwt,
+    jwt_required,
+    set_refresh_cookies,
+    unset_jwt_cookies,
 )
 
 from models import utcnow
 from services.errors import AuthenticationFailed, LoginPaused, SessionExpired
 from services.lockout import device_in_token, device_token
 from services.sessions import (
-    RefreshReused, authenticate, end_session, last_active, rotate_refresh, start_session,
+    RefreshReused,
+    authenticate,
+    end_session,
+    last_active,
+    rotate_refresh,
+    start_session,
 )
 
 from .auth import commit, issue_tokens, lockout_policy, session_lifetime

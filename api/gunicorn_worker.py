@@ -112,7 +112,7 @@ class ProblemThreadWorker(ThreadWorker):
                              status, type(exc).__name__)
         try:
             util.write_nonblock(client, problem_response(status, title, detail))
-        except Exception:  # noqa: BLE001 - the client may be gone; gunicorn closes the socket
+        except Exception:  # the client may be gone; gunicorn closes the socket
             self.log.debug("Failed to send error message.")
 
     liveness_answers: dict[bytes, bytes] | None = None
@@ -152,12 +152,14 @@ class ProblemThreadWorker(ThreadWorker):
 
     def _render_liveness(self) -> dict[bytes, bytes] | None:
         """Return the app's own answers to GET and HEAD /healthz, as bytes ready to send."""
+        # Here, in the worker, not at the top: the master imports this module and
+        # only the standard library and gunicorn (see the module's docstring).
         from werkzeug.test import EnvironBuilder, run_wsgi_app
 
         try:
             environ = EnvironBuilder(path=LIVENESS_PATH, method="GET").get_environ()
-            body, status, headers = run_wsgi_app(self.wsgi, environ, buffered=True)
-            body = b"".join(body)
+            chunks, status, headers = run_wsgi_app(self.wsgi, environ, buffered=True)
+            body = b"".join(chunks)
         except Exception:  # the usual path still answers /healthz
             self.log.exception("could not render %s; probes go through the app's threads", LIVENESS_PATH)
             return None

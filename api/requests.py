@@ -13,7 +13,6 @@ from werkzeug.routing import BaseConverter, IntegerConverter, Map
 from models import Checkin, Role, User
 from services.errors import InvalidInput, NotAllowed
 
-
 # --- JSON bodies ---------------------------------------------------------------------
 
 # No body of this API nests deeper than 4 levels (a sync entry's list of codes).
@@ -150,6 +149,8 @@ def refuse_unreadable_json() -> None:
 
 def _reads_json_body() -> bool:
     """Return whether the matched operation takes a JSON body (a flask-smorest json argument)."""
+    if request.url_rule is None:
+        return False
     view = current_app.view_functions.get(request.url_rule.endpoint)
     method = getattr(getattr(view, "view_class", None), request.method.lower(), None)
     parameters = getattr(method, "_apidoc", {}).get("arguments", {}).get("parameters", [])

@@ -1,7 +1,21 @@
 """The API's resources, one flask-smorest Blueprint per module; create_app registers RESOURCES."""
 from . import (
-    alerts, assessments, attendance, audit, auth, catalogue, checkins, dashboards, goals, health, password_reset,
-    patients, preferences, privacy, trends, weekly_summary,
+    alerts,
+    assessments,
+    attendance,
+    audit,
+    auth,
+    catalogue,
+    checkins,
+    dashboards,
+    goals,
+    health,
+    password_reset,
+    patients,
+    preferences,
+    privacy,
+    trends,
+    weekly_summary,
 )
 
 # Every resource the API serves, in the order the contract lists their tags:

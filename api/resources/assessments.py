@@ -5,8 +5,13 @@ from flask_smorest import Blueprint
 
 from models import utcnow
 from schemas.assessment import (
-    AssessmentAssignmentSchema, AssessmentHistoryQuerySchema, AssessmentResultSchema,
-    AssessmentSubmissionSchema, DueAssessmentsSchema, InstrumentSchema, SubmittedAssessmentSchema,
+    AssessmentAssignmentSchema,
+    AssessmentHistoryQuerySchema,
+    AssessmentResultSchema,
+    AssessmentSubmissionSchema,
+    DueAssessmentsSchema,
+    InstrumentSchema,
+    SubmittedAssessmentSchema,
 )
 from schemas.common import input_of, paged
 from services.assessment_history import list_responses

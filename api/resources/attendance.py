@@ -5,8 +5,11 @@ from flask_smorest import Blueprint
 
 from models import utcnow
 from schemas.attendance import (
-    AttendanceEntrySchema, AttendanceRangeQuerySchema, AttendanceRecordSchema,
-    AttendanceSummaryQuerySchema, AttendanceSummarySchema,
+    AttendanceEntrySchema,
+    AttendanceRangeQuerySchema,
+    AttendanceRecordSchema,
+    AttendanceSummaryQuerySchema,
+    AttendanceSummarySchema,
 )
 from schemas.common import paged
 from services.attendance import attendance_summary, list_attendance, record_attendance

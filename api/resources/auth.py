@@ -10,7 +10,11 @@ from schemas import examples
 from schemas.auth import LoginSchema, PasswordChangeSchema, RegisterSchema, TokenPairSchema
 from schemas.patient import MeSchema
 from services.accounts import (
-    WrongCurrentPassword, change_password, logout_everywhere, register_patient, set_account_active,
+    WrongCurrentPassword,
+    change_password,
+    logout_everywhere,
+    register_patient,
+    set_account_active,
 )
 from services.errors import AuthenticationFailed, LoginPaused, SessionExpired
 from services.lockout import device_in_token, device_token, remember_device

@@ -8,16 +8,20 @@ from flask_smorest import Blueprint
 
 from models import utcnow
 from schemas.dashboard import (
-    CaseloadPageSchema, CaseloadQuerySchema, DashboardQuerySchema, DashboardSchema,
-    ProgramReportSchema, SummarySchema,
+    CaseloadPageSchema,
+    CaseloadQuerySchema,
+    DashboardQuerySchema,
+    DashboardSchema,
+    ProgramReportSchema,
+    SummarySchema,
 )
 from services.caseload import CaseloadEntry, caseload
 from services.dashboards import patient_dashboard
 from services.home import home_screen
 from services.program_report import program_report
 
-from ..authenticated import authenticated
 from ..audit import commit_with_audit
+from ..authenticated import authenticated
 from ..requests import current_patient
 
 blp = Blueprint("dashboards", __name__, url_prefix="/api/v1", description="Care-team views")

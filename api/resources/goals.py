@@ -5,8 +5,13 @@ from flask_smorest import Blueprint
 
 from models import utcnow
 from schemas.goal import (
-    GoalCreateSchema, GoalHistoryQuerySchema, GoalHistorySchema, GoalSchema, GoalUpdateSchema,
-    GoalWeekQuerySchema, GoalWeekSchema,
+    GoalCreateSchema,
+    GoalHistoryQuerySchema,
+    GoalHistorySchema,
+    GoalSchema,
+    GoalUpdateSchema,
+    GoalWeekQuerySchema,
+    GoalWeekSchema,
 )
 from services.goals import add_goal, delete_goal, goal_history, goal_week, update_goal
 

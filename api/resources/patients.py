@@ -6,12 +6,22 @@ from flask_smorest import Blueprint
 from models import Role, utcnow
 from schemas.common import PageQuerySchema, input_of, paged
 from schemas.patient import (
-    CareTeamSchema, ClinicianSchema, EnrolmentResultSchema, EnrolmentSchema, InviteSchema,
-    LevelOfCareChangeSchema, PatientSchema,
+    CareTeamSchema,
+    ClinicianSchema,
+    EnrolmentResultSchema,
+    EnrolmentSchema,
+    InviteSchema,
+    LevelOfCareChangeSchema,
+    PatientSchema,
 )
 from services.access import patient_in_reach, require_role
 from services.accounts import (
-    change_level_of_care, enrol_patient, list_clinicians, list_patients, reissue_invite, set_care_team,
+    change_level_of_care,
+    enrol_patient,
+    list_clinicians,
+    list_patients,
+    reissue_invite,
+    set_care_team,
 )
 
 from ..auth import commit

@@ -90,7 +90,7 @@ class Deliveries(MethodView):
     @blp.arguments(DeliveryQuerySchema, location="query")
     @blp.response(200, DeliveryPageSchema)
     def get(self, query):
-        """List the organization's scheduled e-mails, newest first; ?status=failed for the ones that bounced (admins)."""
+        """List the organization's scheduled e-mails, newest first; ?status=failed for the ones that bounced (admins)."""  # noqa: E501 (the contract's summary)
         rows, total = list_deliveries(current_user, status=query.get("status"), kind=query.get("kind"),
                                       page=query["page"], page_size=query["page_size"])
         return page_of([_delivery(delivery, user) for delivery, user in rows], total, query)

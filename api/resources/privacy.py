@@ -13,11 +13,22 @@ from flask_smorest import Blueprint
 from models import utcnow
 from schemas.common import PageQuerySchema, paged
 from schemas.privacy import (
-    ConsentGrantSchema, ConsentOverviewSchema, ConsentSchema, DisclosedRecordsSchema,
-    DisclosureRequestSchema, DisclosureSchema, ExportDocumentSchema, ExportQuerySchema, FhirBundleSchema,
+    ConsentGrantSchema,
+    ConsentOverviewSchema,
+    ConsentSchema,
+    DisclosedRecordsSchema,
+    DisclosureRequestSchema,
+    DisclosureSchema,
+    ExportDocumentSchema,
+    ExportQuerySchema,
+    FhirBundleSchema,
 )
 from services.consent import (
-    grant_consent, list_disclosures, my_consents, patient_consents, refuse_care_team_revocation,
+    grant_consent,
+    list_disclosures,
+    my_consents,
+    patient_consents,
+    refuse_care_team_revocation,
     revoke_consent,
 )
 from services.export import CONTENT_TYPES, disclose_records, export_own_records
