@@ -4,7 +4,9 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from models import Consent, Role, db
+from api.extensions import api
+from models import Consent, Program, Role, db
+from services.consent import RECIPIENT_KINDS
 from tests.factories import create_consent, problem
 
 NOW = "2026-11-23T17:00:00+00:00"
@@ -66,8 +68,6 @@ def test_a_consent_expires_at_its_expiry(client, auth, patient, clock):
 
 
 def test_the_care_team_consent_names_the_program(client, make, clock):
-    from models import Program
-
     organization = make.organization("Harbor Recovery")
     program = Program(organization_id=organization.id, name="Evening IOP")
     db.session.add(program)
@@ -165,9 +165,6 @@ def test_a_consent_body_must_be_json_object(client, auth):
 
 
 def test_the_recipient_kinds_documented_are_the_ones_accepted(app):
-    from api.extensions import api
-    from services.consent import RECIPIENT_KINDS
-
     described = api.spec.to_dict()["components"]["schemas"]["ConsentGrant"]["properties"][
         "recipient_kind"]["description"]
 
@@ -258,7 +255,7 @@ def test_staff_have_no_consents_of_their_own(client, make, method, path, body, r
     assert consents_stored() == []
 
 
-ALL_ROUTES = PATIENT_ROUTES + [("GET", "/api/v1/patients/1/consents", None)]
+ALL_ROUTES = [*PATIENT_ROUTES, ("GET", "/api/v1/patients/1/consents", None)]
 
 
 @pytest.mark.parametrize("method, path, body", ALL_ROUTES)

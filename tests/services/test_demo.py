@@ -1,21 +1,44 @@
 """The demo clinic: who is in it, what its check-ins look like, and that it seeds once."""
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from models import (
-    Base, CareTeamMember, Checkin, CheckinRevision, CopingSkill, LevelOfCare, Organization,
-    PatientProfile, Program, Role, User, db,
+    Alert,
+    AssessmentResponse,
+    AttendanceRecord,
+    AttendanceStatus,
+    Base,
+    CareTeamMember,
+    Checkin,
+    CheckinRevision,
+    CopingSkill,
+    LevelOfCare,
+    Organization,
+    PatientProfile,
+    Program,
+    Role,
+    User,
+    WeeklyGoal,
+    db,
 )
 from schemas.checkin import CheckinContentSchema
+from services.assessment_history import latest_scores
 from services.checkins import content_of, normalise_content
 from services.days import local_today
 from services.demo import (
-    DAY_PROGRAM, DEMO_ORGANIZATION, DEMO_PASSWORD, EVENING_IOP, DemoSummary, seed_demo_clinic,
+    DAY_PROGRAM,
+    DEMO_ORGANIZATION,
+    DEMO_PASSWORD,
+    EVENING_IOP,
+    DemoSummary,
+    seed_demo_clinic,
 )
+from services.scoring import score
 from services.sessions import authenticate
 from services.trends import DayRecord, abstinence
 
@@ -111,7 +134,7 @@ def test_profiles_vary_and_keep_their_level_of_care_history(app, clock):
         assert all(change.changed_at <= clock.now for change in history)
         steps_up += any(
             (before.level_of_care, after.level_of_care) == (LevelOfCare.iop, LevelOfCare.php)
-            for before, after in zip(history, history[1:])
+            for before, after in pairwise(history)
         )
         assert profile.recovery_start_date <= enrolled_on
         expected_program = {LevelOfCare.iop: EVENING_IOP, LevelOfCare.php: DAY_PROGRAM}
@@ -304,11 +327,6 @@ def test_seed_demo_command_commits_and_prints_the_logins(app, clock):
 
 
 def test_the_demo_fills_questionnaires_goals_and_attendance_to_match_each_story(app, clock):
-    from services.assessment_history import latest_scores
-    from services.scoring import score
-
-    from models import AssessmentResponse, AttendanceRecord, AttendanceStatus, WeeklyGoal
-
     seed_demo_clinic(clock.now)
     patients = {u.email: u for u in db.session.scalars(select(User).where(User.role == Role.patient))}
     improving, relapsing = patients["patient1@demo.waypoint"], patients["patient2@demo.waypoint"]
@@ -329,8 +347,6 @@ def test_the_demo_fills_questionnaires_goals_and_attendance_to_match_each_story(
 
 
 def test_the_alert_inbox_starts_as_the_rules_would_have_left_it(app, clock):
-    from models import Alert, Checkin
-
     seed_demo_clinic(clock.now)
 
     alerts = list(db.session.scalars(select(Alert)))

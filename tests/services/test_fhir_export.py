@@ -221,7 +221,8 @@ def test_phq9_and_gad7_questionnaires_carry_the_loinc_panel_and_item_codes(full_
     assert phq9["code"][0]["code"] == "44249-1"
     assert [(i["linkId"], i["code"][0]["code"]) for i in phq9["item"]] == list(zip(
         [str(n) for n in range(1, 10)],
-        ["44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3", "44260-8"]))
+        ["44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3", "44260-8"],
+        strict=True))
     assert [i["text"] for i in phq9["item"]] == [item.text for item in INSTRUMENTS["phq9"].items]
     assert [(o["valueCoding"]["code"], o["extension"][0]["valueDecimal"]) for o in phq9["item"][0]["answerOption"]] \
         == [("LA6568-5", 0), ("LA6569-3", 1), ("LA6570-1", 2), ("LA6571-9", 3)]
