@@ -8,10 +8,18 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy import bindparam, insert, select, text
 
 from models import (
-    Checkin, CheckinRevision, CopingSkill, Organization, PatientProfile, User, begin_writing, db, savepoint,
+    Checkin,
+    CheckinRevision,
+    CopingSkill,
+    Organization,
+    PatientProfile,
+    User,
+    begin_writing,
+    db,
+    savepoint,
 )
 from models.caseload import lock_patient
 
@@ -19,7 +27,6 @@ from .checkin_alerts import CheckinRules
 from .crisis import checkin_crisis_resources
 from .days import local_today
 from .errors import CheckinLocked, DomainError, InvalidInput, StaleVersion, VersionRequired
-from .paging import one_page
 
 # The fields a patient writes; everything else on a Checkin is bookkeeping.
 CONTENT_FIELDS = (
@@ -336,30 +343,6 @@ def _sync_together(patient: User, queued: list[_QueuedDay], now: datetime) -> li
     ]
 
 
-def list_checkins(
-    patient_id: int, day_from: date | None, day_to: date | None, page: int, page_size: int
-) -> tuple[list[Checkin], int]:
-    """Return one page of a patient's check-ins, newest day first, and the total."""
-    if day_from and day_to and day_from > day_to:
-        raise InvalidInput("from is after to.", {"from": ["Must not be after 'to'."]})
-    conditions = [Checkin.patient_id == patient_id]
-    if day_from:
-        conditions.append(Checkin.day >= day_from)
-    if day_to:
-        conditions.append(Checkin.day <= day_to)
-    query, total = one_page(
-        select(Checkin).where(*conditions).order_by(Checkin.day.desc()), page, page_size
-    )
-    return list(db.session.scalars(query)), total
-
-
-def get_checkin(patient_id: int, day: date) -> Checkin | None:
-    """Return the patient's check-in for a day, if there is one."""
-    return db.session.scalars(
-        select(Checkin).where(Checkin.patient_id == patient_id, Checkin.day == day)
-    ).one_or_none()
-
-
 def _check_day_and_codes(desk: _Desk, day: date, content: dict) -> None:
     errors = {}
     if day > desk.today:
@@ -397,7 +380,8 @@ def _insert_days(desk: _Desk, days: list[tuple[date, dict]]) -> dict[date, Check
     rows = [dict(patient_id=desk.patient.id, day=day, late=day < desk.today, version=1,
                  created_at=desk.now, updated_at=desk.now, **content) for day, content in days]
     statement, parameter_names = _insert_checkins(len(rows))
-    parameters = {name: row[column] for row, names in zip(rows, parameter_names) for column, name in names.items()}
+    parameters = {name: row[column]
+                  for row, names in zip(rows, parameter_names, strict=True) for column, name in names.items()}
     written = {row["day"]: row for row in rows}
     created = {day: Checkin(id=checkin_id, **written[day])
                for checkin_id, day in db.session.execute(statement, parameters)}
@@ -425,7 +409,7 @@ def _insert_checkins(count: int) -> tuple:
     names = [{column.name: f"{column.name}_{number}" for column in columns} for number in range(count)]
     rows = [f"({', '.join(f':{name}' for name in row.values())})" for row in names]
     statement = text(
-        f"INSERT INTO {table.name} ({', '.join(column.name for column in columns)}) "
+        f"INSERT INTO {table.name} ({', '.join(column.name for column in columns)}) "  # noqa: S608 - names from the model, values bound
         f"VALUES {', '.join(rows)} ON CONFLICT (patient_id, day) DO NOTHING RETURNING id, day"
     ).bindparams(*[bindparam(f"{column.name}_{number}", type_=column.type)
                    for number in range(count) for column in columns]).columns(table.c.id, table.c.day)

@@ -20,7 +20,8 @@ from schemas.checkin import (
 )
 from schemas.common import paged
 from services.access import patient_in_reach
-from services.checkins import get_checkin, list_checkins, record_checkin, sync_checkins
+from services.checkin_reads import get_checkin, list_checkins
+from services.checkins import record_checkin, sync_checkins
 from services.errors import NotFound
 
 from ..audit import commit_with_audit
