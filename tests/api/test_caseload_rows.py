@@ -18,10 +18,13 @@ from models.caseload import SOURCES
 from schemas.dashboard import CaseloadPageSchema
 from services import caseload as caseload_service
 from services.alert_rules import thresholds
-from services.caseload import KeptFiguresDiffer
-from services.caseload import caseload_figures
+from services.caseload import KeptFiguresDiffer, caseload_figures
 from tests.factories import (
-    assessment_response, checkin_body, create_checkins, create_session, questionnaire_answers,
+    assessment_response,
+    checkin_body,
+    create_checkins,
+    create_session,
+    questionnaire_answers,
 )
 
 TODAY = date(2026, 11, 23)

@@ -7,6 +7,7 @@ statistics module. The table tests pin the cases a clinician would ask about.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import statistics
@@ -446,7 +447,7 @@ def test_all_abstinent():
 
 
 def test_relapse_today_ends_the_current_streak_but_keeps_the_longest():
-    records = every_day(TODAY - 9 * DAY, TODAY - DAY) + [checkin(TODAY, used=True)]
+    records = [*every_day(TODAY - 9 * DAY, TODAY - DAY), checkin(TODAY, used=True)]
     result = abstinence(records, TODAY, None)
     assert (result.current_streak, result.longest_streak) == (0, 9)
     assert result.pda_for(7).missing_as_use == pytest.approx(100 * 6 / 7, abs=PERCENT)
@@ -524,7 +525,7 @@ def test_a_dst_change_neither_adds_nor_loses_a_day(
         datetime.combine(first_day + k * DAY, local_time, NEW_YORK).astimezone(UTC)
         for k in range(10)
     ]
-    hours_apart = [(b - a) / timedelta(hours=1) for a, b in zip(instants, instants[1:])]
+    hours_apart = [(b - a) / timedelta(hours=1) for a, b in itertools.pairwise(instants)]
     assert sorted(set(hours_apart)) == sorted({24, hours_on_change})
 
     days = [local_day(instant, NEW_YORK) for instant in instants]
@@ -740,7 +741,7 @@ def _code_slope(records, today):
     xs = [(record.day - start).days for record in records]
     ys = [record.craving for record in records]
     x_mean, y_mean = sum(xs) / len(xs), sum(ys) / len(ys)
-    return sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys)) / sum((x - x_mean) ** 2 for x in xs)
+    return sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys, strict=True)) / sum((x - x_mean) ** 2 for x in xs)
 
 
 @pytest.mark.parametrize(("metric", "values"), [("craving", (0, 0, 1, 0)), ("mood", (10, 10, 9, 10))])
@@ -748,8 +749,8 @@ def test_a_slope_exactly_on_the_steady_limit_is_steady(metric, values):
     # Days 0, 2, 4 and 6 of the window: the fit is exactly 1/20 a day, and in
     # floats exactly the limit's 0.05 (checked below, as the code computes it).
     days = [TODAY - 13 * DAY + offset * DAY for offset in (0, 2, 4, 6)]
-    records = [checkin(day, **{metric: value}) for day, value in zip(days, values)]
-    on_limit = [checkin(day, craving=value) for day, value in zip(days, (0, 0, 1, 0))]
+    records = [checkin(day, **{metric: value}) for day, value in zip(days, values, strict=False)]
+    on_limit = [checkin(day, craving=value) for day, value in zip(days, (0, 0, 1, 0), strict=False)]
     assert _code_slope(on_limit, TODAY) == STEADY_THRESHOLD["craving"]
     figure = slope(records, metric, TODAY)
     assert (abs(figure.value), figure.direction) == (0.05, "steady")
@@ -757,7 +758,7 @@ def test_a_slope_exactly_on_the_steady_limit_is_steady(metric, values):
 
 def test_a_slope_just_past_the_steady_limit_has_a_direction():
     days = [TODAY - 13 * DAY + offset * DAY for offset in (0, 2, 4, 6)]
-    records = [checkin(day, craving=value) for day, value in zip(days, (0, 0, 1, 1))]
+    records = [checkin(day, craving=value) for day, value in zip(days, (0, 0, 1, 1), strict=False)]
     assert _code_slope(records, TODAY) > STEADY_THRESHOLD["craving"]
     assert slope(records, "craving", TODAY).direction == "worsening"
 
@@ -765,11 +766,11 @@ def test_a_slope_just_past_the_steady_limit_has_a_direction():
 def test_a_sleep_slope_exactly_on_its_limit_is_steady():
     # 0.03 h/day on days 0, 1, 2 and 9 of the window (checked exact in floats).
     days = [TODAY - 13 * DAY + offset * DAY for offset in (0, 1, 2, 9)]
-    records = [checkin(day, sleep_hours=hours) for day, hours in zip(days, (4.0, 4.0, 5.5, 4.5))]
+    records = [checkin(day, sleep_hours=hours) for day, hours in zip(days, (4.0, 4.0, 5.5, 4.5), strict=False)]
     start = TODAY - 13 * DAY
     xs = [(record.day - start).days for record in records]
     ys = [record.sleep_hours for record in records]
     x_mean, y_mean = sum(xs) / 4, sum(ys) / 4
-    per_day = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys)) / sum((x - x_mean) ** 2 for x in xs)
+    per_day = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys, strict=True)) / sum((x - x_mean) ** 2 for x in xs)
     assert per_day == STEADY_THRESHOLD["sleep_hours"]
     assert slope(records, "sleep_hours", TODAY).direction == "steady"

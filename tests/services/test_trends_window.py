@@ -18,8 +18,19 @@ from hypothesis import strategies as st
 from services.risk import assess_risk
 from services.summaries import SUMMARY_DAYS, build_weekly_summary
 from services.trends import (
-    METRICS, DayRecord, EarlierCheckins, abstinence, adherence, current_streak, index_checkins,
-    last_checkin, patient_trends, rolling_mean, slope, week_over_week, what_helps,
+    METRICS,
+    DayRecord,
+    EarlierCheckins,
+    abstinence,
+    adherence,
+    current_streak,
+    index_checkins,
+    last_checkin,
+    patient_trends,
+    rolling_mean,
+    slope,
+    week_over_week,
+    what_helps,
 )
 from tests.services.test_trends import patients, property_test
 
