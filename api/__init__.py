@@ -15,7 +15,7 @@ from .database import configure_database
 from .database_waits import bound_database_waits
 from .errors import register_error_handlers
 from .extensions import api, document_items_schemas, jwt, migrate
-from .logs import configure_logging
+from .request_log import configure_logging
 from .requests import DayConverter, RecordIdConverter, configure_requests
 from .resources import RESOURCES
 from .security import register_security

@@ -9,6 +9,8 @@ time taken. No line carries an exception's message: it may quote patient data
 (a database error quotes the statement's values), so the type and the trace
 stand in for it. Nor do the app's lines name the caller's address: it
 identifies a patient, and the audit trail is the one place that records it.
+The app's side of this (the request fields and the line per request) is in
+api/request_log.py.
 (werkzeug's development server quotes address and path in text mode; in JSON
 mode its lines about requests are left out.)
 
@@ -16,33 +18,22 @@ gunicorn.conf.py loads this file by its path in gunicorn's master, so that the
 master's lines share the format. The master must not import the app package
 (or Flask): the workers fork from it, and after a reload (HUP) they would go on
 running the code the master imported. So this module imports the standard
-library only, and the request hooks import Flask when the app calls them.
+library only; the request hooks, which need Flask, are in api/request_log.py.
 """
 import json
 import logging
 import os
 import re
 import sys
-import time
 import traceback
-import uuid
 from datetime import datetime, timezone
 
 FORMATS = ("json", "text")
 REQUEST_LOGGER = "waypoint.requests"
-# Health probes come every few seconds from every load balancer: a line each
-# only when they fail.
-PROBE_ENDPOINTS = frozenset({"health.Health", "health.Ready"})
-
-# LogRecord attributes this module sets; prefixed, so that no `extra=` clashes.
-_REQUEST_FIELDS = "waypoint_request"
-_RESPONSE_FIELDS = "waypoint_response"
-_REQUEST_ID = "waypoint.request_id"
-_STARTED = "waypoint.request_started"
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-# A proxy's request id is taken only in this shape: a header that could carry
-# words (a name) must not reach the logs.
-_FORWARDED_REQUEST_ID = re.compile(r"[0-9A-Fa-f-]{16,64}", re.ASCII)
+# LogRecord attributes that carry a request's fields (api/request_log.py sets
+# them); prefixed, so that no `extra=` clashes.
+RECORD_REQUEST_FIELDS = "waypoint_request"
+RECORD_RESPONSE_FIELDS = "waypoint_response"
 _TEXT_LAYOUT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 
 
@@ -51,10 +42,11 @@ def log_format(environ=os.environ) -> str:
     chosen = (environ.get("LOG_FORMAT") or "").strip().lower()
     if not chosen:
         return "json" if environ.get("WAYPOINT_ENV") == "production" else "text"
-    return _checked(chosen)
+    return checked_format(chosen)
 
 
-def _checked(format_name: str) -> str:
+def checked_format(format_name: str) -> str:
+    """Return format_name if it is one of FORMATS, else refuse to start."""
     if format_name not in FORMATS:
         raise RuntimeError(f"LOG_FORMAT must be one of {', '.join(FORMATS)}, not {format_name!r}.")
     return format_name
@@ -74,8 +66,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "pid": record.process,
         }
-        line.update(getattr(record, _REQUEST_FIELDS, None) or {})
-        line.update(getattr(record, _RESPONSE_FIELDS, None) or {})
+        line.update(getattr(record, RECORD_REQUEST_FIELDS, None) or {})
+        line.update(getattr(record, RECORD_RESPONSE_FIELDS, None) or {})
         # A record that passed api.audit's WithholdExceptionMessages carries
         # its withheld trace in exc_text; any other is rendered here, never
         # from a text another formatter may have cached.
@@ -128,10 +120,11 @@ class WithholdRequestDetails(logging.Filter):
                 record.args = ("[withheld]",)
             elif record.msg.startswith("Invalid request from ip="):
                 record.msg, record.args = "Invalid request (address and request line withheld)", ()
-        elif record.name == "flask-limiter" and record.msg.startswith("ratelimit %s (%s) exceeded"):
+        elif (record.name == "flask-limiter" and record.msg.startswith("ratelimit %s (%s) exceeded")
+              and isinstance(record.args, tuple) and len(record.args) > 1
+              and str(record.args[1]).startswith("address:")):
             # An account's key is a keyed hash (api/security.py) and may stay; an address may not.
-            if isinstance(record.args, tuple) and len(record.args) > 1 and str(record.args[1]).startswith("address:"):
-                record.args = (record.args[0], "address:[withheld]", *record.args[2:])
+            record.args = (record.args[0], "address:[withheld]", *record.args[2:])
         return True
 
 
@@ -150,7 +143,7 @@ class DropWerkzeugRequestLines(logging.Filter):
 
 def make_handler(format_name: str, stream=None) -> logging.Handler:
     """Return the handler every line goes through: stderr (or stream) in format_name."""
-    _checked(format_name)
+    checked_format(format_name)
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if format_name == "json" else TextFormatter())
     handler.addFilter(WithholdRequestDetails())
@@ -179,88 +172,3 @@ def gunicorn_logconfig(format_name: str, access_log: bool) -> dict:
             "alembic": {"level": "WARNING"},
         },
     }
-
-
-# --- the app's side -----------------------------------------------------------------
-
-def configure_logging(app) -> None:
-    """Send the app's lines to stderr in its LOG_FORMAT, with request fields; log one line per request.
-
-    Logging configured already is left alone: under gunicorn, gunicorn.conf.py
-    set up the same handler from the same environment; under pytest, pytest's.
-    """
-    format_name = _checked(app.config["LOG_FORMAT"])
-    root = logging.getLogger()
-    if not root.handlers:
-        root.addHandler(make_handler(format_name))
-        root.setLevel(logging.INFO)
-        # A warning printed bare would be the one line not in the format.
-        logging.captureWarnings(True)
-    _add_request_fields_to_records()
-    # The clock starts before the other before_request hooks run; the line is
-    # registered before the other after_request hooks, so it runs last and
-    # logs the status that goes out.
-    app.before_request_funcs.setdefault(None, []).insert(0, _start_clock)
-    app.after_request(_log_request)
-
-
-def request_id() -> str:
-    """Return this request's id: a proxy's (if it looks like one), else a new one."""
-    from flask import request
-
-    environ = request.environ
-    if _REQUEST_ID not in environ:
-        forwarded = request.headers.get("X-Request-ID", "")
-        environ[_REQUEST_ID] = forwarded if _FORWARDED_REQUEST_ID.fullmatch(forwarded) else uuid.uuid4().hex
-    return environ[_REQUEST_ID]
-
-
-def request_fields() -> dict:
-    """Return the fields that name the current request without naming anyone."""
-    from flask import request
-
-    return {
-        "request_id": request_id(),
-        "method": request.method if request.method in _METHODS else "other",
-        "route": request.url_rule.rule if request.url_rule is not None else None,
-    }
-
-
-def _add_request_fields_to_records() -> None:
-    """Make every record created while a request is handled carry request_fields(), whatever its logger."""
-    from flask import has_request_context
-
-    previous = logging.getLogRecordFactory()
-    if getattr(previous, "adds_request_fields", False):
-        return
-
-    def record_with_request_fields(*args, **kwargs) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        if has_request_context():
-            setattr(record, _REQUEST_FIELDS, request_fields())
-        return record
-
-    record_with_request_fields.adds_request_fields = True
-    logging.setLogRecordFactory(record_with_request_fields)
-
-
-def _start_clock() -> None:
-    from flask import request
-
-    request.environ[_STARTED] = time.perf_counter()
-
-
-def _log_request(response):
-    from flask import request
-
-    started = request.environ.get(_STARTED)
-    duration_ms = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
-    response.headers["X-Request-ID"] = request_id()
-    level = logging.INFO
-    if request.endpoint in PROBE_ENDPOINTS and response.status_code < 400:
-        level = logging.DEBUG
-    fields = request_fields()
-    logging.getLogger(REQUEST_LOGGER).log(
-        level, "%s %s %s %s ms", fields["method"], fields["route"] or "(no route)", response.status_code,
-        duration_ms, extra={_RESPONSE_FIELDS: {"status": response.status_code, "duration_ms": duration_ms}})
-    return response
