@@ -10,11 +10,17 @@ from models import AuthSession, LoginDevice, User, db, utcnow
 
 from .errors import AuthenticationFailed, SessionExpired
 from .lockout import (
-    LockoutPolicy, address_lockout, clear_address, forget_devices, raise_if_paused, record_address_failure,
-    record_device_failure, remember_device, trusted_device,
+    LockoutPolicy,
+    address_lockout,
+    clear_address,
+    forget_devices,
+    raise_if_paused,
+    record_address_failure,
+    record_device_failure,
+    remember_device,
+    trusted_device,
 )
 from .passwords import verify_password
-
 
 # Every login verifies at least this many password hashes (the dummy hash
 # makes up the count), so its time does not tell whether the address has an
@@ -164,24 +170,11 @@ def invalidate_tokens(user: User, now: datetime, reason: str) -> None:
     db.session.flush()
 
 
-def session_is_revoked(session_id: str | None) -> bool:
-    """Tell whether a token's session is revoked (or unknown)."""
-    if session_id is None:
-        return True
-    row = db.session.execute(
-        select(AuthSession.revoked_at).where(AuthSession.id == session_id)
-    ).first()
-    return row is None or row.revoked_at is not None
-
-
-def token_is_revoked(user_id: int | None, session_id: str | None, issued_at: int | None) -> bool:
-    """Tell whether a token is dead: its session is revoked, unknown or another user's,
-    or it predates the user's tokens_valid_after."""
-    return token_holder(user_id, session_id, issued_at) is None
-
-
 def token_holder(user_id: int | None, session_id: str | None, issued_at: int | None) -> User | None:
-    """Return the user a live token speaks for, or None when the token is dead (see token_is_revoked).
+    """Return the user a live token speaks for, or None when the token is dead.
+
+    Dead: its session is revoked, unknown or another user's, or it predates
+    the user's tokens_valid_after (issued_before_cutoff).
 
     One statement checks the token and loads the caller with their patient
     profile and organization, which nearly every request reads next.
