@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Alert, db
+from services.alerts import raise_alert
 from tests.factories import create_alert, problem
 
 URL = "/api/v1/alerts"
@@ -250,8 +251,6 @@ def test_a_note_of_1000_characters_over_several_lines_is_kept(client, patient, c
 
 
 def test_after_resolving_the_same_rule_opens_a_fresh_alert_in_the_inbox(client, clock, patient, clinician_auth):
-    from services.alerts import raise_alert
-
     alert = create_alert(patient)
     client.post(f"{URL}/{alert.id}/resolve", headers=clinician_auth)
     raise_alert(patient, "substance_use", "high", "Use reported", {}, date(2026, 11, 23), clock.now)

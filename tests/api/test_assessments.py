@@ -1,14 +1,18 @@
 """Questionnaires over HTTP: instruments, schedules, what is due, answers, history."""
+import threading
 from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import select
 
-from models import AssessmentAssignment, AssessmentResponse, db
+from models import Alert, AssessmentAssignment, AssessmentResponse, db
 from services import assessment_schedule, assessments
 from services.instruments import INSTRUMENTS
 from tests.factories import (
-    assessment_assignment, assessment_response, problem, questionnaire_answers,
+    assessment_assignment,
+    assessment_response,
+    problem,
+    questionnaire_answers,
 )
 
 TODAY = date(2026, 11, 23)  # the frozen clock's day in New York
@@ -410,8 +414,6 @@ def test_crisis_resources_carry_the_programs_own_crisis_line(client, clinician, 
 
 
 def test_an_item_9_answer_raises_an_urgent_alert_for_the_care_team(client, clinician, patient, auth):
-    from models import Alert
-
     assignment = assessment_assignment(patient, clinician)
     submit(client, auth, assignment, phq9_answers(5, item9=1))
 
@@ -659,8 +661,6 @@ def test_a_bad_history_query_is_refused(client, clinician_auth, history, query, 
 
 def race(app, monkeypatch, module, name: str, *requests):
     """Run the requests in threads that all pass module.<name> before any goes on."""
-    import threading
-
     barrier = threading.Barrier(len(requests), timeout=10)
     original = getattr(module, name)
 

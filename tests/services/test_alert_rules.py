@@ -4,26 +4,44 @@ from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, insert, select
 
 from models import Alert, AlertSeverity, AlertStatus, AttendanceStatus, Organization, db
-from services.alert_inbox import alerts_by_patient, open_alert_counts, resolve_alert
+from services.alert_inbox import acknowledge_alert, alerts_by_patient, open_alert_counts, resolve_alert
 from services.alert_rules import (
-    DEFAULT_THRESHOLDS, assessment_findings, checkin_findings, craving_spike_rule, disengagement_rule,
-    missed_sessions_rule, mood_worsening_rule, self_harm_rule, short_sleep_rule, substance_use_rule,
-    thresholds, thresholds_from,
+    DEFAULT_THRESHOLDS,
+    assessment_findings,
+    checkin_findings,
+    craving_spike_rule,
+    disengagement_rule,
+    missed_sessions_rule,
+    mood_worsening_rule,
+    self_harm_rule,
+    short_sleep_rule,
+    substance_use_rule,
+    thresholds,
+    thresholds_from,
 )
 from services.alerts import (
-    PatientKey, alerts_after_assessment, alerts_after_attendance, daily_absence_pass, raise_alert,
+    PatientKey,
+    alerts_after_assessment,
+    alerts_after_attendance,
+    daily_absence_pass,
+    raise_alert,
 )
 from services.checkin_alerts import alerts_after_checkin
-from services.crisis import crisis_resources
-from services.step_up import step_up_flag
 from services.checkins import record_checkin
+from services.crisis import checkin_crisis_resources, crisis_resources
+from services.risk import RISK_RULES
+from services.step_up import step_up_flag
 from services.trends import DayRecord
 from tests.conftest import count_queries
 from tests.factories import (
-    assessment_response, checkin_body, create_alert, create_session, questionnaire_answers,
+    assessment_response,
+    checkin_body,
+    create_alert,
+    create_session,
+    questionnaire_answers,
 )
 
 # The frozen clock: Monday 2026-11-23 17:00 UTC, noon in New York.
@@ -160,7 +178,7 @@ def test_the_missed_sessions_run_length_is_a_setting():
     sessions = [session(1, "missed", 2), session(2, "missed", 1)]
 
     assert missed_sessions_rule(sessions, 2, thresholds_from({"missed_in_a_row": 3})) is None
-    assert missed_sessions_rule(sessions + [session(3, "missed")], 3,
+    assert missed_sessions_rule([*sessions, session(3, "missed")], 3,
                                 thresholds_from({"missed_in_a_row": 3})).evidence["missed_in_a_row"] == 3
 
 
@@ -220,8 +238,6 @@ def test_an_override_must_be_a_number_of_the_defaults_kind_and_sign(key, value, 
 
 
 def test_the_shared_thresholds_agree_with_the_caseload_risk_rules():
-    from services.risk import RISK_RULES
-
     for key in ("craving_spike", "short_sleep_hours", "short_sleep_nights", "short_sleep_of", "quiet_days",
                 "bam_risk"):
         assert DEFAULT_THRESHOLDS[key] == RISK_RULES[key], key
@@ -276,8 +292,6 @@ def test_a_repeat_updates_the_open_alert_instead_of_adding_one(patient, clock, c
 
 
 def test_a_repeat_of_an_acknowledged_alert_updates_it_and_keeps_it_acknowledged(patient, clinician, clock):
-    from services.alert_inbox import acknowledge_alert
-
     alert = raise_alert(patient, "short_sleep", "medium", "s", {}, TODAY, clock.now)
     acknowledge_alert(clinician, alert.id, "Called", clock.now)
     db.session.commit()
@@ -328,7 +342,7 @@ def test_ten_writers_raising_one_rule_at_once_leave_one_open_alert_counted_ten_t
                 barrier.wait(timeout=30)
                 raise_alert(key, "substance_use", "high", "Use reported", {}, TODAY, clock.now)
                 db.session.commit()
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:  # reported below, in the test's thread
             failures.append(error)
 
     threads = [threading.Thread(target=write) for _ in range(writers)]
@@ -364,7 +378,7 @@ def test_a_self_harm_checkin_raises_one_urgent_alert_with_no_words_of_the_patien
 
 
 def test_an_edit_that_keeps_the_self_harm_answer_raises_nothing_new(patient, clock):
-    checkin, _ = write(patient, TODAY, clock.now, self_harm_thoughts=True)
+    write(patient, TODAY, clock.now, self_harm_thoughts=True)
     clock.advance(minutes=5)
     _, raised = write(patient, TODAY, clock.now, ["1"], self_harm_thoughts=True, mood=3)
 
@@ -630,8 +644,6 @@ def test_the_pass_runs_the_same_statements_for_2_patients_as_for_20(make, clock)
 
 
 def test_the_pass_counts_a_repeat_when_another_pass_opened_the_alert_a_moment_before(make, patient, clock):
-    from sqlalchemy import event, insert
-
     make.checkin(patient, day(3))
     competitor = dict(organization_id=patient.organization_id, patient_id=patient.id, rule="disengagement",
                       severity=AlertSeverity.medium, status=AlertStatus.open, summary="Another pass",
@@ -744,8 +756,6 @@ def test_crisis_resources_give_988_and_the_programs_own_number_when_set(make):
 
 
 def test_a_self_harm_checkin_answer_carries_crisis_resources_and_others_do_not(patient, clock):
-    from services.crisis import checkin_crisis_resources
-
     crisis, _ = write(patient, TODAY, clock.now, self_harm_thoughts=True)
     calm, _ = write(patient, day(1), clock.now, self_harm_thoughts=False)
 

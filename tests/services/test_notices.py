@@ -14,10 +14,11 @@ from sqlalchemy import select
 
 from models import Alert, Delivery, db
 from services.alert_inbox import acknowledge_alert, resolve_alert
-from services.alerts import raise_alert
+from services.alerts import alerts_after_assessment, raise_alert
+from services.checkin_alerts import alerts_after_checkin
 from services.ledger import TIMING, URGENT_NOTICE
 from services.outbox import Sender, send_due
-from tests.factories import checkin_body
+from tests.factories import assessment_response, checkin_body, questionnaire_answers
 from tests.jobs.support import MailServer, free_port, ledger
 
 TODAY = date(2026, 11, 23)
@@ -71,10 +72,6 @@ def test_an_urgent_alert_rolled_back_owes_nothing(care_team, clock, sent_mail, c
 
 
 def test_the_notice_carries_no_name_rule_score_or_note(make, care_team, clock, sent_mail, app):
-    from services.alerts import alerts_after_assessment
-    from services.checkin_alerts import alerts_after_checkin
-    from tests.factories import assessment_response, questionnaire_answers
-
     patient = care_team["patient"]
     app.config["PUBLIC_BASE_URL"] = "https://waypoint.example.org/"
     checkin = make.checkin(patient, TODAY, self_harm_thoughts=True, craving=9, note="my secret words")

@@ -93,7 +93,7 @@ def reference_gad7_band(total):
 
 
 def zeros(item_ids):
-    return {item_id: 0 for item_id in item_ids}
+    return dict.fromkeys(item_ids, 0)
 
 
 def answers_totalling(item_ids, total, item_max=3):
@@ -320,7 +320,7 @@ def test_phq9_item9_has_the_issue_wording():
 
 @pytest.mark.parametrize(
     ("code", "answers"),
-    [("gad7", {i: 3 for i in GAD7_ITEMS}), ("bam", bam_answers(item9=4))],
+    [("gad7", dict.fromkeys(GAD7_ITEMS, 3)), ("bam", bam_answers(item9=4))],
 )
 def test_only_phq9_reports_item9_and_crisis(code, answers):
     result = score(code, answers)
