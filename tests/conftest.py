@@ -3,18 +3,25 @@
 The database comes from WAYPOINT_TEST_DATABASE_URL (PostgreSQL in CI's second
 pass); without it, a SQLite file in a temporary folder.
 """
+import email
+import email.policy
 import os
 import shutil
+import smtplib
 import tempfile
+import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import event, func, select, text
+from werkzeug.serving import make_server
 
 from api import create_app
 from models import Base, db, set_clock
+from services import outbox, sessions
+from services.passwords import verify_password
 
 from .factories import Factory
 from .jobs.support import MailServer
@@ -87,6 +94,42 @@ def client(app):
 
 
 @pytest.fixture
+def app_with_pool(app):
+    """Build copies of the app on the test's database whose pool holds `size` connections.
+
+    For tests that release many request threads at once: a request may hold two
+    connections (its session's and the audit log's own transaction), more than
+    the default pool gives twenty threads in one process.
+    """
+    built = []
+
+    def build(size: int):
+        copy = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "TESTING": True,
+                           "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": size, "max_overflow": 0}})
+        built.append(copy)
+        return copy
+
+    yield build
+    for copy in built:
+        with copy.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(app):
+    """Serve the test's app (and database) on a loopback port from a thread; return its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    # Links the app writes (e-mails, redirects) lead back to this server.
+    app.config["PUBLIC_BASE_URL"] = base
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield base
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
 def dialect(app) -> str:
     return db.engine.dialect.name
 
@@ -110,15 +153,16 @@ class FrozenClock:
         self.now = datetime.fromisoformat(iso).astimezone(timezone.utc)
 
     def advance(self, **delta) -> None:
-        from datetime import timedelta
-
         self.now += timedelta(**delta)
 
     @contextmanager
-    def moved_to(self, iso: str):
+    def moved_to(self, instant: str | datetime):
         """Hold the clock at another instant inside the block (to enrol a patient in the past), then put it back."""
         now = self.now
-        self.set(iso)
+        if isinstance(instant, str):
+            self.set(instant)
+        else:
+            self.now = instant
         try:
             yield self
         finally:
@@ -145,9 +189,15 @@ def make(app, clock) -> Factory:
 # the fixture under the same name; the others below then use its version.
 
 @pytest.fixture
-def clinician(make):
-    """A clinician of an organization of their own."""
-    return make.clinician()
+def organization(make):
+    """The clinic the clinician works at."""
+    return make.organization()
+
+
+@pytest.fixture
+def clinician(make, organization):
+    """A clinician of the organization."""
+    return make.clinician(organization)
 
 
 @pytest.fixture
@@ -179,7 +229,7 @@ def count(app):
     """Count the rows of a model, optionally filtered: `count(Checkin)`, `count(Invite, Invite.used_at.is_(None))`."""
 
     def rows(model, *conditions) -> int:
-        return db.session.scalar(select(func.count()).select_from(model).where(*conditions))
+        return db.session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
 
     return rows
 
@@ -187,12 +237,13 @@ def count(app):
 @pytest.fixture
 def verified_hashes(monkeypatch) -> list:
     """The stored hashes a login verified a password against, in order (None: the dummy hash)."""
-    from services import sessions
-    from services.passwords import verify_password
+    verified: list = []
 
-    verified = []
-    monkeypatch.setattr(sessions, "verify_password",
-                        lambda stored, password: verified.append(stored) or verify_password(stored, password))
+    def recording(stored, password):
+        verified.append(stored)
+        return verify_password(stored, password)
+
+    monkeypatch.setattr(sessions, "verify_password", recording)
     return verified
 
 
@@ -220,8 +271,6 @@ def _no_real_mail(request, monkeypatch, tmp_path):
 
     A test that starts its own SMTP server on loopback asks for `real_smtp`.
     """
-    import smtplib
-
     monkeypatch.delenv("SMTP_URL", raising=False)
     monkeypatch.setenv("OUTBOX_DIR", str(tmp_path / "outbox"))
     attempts = []
@@ -269,9 +318,7 @@ def outbox_wakeups():
     Tests send what is owed with `sent_mail` (or services.outbox.send_due);
     a test of the thread itself starts one with services.outbox.Sender.
     """
-    from services import outbox
-
-    woken = []
+    woken: list = []
     previous = outbox.set_waker(woken.append)
     yield woken
     outbox.set_waker(previous)
@@ -284,12 +331,7 @@ class SentMail:
         self.folder = folder
 
     def _messages(self) -> list:
-        import email
-        import email.policy
-
-        from services.outbox import send_due
-
-        send_due()
+        outbox.send_due()
         files = sorted(self.folder.glob("*.eml"), key=lambda path: path.stat().st_mtime_ns)
         return [DeliveredMessage(email.message_from_bytes(path.read_bytes(), policy=email.policy.default))
                 for path in files]

@@ -1,14 +1,35 @@
 """create_x(...)-style factories that write through the real services."""
-from datetime import date
+from datetime import date, datetime, timezone
 from functools import cache
 
+from api.auth import issue_tokens
 from models import (
-    CareTeamMember, Checkin, CheckinRevision, LevelOfCare, Organization, PatientProfile,
-    Role, User, db,
+    Alert,
+    AlertSeverity,
+    AlertStatus,
+    AssessmentAssignment,
+    AssessmentResponse,
+    AttendanceRecord,
+    AttendanceStatus,
+    CareTeamMember,
+    Checkin,
+    CheckinRevision,
+    Consent,
+    ConsentScope,
+    LevelOfCare,
+    Organization,
+    Program,
+    Role,
+    SessionKind,
+    User,
+    WeeklyGoal,
+    db,
 )
 from services import accounts
 from services.checkins import normalise_content
+from services.instruments import get_instrument
 from services.passwords import hash_password
+from services.scoring import score
 from services.sessions import start_session
 
 PASSWORD = "correct horse battery"
@@ -46,6 +67,23 @@ def problem(response, status: int) -> dict:
 def bearer(token: str) -> dict:
     """Return the Authorization header for a raw token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+LOGIN, REFRESH = "/api/v1/auth/login", "/api/v1/auth/refresh"
+
+
+def login(client, email: str, password: str = PASSWORD, device_token: str | None = None,
+          address: str = "127.0.0.1"):
+    """Log in through the API from address (the login limits count per address as well as per account)."""
+    body = {"email": email, "password": password}
+    if device_token is not None:
+        body["device_token"] = device_token
+    return client.post(LOGIN, json=body, environ_base={"REMOTE_ADDR": address})
+
+
+def refresh(client, tokens: dict):
+    """Trade the refresh token of a token pair for a new pair."""
+    return client.post(REFRESH, headers=bearer(tokens["refresh_token"]))
 
 
 class Factory:
@@ -117,8 +155,6 @@ class Factory:
 
     def tokens(self, user: User) -> dict:
         """Return a fresh token pair for user, as a login would."""
-        from api.auth import issue_tokens
-
         tokens = issue_tokens(user)
         start_session(user, tokens["refresh_jti"], self.clock(), tokens["session_id"])
         db.session.commit()
@@ -126,18 +162,13 @@ class Factory:
 
     def headers(self, user: User) -> dict:
         """Return Authorization headers for user."""
-        return {"Authorization": f"Bearer {self.tokens(user)['access_token']}"}
-
-
-__all__ = ["Factory", "PASSWORD", "bearer", "checkin_body", "problem", "PatientProfile"]
+        return bearer(self.tokens(user)["access_token"])
 
 
 # --- questionnaires ------------------------------------------------------------
 
 def questionnaire_answers(instrument: str, answers: dict | None = None, default: int = 0) -> dict:
     """Return a complete, valid response: every scored item at default, overridden by answers."""
-    from services.instruments import get_instrument
-
     complete = {item.id: default for item in get_instrument(instrument).items if not item.is_multiple_choice}
     complete.update(answers or {})
     return complete
@@ -146,10 +177,6 @@ def questionnaire_answers(instrument: str, answers: dict | None = None, default:
 def assessment_assignment(patient, assigned_by, instrument: str = "phq9", cadence_days: int = 7,
                           window_days: int = 3, starts_on: date = date(2026, 11, 23)):
     """Store an active assignment directly."""
-    from datetime import datetime, timezone
-
-    from models import AssessmentAssignment
-
     assignment = AssessmentAssignment(
         patient_id=patient.id, instrument=instrument, cadence_days=cadence_days,
         window_days=window_days, starts_on=starts_on, assigned_by_id=assigned_by.id,
@@ -163,9 +190,6 @@ def assessment_assignment(patient, assigned_by, instrument: str = "phq9", cadenc
 def assessment_response(patient, instrument: str, answers: dict, submitted_at, local_day: date,
                         assignment=None, occurrence_on: date | None = None):
     """Store a scored response directly (history, bypassing the schedule)."""
-    from models import AssessmentResponse
-    from services.scoring import score
-
     scored = score(instrument, answers)
     response = AssessmentResponse(
         patient_id=patient.id, assignment_id=assignment.id if assignment else None,
@@ -183,8 +207,6 @@ def assessment_response(patient, instrument: str, answers: dict, submitted_at, l
 
 def create_goal(patient: User, week_start: date, text: str = "Walk after dinner", done_at=None):
     """Store a weekly goal for the week starting on week_start (a Monday)."""
-    from models import WeeklyGoal
-
     goal = WeeklyGoal(patient_id=patient.id, week_start=week_start, text=text, done_at=done_at)
     db.session.add(goal)
     db.session.commit()
@@ -194,8 +216,6 @@ def create_goal(patient: User, week_start: date, text: str = "Walk after dinner"
 def create_session(patient: User, session_date: date, recorded_by: User, *, kind: str = "group",
                    status: str = "attended", hours: float = 3.0, note: str | None = None):
     """Store one attendance record."""
-    from models import AttendanceRecord, AttendanceStatus, SessionKind
-
     record = AttendanceRecord(
         patient_id=patient.id, session_date=session_date, kind=SessionKind(kind),
         status=AttendanceStatus(status), hours=hours, note=note, recorded_by_id=recorded_by.id,
@@ -209,8 +229,6 @@ def create_session(patient: User, session_date: date, recorded_by: User, *, kind
 
 def create_program(organization, name: str = "Evening IOP"):
     """Store a program of the organization."""
-    from models import Program
-
     program = Program(organization_id=organization.id, name=name)
     db.session.add(program)
     db.session.commit()
@@ -219,6 +237,7 @@ def create_program(organization, name: str = "Evening IOP"):
 
 def place_in_program(patient: User, program) -> None:
     """Put an enrolled patient in a program."""
+    assert patient.patient_profile is not None, "only an enrolled patient has a program"
     patient.patient_profile.program_id = program.id
     db.session.commit()
 
@@ -241,10 +260,6 @@ def create_consent(patient: User, *, scope: str = "outside_provider", recipient_
                    recipient_kind: str = "physician", purpose: str = "Coordinate medication care",
                    granted_at=None, expires_at=None, revoked_at=None):
     """Store a consent to share outside the program directly (history, bypassing the API)."""
-    from datetime import datetime, timezone
-
-    from models import Consent, ConsentScope
-
     consent = Consent(
         patient_id=patient.id, scope=ConsentScope(scope), recipient_name=recipient_name,
         recipient_kind=recipient_kind, purpose=purpose,
@@ -262,10 +277,6 @@ def create_alert(patient, rule: str = "substance_use", *, severity: str = "high"
                  local_day: date = date(2026, 11, 23), triggered_at=None, summary: str = "Test alert",
                  trigger_count: int = 1):
     """Store one alert; an open or acknowledged one holds the (patient, rule) open key."""
-    from datetime import datetime, timezone
-
-    from models import Alert, AlertSeverity, AlertStatus
-
     when = triggered_at or datetime(2026, 11, 23, 17, 0, tzinfo=timezone.utc)
     alert = Alert(
         organization_id=patient.organization_id, patient_id=patient.id, rule=rule,

@@ -1,9 +1,7 @@
 """/api/docs/ in a real Chromium: ReDoc from this server renders the contract, nothing leaves the origin."""
 import os
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
@@ -14,16 +12,6 @@ WATCH_CSP = ("window.__cspViolations = [];"
              "document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push("
              "e.violatedDirective + ' ' + e.blockedURI));")
 WAIT_MS = 20_000  # bounded: a blank page fails in seconds, not at pytest's timeout
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 def test_the_docs_page_renders_offline_under_its_policy(live_server):

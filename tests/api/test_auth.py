@@ -11,17 +11,9 @@ from models import AuditEvent, AuthSession, User, db
 from services import sessions
 from services.lockout import address_lockout
 from services.passwords import hash_password
-from tests.factories import PASSWORD, bearer, problem
+from tests.factories import PASSWORD, bearer, login, problem, refresh
 
 LOGIN, REFRESH, LOGOUT, ME = "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/me"
-
-
-def login(client, email, password=PASSWORD):
-    return client.post(LOGIN, json={"email": email, "password": password})
-
-
-def refresh(client, tokens):
-    return client.post(REFRESH, headers=bearer(tokens["refresh_token"]))
 
 
 def me(client, tokens):

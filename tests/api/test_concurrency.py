@@ -1,13 +1,12 @@
 """A flaky phone retrying at once: races that only a real database can show (PostgreSQL)."""
-import threading
 from collections import Counter
 
 import pytest
 from sqlalchemy import select
 
-from api import create_app
 from models import AuthSession, Checkin, CheckinRevision, PatientProfile, User, db
 from tests.factories import bearer, checkin_body
+from tests.races import all_at_once
 
 WRITERS = 20
 DAY = "/api/v1/me/checkins/2026-11-23"
@@ -16,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("postgres_only")
 
 
 @pytest.fixture
-def server(app):
+def server(app_with_pool):
     """The same app, with a connection pool for twenty request threads.
 
     A request may hold two connections at once (its session, and the audit
@@ -25,41 +24,7 @@ def server(app):
     production the threads are spread over processes (gunicorn.conf.py: 4 a
     worker), each with its own pool.
     """
-    server = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "TESTING": True,
-                         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 2 * WRITERS, "max_overflow": 0}})
-    yield server
-    with server.app_context():
-        db.engine.dispose()
-
-
-def all_at_once(app, requests: list) -> list:
-    """Run each request(client) on its own thread, app context and client, released together."""
-    barrier = threading.Barrier(len(requests))
-    responses: list = [None] * len(requests)
-    failures: list = []
-
-    def run(index, request):
-        try:
-            with app.app_context():
-                client = app.test_client()
-                barrier.wait(timeout=30)
-                response = request(client)
-                responses[index] = (response.status_code, response.get_json(silent=True),
-                                    dict(response.headers))
-        except BaseException as error:  # noqa: BLE001 - reported below, with the others
-            failures.append(error)
-        finally:
-            with app.app_context():
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i, r)) for i, r in enumerate(requests)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not failures, failures
-    assert all(response is not None for response in responses)
-    return responses
+    return app_with_pool(2 * WRITERS)
 
 
 def versions() -> list[int]:

@@ -34,12 +34,8 @@ def at_noon(day: date) -> datetime:
 
 def enrol(make, clock, clinician=None, *, days_ago: int = 30, **kwargs):
     """Enrol a patient days_ago days before the frozen today."""
-    now = clock.now
-    clock.now = now - timedelta(days=days_ago)
-    try:
+    with clock.moved_to(clock.now - timedelta(days=days_ago)):
         return make.patient(clinician, **kwargs)
-    finally:
-        clock.now = now
 
 
 def daily(first_ago: int, last_ago: int = 0, **fields) -> dict:

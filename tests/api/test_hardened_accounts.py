@@ -12,7 +12,7 @@ from services import sessions
 from services.lockout import address_digest, address_lockout
 from services.passwords import verify_password
 from services.sessions import issued_before_cutoff
-from tests.factories import PASSWORD, bearer, problem
+from tests.factories import PASSWORD, bearer, login, problem
 
 LOGIN, REFRESH, ME = "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/me"
 PASSWORD_CHANGE, EVERYWHERE = "/api/v1/me/password", "/api/v1/auth/logout-everywhere"
@@ -20,11 +20,6 @@ NEW_PASSWORD = "a much better passphrase"
 WRONG = {"type": "https://waypoint.example/problems/unauthorized", "title": "Unauthorized",
          "status": 401, "detail": "Wrong e-mail or password."}
 PAUSED = "https://waypoint.example/problems/login-paused"
-
-
-def login(client, email, password=PASSWORD, address="127.0.0.1"):
-    return client.post(LOGIN, json={"email": email, "password": password},
-                       environ_base={"REMOTE_ADDR": address})
 
 
 def fresh(user: User) -> User:

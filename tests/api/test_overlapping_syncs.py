@@ -9,16 +9,15 @@ answered 200, that none had to be run again after losing a deadlock, and
 that the days hold exactly what the answers say.
 """
 import logging
-import threading
 from collections import defaultdict
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from api import create_app
 from models import Alert, AlertStatus, Checkin, CheckinRevision, db
 from tests.factories import checkin_body
+from tests.races import all_at_once
 
 SYNC = "/api/v1/me/checkins/sync"
 ROUNDS = 10
@@ -31,13 +30,9 @@ pytestmark = pytest.mark.usefixtures("postgres_only")
 
 
 @pytest.fixture
-def server(app):
+def server(app_with_pool):
     """The same app with a pool for every phone's two connections (the request's, the audit's)."""
-    server = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "TESTING": True,
-                         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 2 * PHONES, "max_overflow": 0}})
-    yield server
-    with server.app_context():
-        db.engine.dispose()
+    return app_with_pool(2 * PHONES)
 
 
 def batch(phone: int) -> list[dict]:
@@ -61,30 +56,10 @@ def batch(phone: int) -> list[dict]:
 
 def sync_all_at_once(server, auth) -> list:
     """Post every phone's batch on its own thread, connection and app context, released together."""
-    barrier = threading.Barrier(PHONES)
-    answers: list = [None] * PHONES
-    failures: list = []
-
-    def phone(index):
-        try:
-            with server.app_context():
-                client = server.test_client()
-                barrier.wait(timeout=30)
-                response = client.post(SYNC, headers=auth, json={"checkins": batch(index)})
-                answers[index] = (response.status_code, response.get_json(silent=True))
-        except BaseException as error:  # noqa: BLE001 - reported below
-            failures.append(error)
-        finally:
-            with server.app_context():
-                db.session.remove()
-
-    threads = [threading.Thread(target=phone, args=(index,)) for index in range(PHONES)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not failures, failures
-    return answers
+    answers = all_at_once(server, [lambda client, index=index: client.post(SYNC, headers=auth,
+                                                                           json={"checkins": batch(index)})
+                                   for index in range(PHONES)])
+    return [(status, body) for status, body, _headers in answers]
 
 
 def test_three_overlapping_syncs_of_one_patient_never_fail_and_each_day_holds_what_was_answered(

@@ -27,27 +27,12 @@ def care_team(patient_id: int) -> list[int]:
         CareTeamMember.patient_id == patient_id).order_by(CareTeamMember.clinician_id)))
 
 
-@pytest.fixture
-def organization(make):
-    return make.organization()
-
-
-@pytest.fixture
-def clinician(make, organization):
-    return make.clinician(organization)
-
-
-@pytest.fixture
-def staff_auth(make, clinician):
-    return make.headers(clinician)
-
-
 # --- enrolment -------------------------------------------------------------
 
-def test_a_clinician_enrols_a_patient_and_joins_the_care_team(client, clinician, staff_auth, clock):
+def test_a_clinician_enrols_a_patient_and_joins_the_care_team(client, clinician, clinician_auth, clock):
     clinician_id = clinician.id
 
-    response = enrol(client, staff_auth, program_id=None, recovery_start_date="2026-10-01")
+    response = enrol(client, clinician_auth, program_id=None, recovery_start_date="2026-10-01")
 
     assert response.status_code == 201, response.json
     patient = response.json["patient"]
@@ -70,19 +55,19 @@ def test_an_admin_enrols_a_patient_without_joining_the_care_team(client, make, o
     assert response.json["patient"]["care_team"] == []
 
 
-def test_the_invite_code_is_stored_only_as_a_hash(client, staff_auth):
-    code = enrol(client, staff_auth).json["invite"]["code"]
+def test_the_invite_code_is_stored_only_as_a_hash(client, clinician_auth):
+    code = enrol(client, clinician_auth).json["invite"]["code"]
 
     stored = db.session.scalars(select(Invite)).one()
     assert code not in stored.code_hash
 
 
-def test_a_patient_is_enrolled_into_a_program_of_the_organization(client, make, organization, staff_auth):
+def test_a_patient_is_enrolled_into_a_program_of_the_organization(client, make, organization, clinician_auth):
     program = Program(organization_id=organization.id, name="Evening IOP")
     db.session.add(program)
     db.session.commit()
 
-    response = enrol(client, staff_auth, program_id=program.id)
+    response = enrol(client, clinician_auth, program_id=program.id)
 
     assert response.json["patient"]["program"] == {"id": program.id, "name": "Evening IOP"}
 
@@ -112,55 +97,55 @@ def test_a_patient_cannot_enrol_anyone(client, make, count):
     ({"program_id": 22038071633111691264}, "program_id"),
     ({"nickname": "Sammy"}, "nickname"),
 ])
-def test_a_bad_enrolment_is_refused_per_field_and_writes_nothing(client, staff_auth, count, overrides, field):
+def test_a_bad_enrolment_is_refused_per_field_and_writes_nothing(client, clinician_auth, count, overrides, field):
     users = count(User)
 
-    response = enrol(client, staff_auth, **overrides)
+    response = enrol(client, clinician_auth, **overrides)
 
     assert field in problem(response, 422)["errors"]
     assert count(User) == users and count(PatientProfile) == 0 and count(Invite) == 0
 
 
 @pytest.mark.parametrize("field", ["email", "display_name", "timezone", "level_of_care"])
-def test_every_required_enrolment_field_must_be_present(client, staff_auth, count, field):
+def test_every_required_enrolment_field_must_be_present(client, clinician_auth, count, field):
     body = dict(ENROLMENT)
     del body[field]
 
-    assert field in problem(client.post("/api/v1/patients", headers=staff_auth, json=body), 422)["errors"]
+    assert field in problem(client.post("/api/v1/patients", headers=clinician_auth, json=body), 422)["errors"]
     assert count(PatientProfile) == 0
 
 
-def test_a_program_of_another_organization_is_refused(client, make, staff_auth, count):
+def test_a_program_of_another_organization_is_refused(client, make, clinician_auth, count):
     other_program = Program(organization_id=make.organization().id, name="Elsewhere")
     db.session.add(other_program)
     db.session.commit()
 
-    assert "program_id" in problem(enrol(client, staff_auth, program_id=other_program.id), 422)["errors"]
+    assert "program_id" in problem(enrol(client, clinician_auth, program_id=other_program.id), 422)["errors"]
     assert count(PatientProfile) == 0
 
 
 @pytest.mark.parametrize("email", ["sam@example.org", "SAM@Example.org"])
-def test_an_email_already_in_use_is_refused_with_409(client, staff_auth, count, email):
-    assert enrol(client, staff_auth).status_code == 201
+def test_an_email_already_in_use_is_refused_with_409(client, clinician_auth, count, email):
+    assert enrol(client, clinician_auth).status_code == 201
     users = count(User)
 
-    response = client.post("/api/v1/patients", headers=staff_auth, json={**ENROLMENT, "email": email})
+    response = client.post("/api/v1/patients", headers=clinician_auth, json={**ENROLMENT, "email": email})
 
     assert "email" in problem(response, 409)["errors"]
     assert count(User) == users
 
 
-def test_an_email_of_a_staff_member_is_refused(client, make, clinician, staff_auth, count):
+def test_an_email_of_a_staff_member_is_refused(client, make, clinician, clinician_auth, count):
     users = count(User)
-    problem(enrol(client, staff_auth, email=clinician.email), 409)
+    problem(enrol(client, clinician_auth, email=clinician.email), 409)
     assert count(User) == users
 
 
-def test_an_email_known_only_to_another_organization_enrols_as_any_new_one(client, make, staff_auth, count):
+def test_an_email_known_only_to_another_organization_enrols_as_any_new_one(client, make, clinician_auth, count):
     """A 409 here would tell this program that the person is in treatment elsewhere (42 CFR Part 2)."""
     elsewhere = make.patient(organization=make.organization())
 
-    response = enrol(client, staff_auth, email=elsewhere.email.upper())
+    response = enrol(client, clinician_auth, email=elsewhere.email.upper())
 
     assert response.status_code == 201, response.json
     assert count(User, User.email == elsewhere.email) == 2
@@ -169,8 +154,8 @@ def test_an_email_known_only_to_another_organization_enrols_as_any_new_one(clien
 # --- registration ----------------------------------------------------------
 
 @pytest.fixture
-def invite_code(client, staff_auth):
-    return enrol(client, staff_auth).json["invite"]["code"]
+def invite_code(client, clinician_auth):
+    return enrol(client, clinician_auth).json["invite"]["code"]
 
 
 @pytest.mark.parametrize("email", ["sam@example.org", "Sam@Example.ORG"])
@@ -210,8 +195,8 @@ def test_an_invite_is_refused_for_another_email(client, make, invite_code, count
     assert register(client, invite_code).status_code == 201  # the code still works for Sam
 
 
-def test_an_invite_for_another_enrolled_patient_is_refused(client, staff_auth, invite_code, count):
-    enrol(client, staff_auth, email="alex@example.org", display_name="Alex")
+def test_an_invite_for_another_enrolled_patient_is_refused(client, clinician_auth, invite_code, count):
+    enrol(client, clinician_auth, email="alex@example.org", display_name="Alex")
 
     problem(register(client, invite_code, email="alex@example.org"), 422)
     assert count(User, User.password_hash.is_not(None)) == 1  # only the clinician
@@ -252,12 +237,12 @@ def test_a_malformed_registration_is_refused_per_field(client, body, field):
     assert field in problem(client.post("/api/v1/auth/register", json=body), 422)["errors"]
 
 
-def test_a_reissued_invite_replaces_the_old_one(client, make, staff_auth, clock):
-    enrolled = enrol(client, staff_auth).json
+def test_a_reissued_invite_replaces_the_old_one(client, make, clinician_auth, clock):
+    enrolled = enrol(client, clinician_auth).json
     old_code = enrolled["invite"]["code"]
     clock.advance(hours=80)  # the first one has expired meanwhile
 
-    reissued = client.post(f"/api/v1/patients/{enrolled['patient']['id']}/invite", headers=staff_auth)
+    reissued = client.post(f"/api/v1/patients/{enrolled['patient']['id']}/invite", headers=clinician_auth)
 
     assert reissued.status_code == 201, reissued.json
     new_code = reissued.json["code"]
@@ -267,19 +252,19 @@ def test_a_reissued_invite_replaces_the_old_one(client, make, staff_auth, clock)
     assert register(client, new_code).status_code == 201
 
 
-def test_a_reissued_invite_kills_an_unexpired_old_one(client, staff_auth):
-    enrolled = enrol(client, staff_auth).json
+def test_a_reissued_invite_kills_an_unexpired_old_one(client, clinician_auth):
+    enrolled = enrol(client, clinician_auth).json
 
-    client.post(f"/api/v1/patients/{enrolled['patient']['id']}/invite", headers=staff_auth)
+    client.post(f"/api/v1/patients/{enrolled['patient']['id']}/invite", headers=clinician_auth)
 
     problem(register(client, enrolled["invite"]["code"]), 422)
 
 
-def test_no_invite_is_reissued_after_registration(client, staff_auth, count):
-    enrolled = enrol(client, staff_auth).json
+def test_no_invite_is_reissued_after_registration(client, clinician_auth, count):
+    enrolled = enrol(client, clinician_auth).json
     register(client, enrolled["invite"]["code"])
 
-    response = client.post(f"/api/v1/patients/{enrolled['patient']['id']}/invite", headers=staff_auth)
+    response = client.post(f"/api/v1/patients/{enrolled['patient']['id']}/invite", headers=clinician_auth)
 
     problem(response, 409)
     assert count(Invite) == 1
@@ -395,12 +380,12 @@ def test_a_clinician_on_the_care_team_cannot_change_it(client, make, organizatio
 
 # --- level of care ---------------------------------------------------------
 
-def test_a_step_up_is_recorded_as_history_with_who_and_when(client, make, clinician, staff_auth, clock):
+def test_a_step_up_is_recorded_as_history_with_who_and_when(client, make, clinician, clinician_auth, clock):
     clinician_id = clinician.id
     patient_id = make.patient(clinician, level_of_care=LevelOfCare.iop).id
     clock.advance(days=3)
 
-    response = client.post(f"/api/v1/patients/{patient_id}/level-of-care", headers=staff_auth,
+    response = client.post(f"/api/v1/patients/{patient_id}/level-of-care", headers=clinician_auth,
                            json={"level_of_care": "php", "note": "Cravings rising; step up"})
 
     assert response.status_code == 201, response.json
@@ -408,20 +393,20 @@ def test_a_step_up_is_recorded_as_history_with_who_and_when(client, make, clinic
     assert response.json["changed_by"]["id"] == clinician_id
     assert datetime.fromisoformat(response.json["changed_at"]) == clock.now
     assert response.json["effective_date"] == "2026-11-26"  # the patient's today
-    record = client.get(f"/api/v1/patients/{patient_id}", headers=staff_auth).json
+    record = client.get(f"/api/v1/patients/{patient_id}", headers=clinician_auth).json
     assert record["level_of_care"] == "php"
     assert [(h["level_of_care"], h["changed_by"]["id"]) for h in record["level_of_care_history"]] == [
         ("iop", clinician_id), ("php", clinician_id)]
     assert record["level_of_care_history"][1]["note"] == "Cravings rising; step up"
 
 
-def test_the_history_keeps_every_step(client, make, organization, clinician, staff_auth, clock):
+def test_the_history_keeps_every_step(client, make, organization, clinician, clinician_auth, clock):
     admin = make.admin(organization)
     admin_id, admin_auth = admin.id, make.headers(admin)
     patient_id = make.patient(clinician).id
 
-    for level, auth, on in [("php", staff_auth, "2026-11-24"), ("iop", admin_auth, "2026-12-10"),
-                            ("outpatient", staff_auth, "2027-01-05")]:
+    for level, auth, on in [("php", clinician_auth, "2026-11-24"), ("iop", admin_auth, "2026-12-10"),
+                            ("outpatient", clinician_auth, "2027-01-05")]:
         clock.advance(days=1)
         response = client.post(f"/api/v1/patients/{patient_id}/level-of-care", headers=auth,
                                json={"level_of_care": level, "effective_date": on})
@@ -445,10 +430,10 @@ def test_the_history_keeps_every_step(client, make, organization, clinician, sta
     ({"level_of_care": "php", "note": "x" * 501}, "note"),
     ({"level_of_care": "php", "changed_by": {"id": 1}}, "changed_by"),
 ])
-def test_a_bad_level_of_care_change_is_refused(client, make, clinician, staff_auth, count, body, field):
+def test_a_bad_level_of_care_change_is_refused(client, make, clinician, clinician_auth, count, body, field):
     patient_id = make.patient(clinician).id
 
-    response = client.post(f"/api/v1/patients/{patient_id}/level-of-care", headers=staff_auth, json=body)
+    response = client.post(f"/api/v1/patients/{patient_id}/level-of-care", headers=clinician_auth, json=body)
 
     assert field in problem(response, 422)["errors"]
     assert count(LevelOfCareChange) == 1
@@ -457,12 +442,12 @@ def test_a_bad_level_of_care_change_is_refused(client, make, clinician, staff_au
 
 # --- listing ---------------------------------------------------------------
 
-def test_a_clinician_lists_only_their_own_patients(client, make, organization, clinician, staff_auth):
+def test_a_clinician_lists_only_their_own_patients(client, make, organization, clinician, clinician_auth):
     mine = [make.patient(clinician, name=name).id for name in ("Bea", "Al")]
     make.patient(make.clinician(organization), name="Cy")   # a colleague's patient
     make.patient(name="Di")                                 # another organization's
 
-    response = client.get("/api/v1/patients", headers=staff_auth)
+    response = client.get("/api/v1/patients", headers=clinician_auth)
 
     assert response.status_code == 200
     assert [p["display_name"] for p in response.json["items"]] == ["Al", "Bea"]
@@ -480,11 +465,11 @@ def test_an_admin_lists_every_patient_of_the_organization_and_no_other(client, m
     assert [p["display_name"] for p in response.json["items"]] == ["Al", "Bea"]
 
 
-def test_the_patient_list_is_paginated(client, make, clinician, staff_auth):
+def test_the_patient_list_is_paginated(client, make, clinician, clinician_auth):
     for name in "ABCDE":
         make.patient(clinician, name=name)
 
-    response = client.get("/api/v1/patients?page=2&page_size=2", headers=staff_auth)
+    response = client.get("/api/v1/patients?page=2&page_size=2", headers=clinician_auth)
 
     assert [p["display_name"] for p in response.json["items"]] == ["C", "D"]
     assert (response.json["total"], response.json["page"], response.json["page_size"]) == (5, 2, 2)

@@ -4,14 +4,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from models import AuthSession, db
-from tests.factories import PASSWORD, bearer, problem
+from tests.factories import PASSWORD, bearer, problem, refresh
 
 LOGIN, REFRESH, ME = "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/me"
 EXPIRED = "https://waypoint.example/problems/session-expired"
-
-
-def refresh(client, tokens):
-    return client.post(REFRESH, headers=bearer(tokens["refresh_token"]))
 
 
 def signed_in(client, make):

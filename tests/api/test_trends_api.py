@@ -189,13 +189,8 @@ def test_trends_of_an_unknown_patient_do_not_exist(client, make, clinician):
 @pytest.fixture
 def newcomer(make, clinician, clock):
     """Sober since last year, enrolled five days ago: no app to check in with before that."""
-    now = clock.now
-    clock.set("2026-11-18T15:00:00+00:00")
-    try:
-        patient = make.patient(clinician, recovery_start_date=date(2025, 9, 1))
-    finally:
-        clock.now = now
-    return patient
+    with clock.moved_to("2026-11-18T15:00:00+00:00"):
+        return make.patient(clinician, recovery_start_date=date(2025, 9, 1))
 
 
 def test_days_before_enrolment_are_not_counted_as_missing(client, make, clinician, newcomer):

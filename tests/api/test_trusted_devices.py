@@ -5,17 +5,10 @@ from datetime import timedelta
 import pytest
 
 from models import LoginDevice, db
-from tests.factories import PASSWORD, problem
+from tests.factories import PASSWORD, login, problem
 
 LOGIN = "/api/v1/auth/login"
 PAUSED = "https://waypoint.example/problems/login-paused"
-
-
-def login(client, email, password=PASSWORD, device_token=None, address="127.0.0.1"):
-    body = {"email": email, "password": password}
-    if device_token is not None:
-        body["device_token"] = device_token
-    return client.post(LOGIN, json=body, environ_base={"REMOTE_ADDR": address})
 
 
 @pytest.fixture

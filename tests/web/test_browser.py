@@ -6,17 +6,15 @@ visits, that no request leaves the origin, the console shows no error, the
 CSP reports no violation and axe-core finds no serious or critical problem.
 """
 import os
-import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from models import User, db
+from services.demo import CLINICIANS, DEMO_PASSWORD, seed_demo_clinic
 from services.ledger import WEEKLY_SUMMARY
 from services.preferences import unsubscribe_link
-from services.demo import CLINICIANS, DEMO_PASSWORD, seed_demo_clinic
 from tests.factories import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -42,17 +40,9 @@ def browser():
 
 
 @pytest.fixture
-def live_server(app, clock):
-    """Serve the test's app (and database) on a loopback port from a thread."""
-    app.config["PUBLIC_BASE_URL"] = "http://127.0.0.1:0"
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app.config["PUBLIC_BASE_URL"] = base
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    server.shutdown()
-    thread.join(timeout=10)
+def live_server(live_server, clock):
+    """Conftest's server, with the clock frozen before the first page asks for a day."""
+    return live_server
 
 
 @pytest.fixture
