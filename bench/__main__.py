@@ -17,10 +17,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import data
-from .figures import DatabaseRun, Settings
+from .figures import DatabaseRun
 from .load import LoadGenerator
 from .report import machine_info, print_table, shipped_config, write_json
 from .server import ROOT
+from .settings import Settings
 
 FIGURES = ("P1", "P2", "P3", "P4", "P5")
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -140,7 +141,7 @@ def main(argv: list[str]) -> int:
             for phase in (run.run_http, run.run_weekly):
                 try:
                     phase()
-                except Exception as error:  # noqa: BLE001 - report it, measure the rest
+                except Exception as error:
                     traceback.print_exc()
                     notes.append(f"{kind}: {phase.__name__} failed: {str(error).splitlines()[0]}")
                     for server in servers:
@@ -178,7 +179,7 @@ def main(argv: list[str]) -> int:
         for name in databases:
             try:
                 data.drop_database(args.postgres_url, name)
-            except Exception as error:  # noqa: BLE001 - cleanup must go on
+            except Exception as error:
                 print(f"could not drop database {name}: {error}", file=sys.stderr)
         shutil.rmtree(work_dir, ignore_errors=True)
 

@@ -187,7 +187,7 @@ def copy_sqlite_to_postgres(sqlite_path: str, postgres_url: str, jwt_secret: str
         target.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier(t.name) for t in tables)))
         for table in tables:
             columns = [column.name for column in table.columns]
-            query = "SELECT {} FROM \"{}\"".format(", ".join(f'"{c}"' for c in columns), table.name)
+            query = "SELECT {} FROM \"{}\"".format(", ".join(f'"{c}"' for c in columns), table.name)  # noqa: S608 - names from the model
             statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
                 sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
             with target.cursor().copy(statement) as copy:
@@ -234,8 +234,9 @@ _CHECKIN_COLUMNS = ("patient_id, day, craving, mood, sleep_hours, sleep_quality,
 def build_weekly(database_url: str, jwt_secret: str, patients: int, days: int, now: datetime,
                  progress=print) -> int:
     """Migrate and fill a database with `patients` x `days` of check-ins; return the row count."""
-    from models import Checkin, LevelOfCare, Organization, PatientProfile, Role, User, db
     from sqlalchemy import func
+
+    from models import Checkin, LevelOfCare, Organization, PatientProfile, Role, User, db
 
     app = bench_app(database_url, jwt_secret)
     migrate(app)
@@ -292,7 +293,7 @@ def _weekly_insert(dialect: str) -> str:
             days_join="CROSS JOIN generate_series(0, CAST(:days AS integer) - 1) AS d(i)",
         )
     return (
-        "WITH RECURSIVE d(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM d WHERE i < :days - 1) "
+        "WITH RECURSIVE d(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM d WHERE i < :days - 1) "  # noqa: S608 - the bench's own fixed text
         f"INSERT INTO checkins ({_CHECKIN_COLUMNS})" + _WEEKLY_SELECT.format(
             day="date(:today, '-' || d.i || ' days')", used="(p.user_id * 13 + d.i * 7) % 25 = 0",
             used_test="(p.user_id * 13 + d.i * 7) % 25 = 0", one_substance="'[\"alcohol\"]'", empty="'[]'",

@@ -1,74 +1,26 @@
 """The measurements P1-P5 on one database, each against a baseline from the same run."""
 import http.client
-import json
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from . import bare, batches, floor
 from .data import CARE_TEAM_SIZES, ClinicLogins, bench_app, writer_days
 from .load import CheckinWrites, Get, LoadGenerator, LoadResult
-from .server import ROOT, Server
+from .server import WAYPOINT_APP, Server
+from .settings import TARGETS, Settings, spread, verdict
 
-CASELOAD_PATH = "/api/v1/caseload"  # the default page: 50 rows, risk first
-# What every patient-data request pays before its own work: the token and its
-# session checked, the audit event written and committed, one small read.
-FLOOR_PATH = "/api/v1/me/checkins?page_size=1"
-CASELOAD_CASES = tuple(f"{size}x90" for size in CARE_TEAM_SIZES) + (f"{max(CARE_TEAM_SIZES)}x365",)
-SYNC_DAYS = 90
-STAGE_REQUESTS = 300  # per kind of request, for the in-process profile
-# Where a request's time goes: (stage, [(file suffix, function)], ...) in the order shown.
-STAGES = (
-    ("token signature and claims (PyJWT)", [("api/extensions.py", "_decode_jwt_from_config")]),
-    ("token's session and the caller (one SELECT)", [("services/sessions.py", "token_holder")]),
-    ("audit event and the commit", [("api/audit.py", "commit_with_audit"), ("api/audit.py", "_record")]),
-)
-VIEWS = {("api/resources/checkins.py", "put"), ("api/resources/checkins.py", "get"),
-         ("api/resources/dashboards.py", "get")}
+# The default caseload page (50 rows, risk first), and what every patient-data
+# request pays before its own work: the token and its session checked, the
+# audit event written and committed, one small read.
+CASELOAD_PATH, FLOOR_PATH = floor.CASELOAD_PATH, floor.FLOOR_PATH
+CASELOAD_CASES = (*(f"{size}x90" for size in CARE_TEAM_SIZES), f"{max(CARE_TEAM_SIZES)}x365")
+BARE_LABEL = f"GET {bare.PATH} of a bare Flask app (bench/bare.py)"
 # P5 compares the shipped configuration with this one, same worker count.
 PLAIN_SYNC_WORKERS = ("--worker-class", "sync", "--threads", "1")
-
-TARGETS = {
-    "P1": ("ratio", ">=", 0.33), "P2": ("ratio", ">=", 0.20), "P2.size": ("ratio", "<=", 5.0),
-    "P2.year": ("ratio", ">=", 0.9), "P3": ("ratio", "<=", 2.0), "P3.peak": ("mb", "<=", 100.0),
-    "P3.growth": ("ratio", "<=", 1.2), "P4": ("ratio", "<=", 10.0), "P5": ("ratio", "<=", 2.0),
-}
-
-
-@dataclass
-class Settings:
-    seconds: float = 6.0  # per timed load
-    warmup_seconds: float = 2.0
-    repetitions: int = 3
-    connections: int = 8
-    weekly_patients: int = 10_000
-    weekly_small: int = 1_000
-    weekly_days: int = 365
-    p4_puts: int = 20  # single-day PUTs per repetition
-    p4_syncs: int = 3  # 90-day syncs per repetition
-    writers: int = 1000
-    # No P3 repetition that would end past this: at the target (<= 2x a scan
-    # of ~5 s) three fit easily; far from it, one or two show the gap.
-    weekly_budget_s: float = 90.0
-
-    @property
-    def fresh_patients(self) -> int:
-        return 1 + self.repetitions * (1 + self.p4_syncs)
-
-
-def spread(values: list[float]) -> dict:
-    """Median, min and max of the repetitions, and the values themselves."""
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "values": values}
-
-
-def verdict(key: str, value: float) -> bool:
-    _unit, operator, limit = TARGETS[key]
-    return value >= limit if operator == ">=" else value <= limit
-
 
 @dataclass
 class DatabaseRun:
@@ -98,11 +50,15 @@ class DatabaseRun:
         now = datetime.now().astimezone()
         writes = CheckinWrites(tokens=self.logins.writers, days=writer_days(now))
         shipped = self._start("shipped")
+        # The fixed baseline: a bare Flask app under the same gunicorn.conf.py,
+        # idle but for its own loads, like the plain-sync server below.
+        bare_server = self._start("bare", app=bare.APP)
         # P5's server with plain sync workers runs beside it, idle but for its
         # own loads, so the two check-in loads alternate within each round and
         # share whatever else the machine is doing at the time.
         plain = self._start("plain-sync", PLAIN_SYNC_WORKERS) if "P5" in wanted else None
-        plans: dict[str, tuple[Server, object]] = {"healthz": (shipped, Get("/healthz"))}
+        plans: dict[str, tuple[Server, object]] = {"bare app": (bare_server, Get(bare.PATH)),
+                                                   "healthz": (shipped, Get("/healthz"))}
         if wanted & {"P1", "P5"}:
             plans["checkin"] = (shipped, writes)
         if wanted & {"P1", "P2"}:
@@ -127,18 +83,19 @@ class DatabaseRun:
                 # finish after the window when a page takes seconds.
                 connections = max(2, self.settings.connections // 2) if label.startswith("caseload") else None
                 loads.setdefault(label, []).append(self._load(server, plan, self.settings.seconds, connections))
-        if plain is not None:
-            plain.stop()
+        for server in (plain, bare_server):
+            if server is not None:
+                server.stop()
         if "P4" in wanted:
-            self.progress(f"  [{self.name}] P4: {self.settings.p4_syncs} syncs of {SYNC_DAYS} days and "
+            self.progress(f"  [{self.name}] P4: {self.settings.p4_syncs} syncs of {batches.SYNC_DAYS} days and "
                           f"{self.settings.p4_puts} single PUTs per repetition")
-            self._offline_sync(shipped, now)
+            self.results["P4"] = batches.offline_sync(self, shipped, now)
         shipped.stop()
         self.raw["loads"] = {label: [r.to_dict() for r in runs] for label, runs in loads.items()}
         if wanted & {"P1", "P2"}:
             self._floor(loads)
-            self.progress(f"  [{self.name}] where a request's time goes (in-process, cProfile)")
-            self.results["floor"]["stages"] = self._stages(writes, now)
+            self.progress(f"  [{self.name}] the floor's stages, in-process (CPU per request, cProfile)")
+            self.results["floor"]["in_process"] = self._in_process(writes, now)
         if "P1" in wanted:
             self._ingest(loads)
         if "P2" in wanted:
@@ -146,8 +103,14 @@ class DatabaseRun:
         if "P5" in wanted:
             self._tail(loads["checkin"], loads["checkin, plain sync workers"])
 
-    def _start(self, label: str, extra: tuple[str, ...] = ()) -> Server:
-        server = Server(self.main_url, self.jwt_secret, self.log_dir, f"{self.name}-{label}", extra)
+    def run_weekly(self) -> None:
+        """P3, in processes of its own."""
+        figure = batches.weekly(self)
+        if figure is not None:
+            self.results["P3"] = figure
+
+    def _start(self, label: str, extra: tuple[str, ...] = (), app: str = WAYPOINT_APP) -> Server:
+        server = Server(self.main_url, self.jwt_secret, self.log_dir, f"{self.name}-{label}", extra, app)
         self.servers.append(server)
         return server.start()
 
@@ -165,68 +128,58 @@ class DatabaseRun:
     # --- P1 --------------------------------------------------------------------------
 
     def _ingest(self, loads) -> None:
-        ratios = _throughput_ratios(loads["checkin"], loads["healthz"])
+        ratios = _throughput_ratios(loads["checkin"], loads["bare app"])
         self.results["P1"] = _throughput_figure("PUT /api/v1/me/checkins/{date}", loads["checkin"],
-                                                "GET /healthz", loads["healthz"], ratios, "P1")
+                                                BARE_LABEL, loads["bare app"], ratios, "P1")
 
     def _floor(self, loads) -> None:
-        """The authenticated, audited read that bounds what P1 and P2 can reach on this stack."""
-        floor, bare = loads["floor"], loads["healthz"]
-        self.results["floor"] = _throughput_figure(
-            f"GET {FLOOR_PATH}", floor, "GET /healthz", bare,
-            _throughput_ratios(floor, bare), None)
+        """The authenticated, audited read that bounds what P1 and P2 can reach, and /healthz, against the bare app."""
+        floor, base = loads["floor"], loads["bare app"]
+        self.results["floor"] = _throughput_figure(f"GET {FLOOR_PATH}", floor, BARE_LABEL, base,
+                                                   _throughput_ratios(floor, base), "floor")
+        self.results["healthz"] = _throughput_figure("GET /healthz (answered by the gunicorn worker)",
+                                                     loads["healthz"], BARE_LABEL, base,
+                                                     _throughput_ratios(loads["healthz"], base), None)
         against = {"P1": "checkin", "P2": "caseload 100x90"}
         self.results["floor"]["shares"] = {
             key: spread(_throughput_ratios(loads[label], floor))
             for key, label in against.items() if label in loads
         }
 
-    def _stages(self, writes: CheckinWrites, now: datetime) -> dict[str, dict]:
-        """Share of each stage of a request, in-process under cProfile: the profile behind P1 and P2.
+    def _in_process(self, writes: CheckinWrites, now: datetime) -> dict:
+        """CPU microseconds per request in-process against the bare app, and where each request's go.
 
-        cProfile counts every Python call, which inflates Python-heavy parts
-        against time spent in C (the drivers, SQLite): the shares say where
-        the Python goes, not exact milliseconds.
+        The same kinds of request as the loads, through the WSGI callable
+        without gunicorn: what the app itself costs, request by request.
         """
-        import cProfile
-        import pstats
-
         app = bench_app(self.main_url, self.jwt_secret)
-        client = app.test_client()
-        requests = {
-            "floor": lambda number: client.get(FLOOR_PATH, headers={
-                "Authorization": f"Bearer {self.logins.writers[0]}"}),
-            "checkin": lambda number: _rewrite(client, writes, number),
-            "caseload 100x90": lambda number: client.get(CASELOAD_PATH, headers={
-                "Authorization": f"Bearer {self.logins.caseload['100x90']}"}),
+        # Rewrites of the days the P1 load wrote, well past its slots: real writes, none a no-op.
+        kinds = {
+            "bare app": (bare.create_app(), floor.get(bare.PATH)),
+            "floor": (app, floor.get(FLOOR_PATH, self.logins.writers[0])),
+            "P1 PUT": (app, floor.CheckinRewrites(writes, start=10**6)),
+            "P2 caseload 100x90": (app, floor.get(CASELOAD_PATH, self.logins.caseload["100x90"])),
         }
-        stages = {}
         try:
-            for label, send in requests.items():
-                for number in range(20):  # imports, the pool, kept rows
-                    send(number)
-                profile = cProfile.Profile()
-                profile.enable()
-                for number in range(20, 20 + STAGE_REQUESTS):
-                    send(number)
-                profile.disable()
-                stages[label] = _stage_shares(pstats.Stats(profile).stats)
+            micros = floor.measure(kinds, rounds=max(3, self.settings.repetitions), per_round=200)
+            stages = {label: floor.stage_micros(kinds[label][0], kinds[label][1], micros[label]["median"])
+                      for label in ("floor", "P1 PUT", "P2 caseload 100x90")}
         finally:
             with app.app_context():
                 from models import db
                 db.engine.dispose()
-        return stages
+        return {"micros": micros, "stages": stages}
 
     # --- P2 --------------------------------------------------------------------------
 
     def _caseload(self, loads) -> None:
-        bare = loads["healthz"]
+        base = loads["bare app"]
         cases = {}
         for case in CASELOAD_CASES:
             runs = loads[f"caseload {case}"]
-            ratios = _throughput_ratios(runs, bare)
+            ratios = _throughput_ratios(runs, base)
             cases[case] = _throughput_figure(f"GET /api/v1/caseload, {case.replace('x', ' patients x ')} days",
-                                             runs, "GET /healthz", bare, ratios,
+                                             runs, BARE_LABEL, base, ratios,
                                              "P2" if case == "100x90" else None)
         small, large, year = (loads["caseload 100x90"], loads["caseload 500x90"], loads["caseload 500x365"])
         size_ratios, size_basis = self._cost_ratios(large, small)
@@ -256,8 +209,9 @@ class DatabaseRun:
         """
         every = numerator + denominator
         if all(run.requests >= 2 * run.in_flight for run in every):
-            return [d.throughput / n.throughput for n, d in zip(numerator, denominator)], "time per request"
-        return ([n.cpu_ms_per_request / d.cpu_ms_per_request for n, d in zip(numerator, denominator)],
+            ratios = [d.throughput / n.throughput for n, d in zip(numerator, denominator, strict=True)]
+            return ratios, "time per request"
+        return ([n.cpu_ms_per_request / d.cpu_ms_per_request for n, d in zip(numerator, denominator, strict=True)],
                 "server CPU per request: too few requests finished in the window for time per request")
 
     def _statement_counts(self) -> dict[str, dict]:
@@ -293,7 +247,8 @@ class DatabaseRun:
             event.listen(db.engine, "before_cursor_execute", count)
             try:
                 # The first request of an app pays for lazy imports and the pool.
-                client.get(CASELOAD_PATH, headers={"Authorization": f"Bearer {self.logins.caseload[CASELOAD_CASES[0]]}"})
+                first = self.logins.caseload[CASELOAD_CASES[0]]
+                client.get(CASELOAD_PATH, headers={"Authorization": f"Bearer {first}"})
                 for case in CASELOAD_CASES:
                     runs = {"computed": [], "kept": []}
                     for _ in range(3):
@@ -310,49 +265,10 @@ class DatabaseRun:
                 db.engine.dispose()
         return {"counts": counts, "milliseconds": milliseconds}
 
-    # --- P4 --------------------------------------------------------------------------
-
-    def _offline_sync(self, server: Server, now: datetime) -> None:
-        fresh = iter(self.logins.fresh)
-        days = writer_days(now, SYNC_DAYS)
-        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
-        try:
-            # One of each first: a worker's first request of a kind pays for imports.
-            warm = next(fresh)
-            _put(connection, warm, days[0])
-            _sync(connection, warm, days[1:])
-            put_s, sync_s, put_cpu, sync_cpu, ratios = [], [], [], [], []
-            for _repetition in range(self.settings.repetitions):
-                token = next(fresh)
-                cpu, started = server.cpu_seconds(), time.perf_counter()
-                for day in days[:self.settings.p4_puts]:
-                    _put(connection, token, day)
-                put = (time.perf_counter() - started) / self.settings.p4_puts
-                put_cpu.append(1000 * (server.cpu_seconds() - cpu) / self.settings.p4_puts)
-                cpu, started = server.cpu_seconds(), time.perf_counter()
-                for _sync_number in range(self.settings.p4_syncs):
-                    _sync(connection, next(fresh), days)
-                sync = (time.perf_counter() - started) / self.settings.p4_syncs
-                sync_cpu.append(1000 * (server.cpu_seconds() - cpu) / self.settings.p4_syncs)
-                put_s.append(1000 * put)
-                sync_s.append(1000 * sync)
-                ratios.append(sync / put)
-        finally:
-            connection.close()
-        self.results["P4"] = {
-            "what": f"POST /api/v1/me/checkins/sync with {SYNC_DAYS} new days / one PUT of a new day "
-                    "(latency, one client, sequential)",
-            "measured": {"label": f"sync of {SYNC_DAYS} days", "unit": "ms", **spread(sync_s),
-                         "cpu_ms_per_request": statistics.median(sync_cpu)},
-            "baseline": {"label": "single-day PUT", "unit": "ms", **spread(put_s),
-                         "cpu_ms_per_request": statistics.median(put_cpu)},
-            "ratio": spread(ratios), "target": TARGETS["P4"], "met": verdict("P4", statistics.median(ratios)),
-        }
-
     # --- P5 --------------------------------------------------------------------------
 
     def _tail(self, shipped: list[LoadResult], plain: list[LoadResult]) -> None:
-        ratios = [_divide(a.p99_ms, b.p99_ms) for a, b in zip(shipped, plain)]
+        ratios = [_divide(a.p99_ms, b.p99_ms) for a, b in zip(shipped, plain, strict=True)]
         self.results["P5"] = {
             "what": "check-in PUT p99 with gunicorn.conf.py / with plain sync workers (same worker count)",
             "measured": {"label": "p99, shipped config", "unit": "ms", **spread([r.p99_ms for r in shipped]),
@@ -363,56 +279,6 @@ class DatabaseRun:
                          "cpu_ms_per_request": statistics.median([r.cpu_ms_per_request for r in plain])},
             "ratio": spread(ratios), "target": TARGETS["P5"], "met": verdict("P5", statistics.median(ratios)),
         }
-
-    # --- P3 --------------------------------------------------------------------------
-
-    def run_weekly(self) -> None:
-        if "P3" not in self.only or self.weekly_url is None:
-            return
-        settings = self.settings
-        runs = []
-        begun = time.monotonic()
-        for repetition in range(settings.repetitions):
-            spent = time.monotonic() - begun
-            if runs and spent + spent / len(runs) > settings.weekly_budget_s:
-                self.progress(f"  [{self.name}] P3: stopping after {len(runs)} repetition(s), "
-                              f"over the {settings.weekly_budget_s:.0f} s budget")
-                break
-            self.progress(f"  [{self.name}] P3 repetition {repetition + 1}/{settings.repetitions}: "
-                          f"{settings.weekly_patients} patients, then one scan")
-            runs.append(_weekly_process(self.weekly_url, settings.weekly_patients, scan=True))
-        self.progress(f"  [{self.name}] P3 memory at {settings.weekly_small} patients")
-        small = _weekly_process(self.weekly_url, settings.weekly_small, scan=False)
-        self.raw["weekly"] = runs + [small]
-        # The app and its libraries take ~85 MB before the first figure; the
-        # targets are about what the computation adds on top of that.
-        added = [run["peak_rss_mb"] - run["rss_before_mb"] for run in runs]
-        small_added = small["peak_rss_mb"] - small["rss_before_mb"]
-        growth = statistics.median(added) / small_added if small_added > 0 else float("nan")
-        ratios = [run["compute_s"] / run["scan_s"] for run in runs]
-        compute = [run["compute_s"] for run in runs]
-        self.results["P3"] = {
-            "what": f"weekly figures for {settings.weekly_patients} patients x {settings.weekly_days} days "
-                    f"({runs[0]['rows_scanned']} check-ins) / one full scan of the check-in table",
-            "repetitions": len(runs),
-            "repetitions_planned": settings.repetitions,
-            "measured": {"label": "weekly figures", "unit": "s", **spread(compute),
-                         "per_patient_ms": 1000 * statistics.median(compute) / settings.weekly_patients},
-            "baseline": {"label": "full scan", "unit": "s", **spread([run["scan_s"] for run in runs])},
-            "ratio": spread(ratios), "target": TARGETS["P3"], "met": verdict("P3", statistics.median(ratios)),
-            "memory": {
-                "what": "peak RSS of the process minus its RSS before the figures started",
-                "added_mb": spread(added), "process_peak_mb": spread([run["peak_rss_mb"] for run in runs]),
-                "rss_before_mb": runs[0]["rss_before_mb"], "small_patients": settings.weekly_small,
-                "small_added_mb": small_added, "growth": growth,
-                "target_peak": TARGETS["P3.peak"], "met_peak": verdict("P3.peak", statistics.median(added)),
-                "target_growth": TARGETS["P3.growth"], "met_growth": verdict("P3.growth", growth),
-            },
-            "implementation": runs[0].get("implementation"),
-            "render_ms_per_email": statistics.median(run["render_ms_per_email"] for run in runs)
-            if all("render_ms_per_email" in run for run in runs) else None,
-        }
-
 
 def _sample(server: Server, plan) -> str:
     """Send one request of the plan and describe the answer (for a failure report)."""
@@ -434,7 +300,7 @@ def _sample(server: Server, plan) -> str:
 
 def _throughput_ratios(runs: list[LoadResult], baselines: list[LoadResult]) -> list[float]:
     """Each repetition's throughput as a share of its baseline's in the same repetition."""
-    return [_divide(run.throughput, base.throughput) for run, base in zip(runs, baselines)]
+    return [_divide(run.throughput, base.throughput) for run, base in zip(runs, baselines, strict=True)]
 
 
 def _divide(numerator: float, denominator: float) -> float:
@@ -470,70 +336,3 @@ def _throughput_figure(label, runs, base_label, base_runs, ratios, target_key) -
         figure["target"] = TARGETS[target_key]
         figure["met"] = verdict(target_key, statistics.median(ratios))
     return figure
-
-
-def _rewrite(client, writes: CheckinWrites, number: int):
-    """Rewrite a day the load wrote (or write it), with a body no earlier visit sent."""
-    token, day, _visit = writes.slot(number)
-    body = CheckinWrites.body(number, 10**6 + number)
-    response = client.put(f"/api/v1/me/checkins/{day}", data=body, headers=CheckinWrites.headers(token, 2))
-    if response.status_code == 412:  # the day has no check-in yet: `*` matches nothing, so write it
-        response = client.put(f"/api/v1/me/checkins/{day}", data=body, headers=CheckinWrites.headers(token, 1))
-    if response.status_code not in (200, 201):
-        raise RuntimeError(f"PUT answered {response.status_code}: {response.data[:300]!r}")
-    return response
-
-
-def _stage_shares(stats: dict) -> dict:
-    """Split the requests' cumulative time into STAGES, the view's own work and the rest."""
-    def cumulative(wanted) -> float:
-        return sum(entry[3] for (file, _line, function), entry in stats.items()
-                   if any(file.endswith(suffix) and function == name for suffix, name in wanted))
-
-    total = cumulative([("flask/app.py", "wsgi_app")])
-    shares = {stage: cumulative(functions) for stage, functions in STAGES}
-    # The view's time includes a commit_with_audit it calls: counted once, above.
-    view = cumulative(VIEWS) - cumulative([("api/audit.py", "commit_with_audit")])
-    shares["the view's own work (its SQL, rules, figures)"] = view
-    rest = "the rest: Flask, body parsing and validation (webargs), response dump, rate limits, logging, headers"
-    shares[rest] = total - sum(shares.values())
-    return {stage: round(seconds / total, 3) for stage, seconds in shares.items()}
-
-
-def _weekly_process(url: str, patients: int, scan: bool) -> dict:
-    command = [sys.executable, "-m", "bench.weekly", "--url", url, "--patients", str(patients)]
-    if scan:
-        command.append("--scan")
-    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    for line in completed.stdout.splitlines():
-        if line.startswith("WEEKLYJSON "):
-            return json.loads(line[len("WEEKLYJSON "):])
-    raise RuntimeError(f"bench.weekly failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
-
-
-def _checkin_body(day_number: int) -> dict:
-    return {"craving": 3 + day_number % 3, "mood": 6, "sleep_hours": 7.0, "sleep_quality": 3,
-            "used_substance": False, "coping_skills": ["mindfulness"], "triggers": ["stress"],
-            "medication_taken": True, "note": f"Offline day {day_number}."}
-
-
-def _request(connection, method: str, path: str, token: str, body: dict) -> tuple[int, dict]:
-    connection.request(method, path, body=json.dumps(body), headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    response = connection.getresponse()
-    payload = response.read()
-    return response.status, json.loads(payload or b"{}")
-
-
-def _put(connection, token: str, day: str) -> None:
-    status, payload = _request(connection, "PUT", f"/api/v1/me/checkins/{day}", token, _checkin_body(len(day)))
-    if status != 201:
-        raise RuntimeError(f"PUT of a new day answered {status}: {payload}")
-
-
-def _sync(connection, token: str, days: list[str]) -> None:
-    entries = [{"date": day, **_checkin_body(number)} for number, day in enumerate(days)]
-    status, payload = _request(connection, "POST", "/api/v1/me/checkins/sync", token, {"checkins": entries})
-    outcomes = [result.get("outcome") for result in payload.get("results", [])]
-    if status != 200 or outcomes.count("created") != len(days):
-        raise RuntimeError(f"sync answered {status} with outcomes {sorted(set(outcomes))}: {str(payload)[:500]}")

@@ -19,11 +19,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+WAYPOINT_APP = "api:create_app()"
+
+
 class Server:
-    """`gunicorn -c gunicorn.conf.py "api:create_app()"`, started and stopped by the harness."""
+    """`gunicorn -c gunicorn.conf.py "api:create_app()"` (or another app), started and stopped by the harness."""
 
     def __init__(self, database_url: str, jwt_secret: str, log_dir: Path, label: str,
-                 extra_args: tuple[str, ...] = ()):
+                 extra_args: tuple[str, ...] = (), app: str = WAYPOINT_APP):
+        self.app = app
         self.database_url = database_url
         self.jwt_secret = jwt_secret
         self.label = label
@@ -40,13 +44,12 @@ class Server:
         env = dict(os.environ, DATABASE_URL=self.database_url, JWT_SECRET_KEY=self.jwt_secret)
         env.pop("WAYPOINT_TEST_DATABASE_URL", None)
         command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-                   "--bind", self.host, *self.extra_args, "api:create_app()"]
-        log = open(self.log_path, "ab")
+                   "--bind", self.host, *self.extra_args, self.app]
         # A session of its own, so a Ctrl-C meant for the harness reaches
         # gunicorn only through stop(), and stop() can end the whole group.
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
