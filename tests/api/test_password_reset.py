@@ -17,10 +17,10 @@ from models import AuditEvent, Delivery, User, db
 from services import outbox
 from services.delivery import Letter, Skip
 from services.ledger import PASSWORD_RESET, WEEKLY_SUMMARY, Claimed
-from services.password_reset import compose_password_resets, request_password_reset, reset_token
-from services.preferences import unsubscribe_token
 from services.outbox import Sender
+from services.password_reset import compose_password_resets, request_password_reset, reset_token
 from services.passwords import verify_password
+from services.preferences import unsubscribe_token
 from tests.factories import PASSWORD, bearer, problem
 
 ASK = "/api/v1/auth/password-reset"

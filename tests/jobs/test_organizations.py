@@ -6,7 +6,7 @@ from models import Organization, db
 
 
 def test_a_failing_organization_is_rolled_back_and_the_others_still_run(app, make):
-    first, broken, last = (make.organization(name) for name in ("First", "Broken", "Last"))
+    _first, broken, _last = (make.organization(name) for name in ("First", "Broken", "Last"))
 
     def rename(organization_id: int) -> int:
         organization = db.session.get(Organization, organization_id)

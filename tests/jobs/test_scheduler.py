@@ -7,7 +7,13 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MI
 from sqlalchemy import inspect, text
 
 from jobs.scheduler import (
-    ENTRY_POINT, JOBSTORE_TABLE, MISFIRE_GRACE, build_scheduler, declared_jobs, reconcile, start_scheduler,
+    ENTRY_POINT,
+    JOBSTORE_TABLE,
+    MISFIRE_GRACE,
+    build_scheduler,
+    declared_jobs,
+    reconcile,
+    start_scheduler,
 )
 from models import db
 
