@@ -2,7 +2,7 @@
 import http
 import time
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import marshmallow as ma
 from flask import Response, render_template, url_for
@@ -65,7 +65,7 @@ class WaypointApi(Api):
     # their documentation is written, in the same order, on first use of
     # `spec`: app start-up (every worker, job, CLI call and test) stays cheap.
     _spec = None
-    _undocumented: ClassVar[list] = []
+    _undocumented: list = []  # noqa: RUF012 - replaced, never changed in place
 
     @property
     def spec(self):
@@ -106,7 +106,8 @@ class WaypointApi(Api):
         for name, header in SHARED_HEADERS.items():
             self.spec.components.header(name, header)
         for status in http.HTTPStatus:
-            response = {"description": status.phrase, "headers": {"X-Request-ID": _header_ref("X-Request-ID")}}
+            response: dict[str, Any] = {"description": status.phrase,
+                                        "headers": {"X-Request-ID": _header_ref("X-Request-ID")}}
             if not (100 <= status < 200) and status not in (204, 304):
                 response["schema"] = self.ERROR_SCHEMA
             if status in (429, 503):
@@ -115,10 +116,10 @@ class WaypointApi(Api):
                 response["headers"]["WWW-Authenticate"] = _header_ref("WWW-Authenticate")
             prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
             self.spec.components.response(status.name, response, lazy=True)
-        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA,
+        default: dict[str, Any] = {"description": "Default error response", "schema": self.ERROR_SCHEMA,
                     "headers": {"X-Request-ID": _header_ref("X-Request-ID")}}
-        prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
-        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+        prepare_response(default, self.spec, PROBLEM_CONTENT_TYPE)
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
 
 
 SHARED_HEADERS = {

@@ -96,13 +96,14 @@ def trace_without_messages(error: BaseException) -> str:
     Here, not in api.audit, because gunicorn's master loads this module alone.
     """
     parts, seen = [], set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        kind = type(error)
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        kind = type(current)
         parts.append("Traceback (most recent call last):\n"
-                     + "".join(traceback.format_tb(error.__traceback__))
+                     + "".join(traceback.format_tb(current.__traceback__))
                      + f"{kind.__module__}.{kind.__qualname__} (message withheld)")
-        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     return "\n\nwhile handling the exception above, the one below was raised:\n\n".join(reversed(parts))
 
 

@@ -179,7 +179,7 @@ def _hooks_only_where_limited(app: Flask) -> None:
 def _when_limit_checked(hook, otherwise):
     """Wrap a hook of the limiter's so it runs only where a limit decorator left its context."""
     def hook_where_limited(argument):
-        if hasattr(request_ctx._get_current_object(), _LIMITER_CONTEXT):
+        if hasattr(request_ctx, _LIMITER_CONTEXT):
             return hook(argument)
         return otherwise(argument)
     return hook_where_limited

@@ -19,7 +19,7 @@ def weekly(run) -> dict | None:
     if "P3" not in run.only or run.weekly_url is None:
         return None
     settings = run.settings
-    runs = []
+    runs: list[dict] = []
     begun = time.monotonic()
     for repetition in range(settings.repetitions):
         spent = time.monotonic() - begun

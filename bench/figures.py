@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from . import bare, batches, floor
 from .data import CARE_TEAM_SIZES, ClinicLogins, bench_app, writer_days
@@ -154,7 +155,7 @@ class DatabaseRun:
         """
         app = bench_app(self.main_url, self.jwt_secret)
         # Rewrites of the days the P1 load wrote, well past its slots: real writes, none a no-op.
-        kinds = {
+        kinds: dict[str, tuple[Any, Callable]] = {
             "bare app": (bare.create_app(), floor.get(bare.PATH)),
             "floor": (app, floor.get(FLOOR_PATH, self.logins.writers[0])),
             "P1 PUT": (app, floor.CheckinRewrites(writes, start=10**6)),

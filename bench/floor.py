@@ -18,6 +18,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from werkzeug.test import EnvironBuilder
 
@@ -109,7 +110,7 @@ def get(path: str, token: str | None = None) -> Callable:
     return lambda app: call(app, request)
 
 
-def measure(kinds: dict[str, tuple[object, Callable]], rounds: int = 5, per_round: int = 200,
+def measure(kinds: dict[str, tuple[Any, Callable]], rounds: int = 5, per_round: int = 200,
             warmup: int = 20) -> dict[str, dict]:
     """Return each kind's CPU microseconds per request: median of the rounds, min and max.
 
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     app = bench_app(args.url, clinic["secret"])
     writes = CheckinWrites(tokens=logins["writers"], days=writer_days(datetime.now().astimezone()))
     floor = get(FLOOR_PATH, logins["writers"][0])
-    kinds = {
+    kinds: dict[str, tuple[Any, Callable]] = {
         "bare app": (bare.create_app(), get(bare.PATH)),
         "/healthz (through Flask)": (app, get("/healthz")),
         "floor": (app, floor),

@@ -13,6 +13,7 @@ from models import AuditEvent, Role, User, db
 from .access import require_role
 from .paging import one_page
 
+
 @dataclass(frozen=True)
 class AuditEntry:
     """One event as the caller knows it; the actor's role and organization are settled in the INSERT.

@@ -1,7 +1,7 @@
 """Reading a patient's check-ins back: one day, or a page of days."""
 from datetime import date
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from models import Checkin, db
 
@@ -15,7 +15,7 @@ def list_checkins(
     if day_from and day_to and day_from > day_to:
         raise InvalidInput("from is after to.", {"from": ["Must not be after 'to'."]})
     count, page_of_rows = _CHECKIN_PAGES[day_from is not None, day_to is not None]
-    values = {"patient_id": patient_id}
+    values: dict[str, object] = {"patient_id": patient_id}
     if day_from is not None:
         values["day_from"] = day_from
     if day_to is not None:
@@ -25,7 +25,7 @@ def list_checkins(
     return list(rows), total
 
 
-def _checkin_pages(day_from: bool, day_to: bool) -> tuple:
+def _checkin_pages(day_from: bool, day_to: bool) -> tuple[Select[tuple[int]], Select[tuple[Checkin]]]:
     """Return the count and the page of a patient's check-ins, with or without each bound."""
     conditions = [Checkin.patient_id == bindparam("patient_id")]
     if day_from:

@@ -159,7 +159,7 @@ def end_all_sessions(user: User, now: datetime, reason: str) -> int:
         .values(revoked_at=now, revoked_reason=reason)
     )
     db.session.flush()
-    return result.rowcount
+    return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
 
 
 def invalidate_tokens(user: User, now: datetime, reason: str) -> None:
@@ -186,7 +186,8 @@ def token_holder(user_id: int | None, session_id: str | None, issued_at: int | N
         return None
     if issued_before_cutoff(issued_at, row.created_at, row.tokens_valid_after):
         return None
-    return row.User
+    holder: User = row.User
+    return holder
 
 
 # Built once: every authenticated request runs it.
