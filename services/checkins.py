@@ -10,17 +10,8 @@ from functools import cache
 
 from sqlalchemy import bindparam, insert, select, text
 
-from models import (
-    Checkin,
-    CheckinRevision,
-    CopingSkill,
-    Organization,
-    PatientProfile,
-    User,
-    begin_writing,
-    db,
-    savepoint,
-)
+from models import Checkin, CheckinRevision, CopingSkill, Organization, PatientProfile, User, db
+from models.base import begin_writing, savepoint
 from models.caseload import lock_patient
 
 from .checkin_alerts import CheckinRules
