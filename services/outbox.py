@@ -4,13 +4,14 @@ The urgent notice to a care team and a password-reset link cannot wait for
 the scheduler's next pass, and must not be sent by the request itself: a
 mail server that hangs would hold the patient's crisis answer (and, on
 SQLite, every other writer) for its timeout, and one that is down would
-lose the message. So a request calls ``owe`` (services.ledger), which adds a row to the
-delivery ledger (services.ledger) in the request's own transaction: a
+lose the message. So a request calls ``services.ledger.owe``, which adds
+a row to the delivery ledger in the request's own transaction: a
 rolled-back write owes nothing, a committed one cannot lose its message.
 After the outermost commit the session wakes this process's sender
 thread, which claims and sends what is due with the delivery worker's
-exactly-once rules (services.delivery), then sleeps until the next retry is due (backoff from TIMING) or
-the next wake-up. No request waits on SMTP and no lock is held across it.
+exactly-once rules (services.delivery), then sleeps until the next retry
+is due (backoff from TIMING) or the next wake-up. No request waits on
+SMTP and no lock is held across it.
 
 The scheduler's ``immediate-mail`` job runs the same pass every minute: it
 sends what a process that died (or was never woken) left owed. Two
