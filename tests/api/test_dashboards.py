@@ -15,8 +15,16 @@ from services.program_report import program_report
 from services.trends import DayRecord, patient_trends
 from tests.conftest import count_queries
 from tests.factories import (
-    assessment_assignment, assessment_response, checkin_body, create_checkins, create_goal, create_program,
-    create_session, place_in_program, problem, questionnaire_answers,
+    assessment_assignment,
+    assessment_response,
+    checkin_body,
+    create_checkins,
+    create_goal,
+    create_program,
+    create_session,
+    place_in_program,
+    problem,
+    questionnaire_answers,
 )
 
 TODAY = date(2026, 11, 23)
@@ -910,7 +918,7 @@ def test_a_program_without_patients_reports_zeros_and_no_figures(client, make, p
         "score_change": {"phq9": {"mean_from_first": None, "patients": 0},
                          "gad7": {"mean_from_first": None, "patients": 0}},
         "minimum_group": 5,
-        "suppressed": {figure: too_few for figure in SUPPRESSIBLE},
+        "suppressed": dict.fromkeys(SUPPRESSIBLE, too_few),
     }
 
 

@@ -244,7 +244,7 @@ def test_attendance_matches_a_day_by_day_scan(today, weeks, raw, level, start_of
 
     low, high = PLANNED_WEEKLY_HOURS[level]
     assert len(result) == weeks
-    for week, key in zip(result, window(today, weeks)):
+    for week, key in zip(result, window(today, weeks), strict=True):
         week_days = [d for d in (week.week_start + n * DAY for n in range(7)) if d <= today]
         assert iso_week(week.week_start) == key and week.week_start.isoweekday() == 1
         tally = {status: [r for r in records if r.session_date in week_days and r.status is status]
