@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from models import utcnow
+from services.alert_inbox import open_alert_counts
 from services.clinician_digest import CaseloadPatient, build_clinician_digest
 from services.days import local_today
 from services.delivery import Letter, Skip
@@ -19,7 +20,6 @@ from services.mail import public_link
 from services.preferences import preferences_by_user, unsubscribe_link
 from services.scheduled_mail import (
     active_clinicians,
-    alert_counts,
     caseloads,
     digest_detail,
     owed_clinician_digests,
@@ -105,7 +105,7 @@ def compose_clinician_digests(batch: list[Claimed]) -> dict[int, Letter | Skip]:
     patient_ids = sorted({p.user_id for profiles in caseload_of.values() for p, _user in profiles})
     earliest = min(week_start_of_period(d.period) for d in batch)
     histories = checkin_histories(patient_ids, since=earliest - timedelta(days=14))
-    alerts = alert_counts(patient_ids)
+    alerts = open_alert_counts(patient_ids)  # the figures the caseload shows
     detail = digest_detail({c.organization_id for c in clinicians.values()})
     letters: dict[int, Letter | Skip] = {}
     for delivery in batch:
@@ -121,7 +121,7 @@ def compose_clinician_digests(batch: list[Claimed]) -> dict[int, Letter | Skip]:
                 profile.user_id, user.display_name,
                 histories[profile.user_id].records if profile.user_id in histories else [],
                 local_today(profile.enrolled_at, profile.timezone),
-                *alerts.get(profile.user_id, (0, 0)),
+                alerts[profile.user_id]["open"], alerts[profile.user_id]["urgent"],
             )
             for profile, user in caseload_of.get(clinician.id, [])
         ]

@@ -15,13 +15,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import selectinload
 
 from models import (
-    Alert,
-    AlertSeverity,
-    AlertStatus,
     CareTeamMember,
     Checkin,
     NotificationPreference,
@@ -162,22 +159,6 @@ def caseloads(clinician_ids: list[int]) -> dict[int, list[tuple[PatientProfile, 
     ).tuples():
         found[clinician_id].append((profile, user))
     return found
-
-
-def alert_counts(patient_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """Return {patient: (alerts still to work, of which urgent)}: open or acknowledged."""
-    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    if not patient_ids:
-        return {}
-    for patient_id, severity, number in db.session.execute(
-        select(Alert.patient_id, Alert.severity, func.count())
-        .where(Alert.patient_id.in_(patient_ids), Alert.status.in_((AlertStatus.open, AlertStatus.acknowledged)))
-        .group_by(Alert.patient_id, Alert.severity)
-    ).tuples():
-        counts[patient_id][0] += number
-        if severity is AlertSeverity.urgent:
-            counts[patient_id][1] += number
-    return {patient_id: (pair[0], pair[1]) for patient_id, pair in counts.items()}
 
 
 def digest_detail(organization_ids: Iterable[int]) -> dict[int, bool]:
