@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from werkzeug.serving import make_server
 
 from api import create_app
@@ -245,22 +245,6 @@ def verified_hashes(monkeypatch) -> list:
 
     monkeypatch.setattr(sessions, "verify_password", recording)
     return verified
-
-
-@contextmanager
-def count_queries():
-    """Count the SQL statements run inside the block: `with count_queries() as n: ...; n()`."""
-    statements = []
-
-    def before_execute(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", before_execute)
-    try:
-        yield lambda: len(statements)
-    finally:
-        event.remove(engine, "before_cursor_execute", before_execute)
 
 
 # --- outgoing mail (services.mail) ------------------------------------------------------

@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from models import Checkin, CheckinRevision, CopingSkill, Organization, db
-from tests.conftest import count_queries
 from tests.factories import checkin_body, problem
+from tests.queries import count_queries
 
 TODAY = "2026-11-23"  # the frozen clock's day in New York
 

@@ -13,7 +13,6 @@ from sqlalchemy import update
 from models import Checkin, LevelOfCare, Program, User, db
 from services.program_report import program_report
 from services.trends import DayRecord, patient_trends
-from tests.conftest import count_queries
 from tests.factories import (
     assessment_assignment,
     assessment_response,
@@ -26,6 +25,7 @@ from tests.factories import (
     problem,
     questionnaire_answers,
 )
+from tests.queries import count_queries
 
 TODAY = date(2026, 11, 23)
 THIS_WEEK = date(2026, 11, 23)

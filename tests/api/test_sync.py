@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from models import Alert, Checkin, CheckinRevision, db
-from tests.conftest import count_queries
 from tests.factories import checkin_body, problem
+from tests.queries import count_queries
 
 SYNC = "/api/v1/me/checkins/sync"
 

@@ -5,8 +5,8 @@ from sqlalchemy import select
 
 from jobs.scheduler import run_job
 from models import CaseloadRow, db
-from tests.conftest import count_queries
 from tests.factories import create_checkins
+from tests.queries import count_queries
 
 TODAY = date(2026, 11, 23)
 

@@ -35,7 +35,6 @@ from services.crisis import checkin_crisis_resources, crisis_resources
 from services.risk import RISK_RULES
 from services.step_up import step_up_flag
 from services.trends import DayRecord
-from tests.conftest import count_queries
 from tests.factories import (
     assessment_response,
     checkin_body,
@@ -43,6 +42,7 @@ from tests.factories import (
     create_session,
     questionnaire_answers,
 )
+from tests.queries import count_queries
 
 # The frozen clock: Monday 2026-11-23 17:00 UTC, noon in New York.
 TODAY = date(2026, 11, 23)

@@ -10,8 +10,8 @@ from services.assessment_schedule import due_on, latest_occurrence_on, next_occu
 from services.crisis import crisis_signal
 from services.days import local_today
 from services.instruments import INSTRUMENTS
-from tests.conftest import count_queries
 from tests.factories import assessment_response, questionnaire_answers
+from tests.queries import count_queries
 
 
 @dataclass

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from models import PLANNED_WEEKLY_HOURS, AttendanceStatus, LevelOfCare
 from services.attendance import attendance_by_patient, plan_status, weekly_attendance
 from services.goals import goals_by_patient, week_start_of, weekly_completion
-from tests.conftest import count_queries
 from tests.factories import create_goal, create_session
+from tests.queries import count_queries
 
 DAY = timedelta(days=1)
 MONDAY = date(2026, 11, 23)
