@@ -1,4 +1,4 @@
-"""Fixtures: a fresh app per test on one schema per run, factories, a frozen clock.
+"""Fixtures: a fresh app per test on one schema per run, factories, a frozen clock, the people most tests need.
 
 The database comes from WAYPOINT_TEST_DATABASE_URL (PostgreSQL in CI's second
 pass); without it, a SQLite file in a temporary folder.
