@@ -50,6 +50,11 @@ def configure_database(app: Flask) -> None:
             event.listen(engine, "commit", _note_commit)
         if engine.dialect.name != "sqlite":
             return
+        # A file cannot drop a connection as a server can: the pre-ping the
+        # config asks for (PostgreSQL's restarts) would only add a SELECT 1 to
+        # every checkout, two a request. SQLAlchemy reads the flag on each
+        # checkout and offers no public setter once the engine exists.
+        engine.pool._pre_ping = False
         if not event.contains(engine, "connect", _sqlite_pragmas):
             event.listen(engine, "connect", _sqlite_pragmas)
         if not event.contains(engine, "begin", _begin_write_request):
