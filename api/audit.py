@@ -254,7 +254,7 @@ def _entry(plan: Audited, status: int, response: Response | None, listed: list[i
     detail = {"method": request.method}
     for name, value in view_args.items():
         # Record ids and days name what was touched; other path text is left out.
-        if name != "patient_id" and (isinstance(value, int) or isinstance(value, str) and _DAY.fullmatch(value)):
+        if name != "patient_id" and (isinstance(value, int) or (isinstance(value, str) and _DAY.fullmatch(value))):
             detail[name] = value
     for name in _SAFE_QUERY_KEYS:
         value = request.args.get(name)

@@ -3,7 +3,11 @@ from datetime import timedelta
 
 from flask import current_app, has_request_context, request
 from flask_jwt_extended import (
-    create_access_token, create_refresh_token, current_user, get_jti, jwt_required,
+    create_access_token,
+    create_refresh_token,
+    current_user,
+    get_jti,
+    jwt_required,
 )
 
 from models import User, db
@@ -14,7 +18,7 @@ from services.sessions import LockoutPolicy, new_session_id, token_holder
 from .errors import problem_response
 from .extensions import jwt
 
-__all__ = ["current_user", "jwt_required", "issue_tokens", "bearer", "commit", "lockout_policy", "session_lifetime"]
+__all__ = ["bearer", "commit", "current_user", "issue_tokens", "jwt_required", "lockout_policy", "session_lifetime"]
 
 # The OpenAPI security requirement for a bearer-protected operation.
 bearer = [{"bearerAuth": []}]

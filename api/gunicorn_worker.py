@@ -112,7 +112,7 @@ class ProblemThreadWorker(ThreadWorker):
                              status, type(exc).__name__)
         try:
             util.write_nonblock(client, problem_response(status, title, detail))
-        except Exception:  # the client may be gone; gunicorn closes the socket
+        except Exception:  # noqa: BLE001 - the client may be gone; gunicorn closes the socket
             self.log.debug("Failed to send error message.")
 
     liveness_answers: dict[bytes, bytes] | None = None

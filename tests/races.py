@@ -21,7 +21,7 @@ def all_at_once(app, requests: list) -> list:
                 response = request(client)
                 responses[index] = (response.status_code, response.get_json(silent=True),
                                     dict(response.headers))
-        except BaseException as error:  # reported below, with the others
+        except BaseException as error:  # noqa: BLE001 - reported below, with the others
             failures.append(error)
         finally:
             with app.app_context():

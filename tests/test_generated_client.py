@@ -217,7 +217,6 @@ def test_the_phone_and_the_clinician_through_the_generated_client_only(app, clin
 
 
 def test_a_token_problem_tells_the_phone_what_to_do(app, clinic, wp):
-    _, patient_user = clinic
     phone = wp.client(app, token="not.a.token")
 
     problem, _ = wp.call("get_me", 401, client=phone)

@@ -83,5 +83,5 @@ def test_the_workers_copies_of_the_apps_constants_are_the_apps(client):
 
     assert gunicorn_worker.PROBLEM_TYPE_BASE == errors.PROBLEM_TYPE_BASE
     assert gunicorn_worker.HSTS == security.HSTS
-    assert gunicorn_worker.SECURITY_HEADERS == {name: value for name, value in response.headers.items()
-                                                if name.lower() not in PER_ANSWER_HEADERS}
+    apps_headers = {name: value for name, value in response.headers.items() if name.lower() not in PER_ANSWER_HEADERS}
+    assert apps_headers == gunicorn_worker.SECURITY_HEADERS

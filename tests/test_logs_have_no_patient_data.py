@@ -269,7 +269,8 @@ def test_the_servers_lines_about_a_request_leave_out_its_path_and_address():
         WithholdRequestDetails().filter(record)
         assert EMAIL not in record.getMessage() and NOTE not in record.getMessage()
         assert "/patients/7" not in record.getMessage() and "10.1.2.3" not in record.getMessage()
-    assert throttled.getMessage() == "ratelimit 30 per 1 minute (address:[withheld]) exceeded at endpoint: auth.Login:login-address"
+    assert throttled.getMessage() == (
+        "ratelimit 30 per 1 minute (address:[withheld]) exceeded at endpoint: auth.Login:login-address")
 
 
 def test_gunicorn_config_keeps_the_app_out_of_the_master():

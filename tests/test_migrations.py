@@ -127,8 +127,8 @@ def test_upgrading_gives_every_enrolled_patient_a_caseload_row(empty_database_ur
     engine = create_engine(empty_database_url)
     try:
         with engine.begin() as connection:
-            connection.execute(text("INSERT INTO organizations (id, name, edit_window_hours, late_entry_days, invite_valid_hours, "
-                                    "alert_thresholds, digest_detail, created_at) "
+            connection.execute(text("INSERT INTO organizations (id, name, edit_window_hours, late_entry_days, "
+                                    "invite_valid_hours, alert_thresholds, digest_detail, created_at) "
                                     "VALUES (1, 'Clinic', 72, 30, 72, '{}', false, CURRENT_TIMESTAMP)"))
             connection.execute(text(
                 "INSERT INTO users (id, organization_id, email, display_name, role, is_active, created_at, "

@@ -12,8 +12,11 @@ import schemathesis
 import yaml
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
-    content_type_conformance, not_a_server_error, response_headers_conformance,
-    response_schema_conformance, status_code_conformance,
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
 )
 
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi.yaml"

@@ -176,7 +176,8 @@ def test_the_protected_list_covers_every_foundation_route(app):
     routes = {(rule.rule, method) for rule in app.url_map.iter_rules()
               if rule.endpoint.split(".")[0] in {"auth", "patients", "checkins", "catalogue"}
               for method in rule.methods - {"HEAD", "OPTIONS"}}
-    listed = {(path.replace("users/1", "users/<id:user_id>").replace("/1", "/<id:patient_id>").replace("/2026-11-23", "/<day:day>"), method)
+    listed = {(path.replace("users/1", "users/<id:user_id>").replace("/1", "/<id:patient_id>")
+               .replace("/2026-11-23", "/<day:day>"), method)
               for method, path in PROTECTED}
 
     assert {route for route in routes if route[0] not in public} == listed

@@ -9,7 +9,11 @@ from flask_jwt_extended import jwt_required
 from sqlalchemy import select, text
 
 from api.audit import (
-    AUDITED_ENDPOINTS, NOT_AUDITED_ENDPOINTS, PATIENT_DATA_PATHS, audit_plan, is_classified,
+    AUDITED_ENDPOINTS,
+    NOT_AUDITED_ENDPOINTS,
+    PATIENT_DATA_PATHS,
+    audit_plan,
+    is_classified,
 )
 from models import AuditEvent, CopingSkill, Role, User, db
 from services.audit import AuditEntry, append_audit_event

@@ -60,7 +60,7 @@ def two_programs(make):
 
 
 def test_the_password_says_which_organizations_account_signs_in(client, two_programs):
-    first, second = two_programs
+    first, _ = two_programs
 
     assert me(client, login(client, first.email).json).json["display_name"] == "Sam at Harbor"
     assert me(client, login(client, first.email, "another long password").json).json["display_name"] == "Sam at Ridge"

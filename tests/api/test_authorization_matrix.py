@@ -24,8 +24,15 @@ from itertools import count
 import pytest
 
 from tests.factories import (
-    PASSWORD, assessment_assignment, bearer, checkin_body, create_alert, create_consent, create_goal,
-    create_program, questionnaire_answers,
+    PASSWORD,
+    assessment_assignment,
+    bearer,
+    checkin_body,
+    create_alert,
+    create_consent,
+    create_goal,
+    create_program,
+    questionnaire_answers,
 )
 
 ACTORS = ("anonymous", "patient", "other_patient", "care_team_clinician", "off_team_clinician",

@@ -104,7 +104,8 @@ def test_two_clinicians_enrolling_one_email_at_once_get_one_patient_and_one_409(
     colleague = make.clinician(clinician.organization)
     body = {"email": "sam@example.org", "display_name": "Sam", "timezone": "America/New_York",
             "level_of_care": "iop"}
-    requests = [lambda c, h=make.headers(who): c.post("/api/v1/patients", headers=h, json=body)
+    # The default argument binds each caller's headers as the list is built.
+    requests = [lambda c, h=make.headers(who): c.post("/api/v1/patients", headers=h, json=body)  # noqa: B008
                 for who in (clinician, colleague) for _ in range(5)]
 
     responses = all_at_once(server, requests)

@@ -1,8 +1,8 @@
 """A lost database answers 503 with a problem body, and the app recovers without a restart."""
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from api import create_app
 from models import db

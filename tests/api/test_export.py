@@ -9,7 +9,12 @@ from sqlalchemy import select
 from models import Disclosure, Role, db
 from services.redisclosure import REDISCLOSURE_NOTICE
 from tests.factories import (
-    assessment_response, create_consent, create_goal, create_session, problem, questionnaire_answers,
+    assessment_response,
+    create_consent,
+    create_goal,
+    create_session,
+    problem,
+    questionnaire_answers,
 )
 from tests.services.test_fhir_export import assert_valid_r4
 

@@ -5,7 +5,14 @@ import pytest
 from sqlalchemy import select
 
 from models import (
-    CareTeamMember, Invite, LevelOfCare, LevelOfCareChange, PatientProfile, Program, User, db,
+    CareTeamMember,
+    Invite,
+    LevelOfCare,
+    LevelOfCareChange,
+    PatientProfile,
+    Program,
+    User,
+    db,
 )
 from tests.factories import PASSWORD, problem
 

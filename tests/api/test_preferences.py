@@ -175,7 +175,8 @@ def test_admins_see_their_organizations_failed_deliveries(client, make):
     item = page["items"][1]
     assert item["recipient"] == {"id": patient.id, "display_name": patient.display_name, "email": patient.email,
                                  "role": "patient"}
-    assert (item["kind"], item["period"], item["status"], item["attempts"]) == ("weekly_summary", "2026-W47", "failed", 1)
+    assert (item["kind"], item["period"], item["status"], item["attempts"]) == (
+        "weekly_summary", "2026-W47", "failed", 1)
     assert item["last_error"] == "recipient refused: 550 5.1.1 No such mailbox"
     everything = client.get("/api/v1/deliveries", headers=headers).get_json()
     assert everything["total"] == 3

@@ -183,7 +183,7 @@ def test_the_weekly_e_mails_link_opens_that_weeks_figures(watched, make, api, cl
     rows = page.eval_on_selector_all("#week table tbody tr", "rows => rows.map(r => r.innerText)")
     days = api(patient, f"/me/weekly-summary?week={period}").json["days"]
     assert len(rows) == 7
-    for row, day in zip(rows, days):
+    for row, day in zip(rows, days, strict=True):
         assert day["day"] in row and str(day["craving"]) in row
     assert "Yes" in rows[2].split("\t")[-1] and "No" in rows[3].split("\t")[-1]  # the use day, in words
     assert monday.isoformat() in page.inner_text("#week-h")

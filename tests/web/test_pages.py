@@ -1,5 +1,4 @@
 """The pages: HTML under a strict policy, never cached; the browser session behind its HttpOnly cookie."""
-from datetime import timedelta
 
 import pytest
 
