@@ -35,14 +35,19 @@ class StepUpFlag:
         return {"consider_step_up": self.consider_step_up, "reasons": [r.to_dict() for r in self.reasons]}
 
 
+# Read-only properties, so that the loaders' NamedTuples (AlertBrief, AttendanceRow) fit as well as the models.
 class AlertLike(Protocol):
-    severity: AlertSeverity | str
-    local_day: date
+    @property
+    def severity(self) -> AlertSeverity | str: ...
+    @property
+    def local_day(self) -> date: ...
 
 
 class AttendanceLike(Protocol):
-    session_date: date
-    status: AttendanceStatus | str
+    @property
+    def session_date(self) -> date: ...
+    @property
+    def status(self) -> AttendanceStatus | str: ...
 
 
 def step_up_flag(records: Iterable[DayRecord], alerts: Iterable[AlertLike],

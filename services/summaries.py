@@ -216,10 +216,12 @@ class WeeklySummary:
 
 
 class GoalLike(Protocol):
-    """Anything with week_start and done_at (services.goals.GoalRow, WeeklyGoal)."""
+    """Anything with week_start and done_at (services.goals.GoalRow, WeeklyGoal); read-only, hence properties."""
 
-    week_start: date
-    done_at: datetime | None
+    @property
+    def week_start(self) -> date: ...
+    @property
+    def done_at(self) -> datetime | None: ...
 
 
 def build_weekly_summary(
