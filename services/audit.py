@@ -5,8 +5,9 @@ on PostgreSQL a trigger refuses both (migration 0003).
 """
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, cast
 
-from sqlalchemy import JSON, Integer, String, bindparam, func, insert, or_, select
+from sqlalchemy import JSON, ColumnElement, Insert, Integer, String, Table, bindparam, func, insert, or_, select
 
 from models import AuditEvent, Role, User, db
 
@@ -31,10 +32,10 @@ class AuditEntry:
     actor_email: str | None = None
     patient_id: int | None = None
     client_address: str | None = None
-    detail: dict = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
-def _build_insert(actor_by_email: bool):
+def _build_insert(actor_by_email: bool) -> Insert:
     """Return the one INSERT that records an event, resolving actor and patient inside it.
 
     Scalar subqueries on primary keys (or the unique e-mail) stand in for a
@@ -44,10 +45,11 @@ def _build_insert(actor_by_email: bool):
     another organization's patient); and, for an anonymous attempt, the
     targeted patient's organization, so the attempt lands in its trail.
     """
-    def lookup(column, user_id):
+    def lookup(column: str, user_id: ColumnElement[Any]) -> ColumnElement[Any]:
         user = User.__table__.alias()
         return select(user.c[column]).where(user.c.id == user_id).scalar_subquery()
 
+    actor: ColumnElement[Any]
     if actor_by_email:
         by_email = User.__table__.alias("by_email")
         # An address may name accounts in several organizations: the attempt
@@ -65,7 +67,8 @@ def _build_insert(actor_by_email: bool):
         or_(actor_organization.is_(None), patient.c.organization_id == actor_organization),
     ).scalar_subquery()
     patient_organization = select(patient.c.organization_id).where(*named_patient).scalar_subquery()
-    table = AuditEvent.__table__
+    # A mapped class's __table__ is a Table; SQLAlchemy types it as the wider FromClause.
+    table = cast(Table, AuditEvent.__table__)
     return insert(table).values(
         occurred_at=bindparam("occurred_at", type_=table.c.occurred_at.type),
         organization_id=func.coalesce(actor_organization, patient_organization),
@@ -103,9 +106,9 @@ def stage_audit_event(entry: AuditEntry) -> None:
     db.session.execute(statement, params)
 
 
-def _insert_of(entry: AuditEntry) -> tuple:
+def _insert_of(entry: AuditEntry) -> tuple[Insert, dict[str, Any]]:
     by_email = entry.actor_id is None and entry.actor_email is not None
-    params = {
+    params: dict[str, Any] = {
         "occurred_at": entry.occurred_at, "action": entry.action, "resource": entry.resource[:120],
         "outcome": entry.outcome, "status_code": entry.status_code,
         "patient_id": entry.patient_id, "detail": entry.detail,
