@@ -9,6 +9,7 @@ from flask import Flask, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
 from models import db
 
@@ -48,6 +49,10 @@ def configure_database(app: Flask) -> None:
         engine: Engine = db.engine
         if not event.contains(engine, "commit", _note_commit):
             event.listen(engine, "commit", _note_commit)
+        for name, listener in (("begin", _forget_writes), ("before_cursor_execute", _note_write),
+                               ("handle_error", _note_failure)):
+            if not event.contains(engine, name, listener):
+                event.listen(engine, name, listener)
         if engine.dialect.name != "sqlite":
             return
         # A file cannot drop a connection as a server can: the pre-ping the
@@ -118,6 +123,39 @@ def _begin_write_request(connection) -> None:
             time.sleep(_SQLITE_WRITE_POLL_SECONDS)
     finally:
         dbapi_connection.execute("PRAGMA busy_timeout=10000")
+
+
+_WROTE = "waypoint.transaction_wrote"
+
+
+def transaction_wrote(session: Session) -> bool:
+    """Tell whether session's transaction may have changed anything: rolling it back would undo something.
+
+    Conservative: pending ORM changes, a failed flush or statement, or any
+    statement but a SELECT (an INSERT, an UPDATE, a SAVEPOINT, a lowercase
+    text()) counts as a write. A transaction that only read can then carry
+    one more write of its own and commit instead of being rolled back.
+    """
+    if session.new or session.dirty or session.deleted or not session.is_active:
+        return True
+    if not session.in_transaction():
+        return False
+    return bool(session.connection().info.get(_WROTE))
+
+
+def _forget_writes(connection) -> None:
+    connection.info.pop(_WROTE, None)  # the info outlives the transaction (it is the pooled connection's)
+
+
+def _note_write(connection, _cursor, statement: str, _parameters, _context, _executemany) -> None:
+    if not statement.startswith("SELECT"):
+        connection.info[_WROTE] = True
+
+
+def _note_failure(context) -> None:
+    # A failed statement may have aborted the transaction (PostgreSQL): it can carry nothing more.
+    if context.connection is not None:
+        context.connection.info[_WROTE] = True
 
 
 def _note_commit(_connection) -> None:
