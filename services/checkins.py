@@ -7,10 +7,11 @@ nothing, and changing an existing day needs the version it was based on.
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import Table, TextualSelect, bindparam, insert, select, text
 
-from models import Checkin, CheckinRevision, CopingSkill, Organization, PatientProfile, User, db
+from models import Alert, Checkin, CheckinRevision, CopingSkill, Organization, PatientProfile, User, db
 from models.base import begin_writing, savepoint
 from models.caseload import lock_patient
 
@@ -36,29 +37,29 @@ class CheckinWrite:
     outcome: str  # "created", "updated" or "unchanged"
     # Where to get help now, whenever the day reports self-harm thoughts
     # (a retry too: the phone that lost the first answer must show it).
-    crisis_resources: dict | None = None
-    alerts: tuple = ()  # raised or repeated by this write
+    crisis_resources: dict[str, Any] | None = None
+    alerts: tuple[Alert, ...] = ()  # raised or repeated by this write
 
     @property
     def created(self) -> bool:
         return self.outcome == "created"
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # A write serialises as the check-in it wrote, plus crisis_resources.
         if name == "checkin":
             raise AttributeError(name)
         return getattr(self.checkin, name)
 
 
-def normalise_content(content: dict) -> dict:
+def normalise_content(content: dict[str, Any]) -> dict[str, Any]:
     """Return the content with every field present and code lists in a stable order.
 
     Two writes that mean the same (skills in another order, a field left out
     instead of null) compare equal, so a retried write is recognised.
     """
-    normalised = {}
+    normalised: dict[str, Any] = {}
     for field in CONTENT_FIELDS:
-        value = content.get(field)
+        value: Any = content.get(field)
         if field in _CODE_LISTS or field == "custom_coping_skills":
             value = list(value or [])
         if field in _CODE_LISTS:
@@ -75,13 +76,13 @@ def normalise_content(content: dict) -> dict:
     return normalised
 
 
-def content_of(checkin: Checkin) -> dict:
+def content_of(checkin: Checkin) -> dict[str, Any]:
     """Return the patient-written content of a stored check-in."""
     return normalise_content({field: getattr(checkin, field) for field in CONTENT_FIELDS})
 
 
 def record_checkin(
-    patient: User, day: date, content: dict, if_match: list[str] | None, now: datetime
+    patient: User, day: date, content: dict[str, Any], if_match: list[str] | None, now: datetime
 ) -> CheckinWrite:
     """Write one local day's check-in for the patient (an idempotent upsert).
 
@@ -93,11 +94,12 @@ def record_checkin(
     return _write_day(patient, day, content, if_match, now)
 
 
-def _write_day(patient: User, day: date, content: dict, if_match: list[str] | None, now: datetime) -> CheckinWrite:
+def _write_day(patient: User, day: date, content: dict[str, Any], if_match: list[str] | None,
+               now: datetime) -> CheckinWrite:
     """Write one day as record_checkin does, under the patient's write lock already taken."""
     desk = _Desk.of(patient, now)
     write, previous = _upsert_day(desk, day, content, if_match)
-    alerts = []
+    alerts: list[Alert] = []
     if write.outcome != "unchanged":
         alerts = CheckinRules(patient, desk.organization, now, [day]).judge(write.checkin, previous)
     return replace(write, crisis_resources=checkin_crisis_resources(patient, write.checkin, desk.organization),
@@ -110,7 +112,8 @@ def _write_day(patient: User, day: date, content: dict, if_match: list[str] | No
 _SKILLS = CopingSkill.__table__.c
 _ACTIVE_SKILLS = select(_SKILLS.code).where(
     _SKILLS.organization_id == bindparam("organization_id"), _SKILLS.active.is_(True))
-_INSERT_REVISIONS = insert(CheckinRevision.__table__)
+# (A mapped class's __table__ is a Table; SQLAlchemy types it as the wider FromClause.)
+_INSERT_REVISIONS = insert(cast(Table, CheckinRevision.__table__))
 
 
 @dataclass
@@ -127,8 +130,10 @@ class _Desk:
     @classmethod
     def of(cls, patient: User, now: datetime) -> "_Desk":
         profile = patient.patient_profile
-        return cls(patient, profile, db.session.get(Organization, patient.organization_id), now,
-                   local_today(now, profile.timezone))
+        organization = db.session.get(Organization, patient.organization_id)
+        if profile is None or organization is None:
+            raise ValueError(f"user {patient.id} is not a patient of an organization")
+        return cls(patient, profile, organization, now, local_today(now, profile.timezone))
 
     def known_skills(self) -> set[str]:
         """Return the codes of the organization's active coping skills."""
@@ -141,8 +146,8 @@ class _Desk:
 
 
 def _upsert_day(
-    desk: _Desk, day: date, content: dict, if_match: list[str] | None
-) -> tuple[CheckinWrite, dict | None]:
+    desk: _Desk, day: date, content: dict[str, Any], if_match: list[str] | None
+) -> tuple[CheckinWrite, dict[str, Any] | None]:
     """Write the day; return the write and the content it replaced (None unless updated)."""
     content = normalise_content(content)
     _check_day_and_codes(desk, day, content)
@@ -157,6 +162,9 @@ def _upsert_day(
         existing = _locked_row(desk.patient.id, day)
         if existing is None:
             _refuse_new_day(desk, day, if_match)
+    if existing is None:
+        # Not reached: the insert found the day taken, and a write that may not create one was refused.
+        raise ValueError(f"the check-in of {day} was neither written nor found")
     outcome = _edit_outcome(desk, existing, content, if_match)
     if outcome == "unchanged":
         return CheckinWrite(existing, "unchanged"), None
@@ -179,7 +187,7 @@ def _refuse_new_day(desk: _Desk, day: date, if_match: list[str] | None) -> None:
         )
 
 
-def _edit_outcome(desk: _Desk, existing: Checkin, content: dict, if_match: list[str] | None) -> str:
+def _edit_outcome(desk: _Desk, existing: Checkin, content: dict[str, Any], if_match: list[str] | None) -> str:
     """Return "unchanged" or "updated" for a write over an existing day, or raise the refusal."""
     if content_of(existing) == content:
         return "unchanged"
@@ -200,7 +208,7 @@ def _edit_outcome(desk: _Desk, existing: Checkin, content: dict, if_match: list[
     return "updated"
 
 
-def _apply_edits(desk: _Desk, edits: list[tuple[Checkin, dict]]) -> None:
+def _apply_edits(desk: _Desk, edits: list[tuple[Checkin, dict[str, Any]]]) -> None:
     """Change existing days to their new content, each with its revision."""
     for existing, content in edits:
         for field, value in content.items():
@@ -223,21 +231,27 @@ class SyncResult:
     outcome: str  # created, updated, unchanged or refused
     checkin: Checkin | None = None
     error: DomainError | None = None
-    crisis_resources: dict | None = None
+    crisis_resources: dict[str, Any] | None = None
 
 
 @dataclass
 class _QueuedDay:
     day: date
-    content: dict
+    content: dict[str, Any]
     if_match: list[str] | None
     outcome: str = "refused"
     checkin: Checkin | None = None
-    previous: dict | None = None
+    previous: dict[str, Any] | None = None
     error: DomainError | None = None
 
+    def written(self) -> Checkin:
+        """Return the day's check-in: every outcome but refused has one."""
+        if self.checkin is None:
+            raise ValueError(f"{self.day} has no check-in (outcome {self.outcome})")
+        return self.checkin
 
-def sync_checkins(patient: User, queue: list[dict], now: datetime) -> list[SyncResult]:
+
+def sync_checkins(patient: User, queue: list[dict[str, Any]], now: datetime) -> list[SyncResult]:
     """Write an offline queue of days, each on its own: one refusal spoils no other.
 
     Each entry is {"date", "base_version" (optional), ...content}. Entries are
@@ -318,24 +332,24 @@ def _sync_together(patient: User, queued: list[_QueuedDay], now: datetime) -> li
         if item.outcome == "created":
             item.checkin = created[item.day]
         elif item.outcome == "updated":
-            item.previous = content_of(item.checkin)
-            edits.append((item.checkin, item.content))
+            item.previous = content_of(item.written())
+            edits.append((item.written(), item.content))
     if edits:
         _apply_edits(desk, edits)
     for item in queued:
         if item.outcome in ("created", "updated"):
-            rules.judge(item.checkin, item.previous)
+            rules.judge(item.written(), item.previous)
     nested.commit()
     return [
         SyncResult(item.day, "refused", error=item.error) if item.error is not None else
         SyncResult(item.day, item.outcome, checkin=item.checkin,
-                   crisis_resources=checkin_crisis_resources(patient, item.checkin, desk.organization))
+                   crisis_resources=checkin_crisis_resources(patient, item.written(), desk.organization))
         for item in queued
     ]
 
 
-def _check_day_and_codes(desk: _Desk, day: date, content: dict) -> None:
-    errors = {}
+def _check_day_and_codes(desk: _Desk, day: date, content: dict[str, Any]) -> None:
+    errors: dict[str, list[str]] = {}
     if day > desk.today:
         errors["date"] = ["Is in the future for your time zone."]
     if content["coping_skills"]:
@@ -359,7 +373,7 @@ def _locked_row(patient_id: int, day: date) -> Checkin | None:
     ).one_or_none()
 
 
-def _insert_days(desk: _Desk, days: list[tuple[date, dict]]) -> dict[date, Checkin]:
+def _insert_days(desk: _Desk, days: list[tuple[date, dict[str, Any]]]) -> dict[date, Checkin]:
     """Insert the days (with their first revisions) unless they exist; return the new rows by day.
 
     One INSERT for all the days, RETURNING the id and day of each row it
@@ -387,7 +401,7 @@ def _insert_days(desk: _Desk, days: list[tuple[date, dict]]) -> dict[date, Check
 
 
 @cache
-def _insert_checkins(count: int) -> tuple:
+def _insert_checkins(count: int) -> tuple[TextualSelect, list[dict[str, str]]]:
     """Return INSERT ... ON CONFLICT DO NOTHING RETURNING id, day for count days, and its parameter names.
 
     Written as text (the same on SQLite and PostgreSQL) because SQLAlchemy
@@ -395,7 +409,7 @@ def _insert_checkins(count: int) -> tuple:
     cost a compilation per write. Parameters are named <column>_<row>; the
     names come back as one {column: parameter} per row.
     """
-    table = Checkin.__table__
+    table = cast(Table, Checkin.__table__)
     columns = [column for column in table.c if column.name != "id"]
     names = [{column.name: f"{column.name}_{number}" for column in columns} for number in range(count)]
     rows = [f"({', '.join(f':{name}' for name in row.values())})" for row in names]
