@@ -86,7 +86,7 @@ AUDITED_ENDPOINTS = {
     # using the link names the account it reset (name_actor).
     "password_reset.PasswordResetRequest": Audited(patient="caller"),
     "password_reset.PasswordResetConfirm": Audited(action="password_reset", patient="caller"),
-    # The web pages' browser session (web/session.py): a sign-in, refresh and sign-out like the API's.
+    # The web pages' browser session (api/browser_session.py): a sign-in, refresh and sign-out like the API's.
     "web_session.sign_in": Audited(action="login", patient="none"),
     "web_session.refresh": Audited(action="refresh", patient="none"),
     "web_session.sign_out": Audited(action="logout", patient="none"),

@@ -2,7 +2,7 @@
 
 Every line names when, how bad, which logger and what happened; a line written
 while a request is handled also names the request: its id, its method and the
-route's rule (`/api/v1/patients/<int:patient_id>`), never the concrete path or
+route's rule (`/api/v1/patients/<id:patient_id>`), never the concrete path or
 the query string, which name patients and can carry anything. The app writes
 one line per request (logger `waypoint.requests`) with the status and the
 time taken. No line carries an exception's message: it may quote patient data

@@ -17,7 +17,7 @@ from .requests import client_address
 TOO_MANY = "Too many attempts; wait a while before trying again."
 
 
-# The browser's trusted-device token: an HttpOnly cookie sent only to the web sign-in (web/session.py).
+# The browser's trusted-device token: an HttpOnly cookie sent only to the web sign-in (api/browser_session.py).
 DEVICE_COOKIE = "waypoint_device"
 
 
@@ -40,7 +40,7 @@ def account_key() -> str:
     email = email.strip().lower() if isinstance(email, str) else ""
     token = body.get("device_token")
     if not isinstance(token, str):
-        token = request.cookies.get(DEVICE_COOKIE)  # a browser keeps it in a cookie (web/session.py)
+        token = request.cookies.get(DEVICE_COOKIE)  # a browser keeps it in a cookie (api/browser_session.py)
     config = current_app.config
     if isinstance(token, str) and (device := device_in_token(
             token, email, config["JWT_SECRET_KEY"], utcnow(), config["LOGIN_DEVICE_TRUST"])):
