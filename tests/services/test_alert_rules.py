@@ -342,7 +342,7 @@ def test_ten_writers_raising_one_rule_at_once_leave_one_open_alert_counted_ten_t
                 barrier.wait(timeout=30)
                 raise_alert(key, "substance_use", "high", "Use reported", {}, TODAY, clock.now)
                 db.session.commit()
-        except BaseException as error:  # reported below, in the test's thread
+        except BaseException as error:  # noqa: BLE001 - reported below, in the test's thread
             failures.append(error)
 
     threads = [threading.Thread(target=write) for _ in range(writers)]
