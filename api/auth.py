@@ -13,7 +13,8 @@ from flask_jwt_extended import (
 from models import User, db
 from services.accounts import user_by_id
 from services.errors import AuthenticationFailed
-from services.sessions import LockoutPolicy, new_session_id, token_holder
+from services.lockout import LockoutPolicy
+from services.sessions import new_session_id, token_holder
 
 from .errors import problem_response
 from .extensions import jwt
@@ -21,7 +22,7 @@ from .extensions import jwt
 __all__ = ["bearer", "commit", "current_user", "issue_tokens", "jwt_required", "lockout_policy", "session_lifetime"]
 
 # The OpenAPI security requirement for a bearer-protected operation.
-bearer = [{"bearerAuth": []}]
+bearer: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 _TOKEN_HOLDER = "waypoint.token_holder"
 
 
