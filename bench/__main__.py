@@ -20,7 +20,7 @@ from . import data
 from .figures import DatabaseRun
 from .load import LoadGenerator
 from .report import machine_info, print_table, shipped_config, write_json
-from .server import ROOT
+from .server import ROOT, Server
 from .settings import Settings
 
 FIGURES = ("P1", "P2", "P3", "P4", "P5")
@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
     # Even when started in the background, where a shell ignores SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     work_dir = Path(tempfile.mkdtemp(prefix="waypoint-bench-"))
-    servers = []
+    servers: list[Server] = []
     databases: list[str] = []  # PostgreSQL databases to drop
     notes: list[str] = []
     runs: list[DatabaseRun] = []

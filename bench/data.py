@@ -17,10 +17,11 @@ import secrets
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import Integer, insert, select, text, update
+from sqlalchemy import Integer, Table, insert, select, text, update
 from sqlalchemy.engine import make_url
 
 CARE_TEAM_SIZES = (50, 100, 500)
@@ -85,6 +86,8 @@ def build_clinic(database_url: str, jwt_secret: str, now: datetime, writers: int
         # The year first, then renamed, so the 90-day clinic keeps the demo's names.
         progress("  seeding 500 patients x 365 days ...")
         year = seed_demo_clinic(now, patients=max(CARE_TEAM_SIZES), days=365)
+        if year is None:
+            raise RuntimeError("the bench database already holds the demo clinic")
         db.session.execute(update(Organization).where(Organization.id == year.organization_id)
                            .values(name=_YEAR_ORGANIZATION))
         db.session.execute(update(User).where(User.organization_id == year.organization_id)
@@ -92,6 +95,8 @@ def build_clinic(database_url: str, jwt_secret: str, now: datetime, writers: int
         db.session.commit()
         progress("  seeding 500 patients x 90 days ...")
         quarter = seed_demo_clinic(now, patients=max(CARE_TEAM_SIZES), days=90)
+        if quarter is None:
+            raise RuntimeError("the bench database already holds the demo clinic")
         # 90 days of an offline queue must be accepted (the sync figure).
         db.session.execute(update(Organization).where(Organization.id == quarter.organization_id)
                            .values(late_entry_days=120))
@@ -111,7 +116,7 @@ def build_clinic(database_url: str, jwt_secret: str, now: datetime, writers: int
                                  password_hash=password_hash, created_at=now)
                 db.session.add(clinician)
                 db.session.flush()
-                db.session.execute(insert(CareTeamMember.__table__), [
+                db.session.execute(insert(cast(Table, CareTeamMember.__table__)), [
                     {"patient_id": patient_id, "clinician_id": clinician.id, "added_at": now}
                     for patient_id in patient_ids[:size]
                 ])
@@ -133,13 +138,13 @@ def build_clinic(database_url: str, jwt_secret: str, now: datetime, writers: int
             ))
         db.session.add_all(new_patients)
         db.session.flush()
-        db.session.execute(insert(PatientProfile.__table__), [
+        db.session.execute(insert(cast(Table, PatientProfile.__table__)), [
             {"user_id": user.id, "timezone": WRITER_TIMEZONE, "recovery_start_date": (now - timedelta(days=200)).date(),
              "level_of_care": LevelOfCare.iop.name, "enrolled_at": now - timedelta(days=200),
              "enrolled_by_id": lead.id}
             for user in new_patients
         ])
-        db.session.execute(insert(CareTeamMember.__table__), [
+        db.session.execute(insert(cast(Table, CareTeamMember.__table__)), [
             {"patient_id": user.id, "clinician_id": lead.id, "added_at": now} for user in new_patients
         ])
         db.session.commit()
@@ -245,7 +250,7 @@ def build_weekly(database_url: str, jwt_secret: str, patients: int, days: int, n
         db.session.add(organization)
         db.session.flush()
         start = now - timedelta(days=days + 30)
-        db.session.execute(insert(User.__table__), [
+        db.session.execute(insert(cast(Table, User.__table__)), [
             {"organization_id": organization.id, "email": f"weekly{number}@bench.waypoint",
              "display_name": f"Weekly patient {number}", "role": Role.patient.name, "password_hash": None,
              "is_active": True, "created_at": start}
@@ -253,7 +258,7 @@ def build_weekly(database_url: str, jwt_secret: str, patients: int, days: int, n
         ])
         ids = db.session.scalars(select(User.id).where(User.organization_id == organization.id)
                                  .order_by(User.id)).all()
-        db.session.execute(insert(PatientProfile.__table__), [
+        db.session.execute(insert(cast(Table, PatientProfile.__table__)), [
             {"user_id": user_id, "timezone": _WEEKLY_TIMEZONES[number % len(_WEEKLY_TIMEZONES)],
              "recovery_start_date": start.date(), "level_of_care": LevelOfCare.iop.name, "enrolled_at": start}
             for number, user_id in enumerate(ids)
@@ -273,11 +278,12 @@ def build_weekly(database_url: str, jwt_secret: str, patients: int, days: int, n
         rows = db.session.scalar(select(func.count()).select_from(Checkin))
         db.engine.dispose()
     if database_url.startswith("sqlite"):
-        with sqlite3.connect(make_url(database_url).database) as connection:
+        # A SQLite URL without a path is an in-memory database.
+        with sqlite3.connect(make_url(database_url).database or ":memory:") as connection:
             connection.execute("ANALYZE")
     else:
         vacuum_analyze(database_url)
-    return rows
+    return rows or 0
 
 
 def _weekly_insert(dialect: str) -> str:

@@ -41,6 +41,20 @@ class DatabaseRun:
     results: dict = field(default_factory=dict)
     raw: dict = field(default_factory=dict)
 
+    @property
+    def clinic_url(self) -> str:
+        """The clinic database's URL: every HTTP figure runs against it."""
+        if self.main_url is None:
+            raise RuntimeError(f"[{self.name}] no clinic database was built")
+        return self.main_url
+
+    @property
+    def clinic_logins(self) -> ClinicLogins:
+        """Who the HTTP figures act as, made when the clinic database was built."""
+        if self.logins is None:
+            raise RuntimeError(f"[{self.name}] no clinic database was built")
+        return self.logins
+
     # --- running ---------------------------------------------------------------------
 
     def run_http(self) -> None:
@@ -49,7 +63,7 @@ class DatabaseRun:
         if not wanted:
             return
         now = datetime.now().astimezone()
-        writes = CheckinWrites(tokens=self.logins.writers, days=writer_days(now))
+        writes = CheckinWrites(tokens=self.clinic_logins.writers, days=writer_days(now))
         shipped = self._start("shipped")
         # The fixed baseline: a bare Flask app under the same gunicorn.conf.py,
         # idle but for its own loads, like the plain-sync server below.
@@ -63,12 +77,12 @@ class DatabaseRun:
         if wanted & {"P1", "P5"}:
             plans["checkin"] = (shipped, writes)
         if wanted & {"P1", "P2"}:
-            plans["floor"] = (shipped, Get(FLOOR_PATH, self.logins.writers[0]))
+            plans["floor"] = (shipped, Get(FLOOR_PATH, self.clinic_logins.writers[0]))
         if plain is not None:
             plans["checkin, plain sync workers"] = (plain, writes)
         if "P2" in wanted:
             for case in CASELOAD_CASES:
-                plans[f"caseload {case}"] = (shipped, Get(CASELOAD_PATH, self.logins.caseload[case]))
+                plans[f"caseload {case}"] = (shipped, Get(CASELOAD_PATH, self.clinic_logins.caseload[case]))
         self.progress(f"  [{self.name}] warming up: {', '.join(plans)}")
         for server, plan in plans.values():
             # Two connections: enough to reach both workers, and little to
@@ -84,9 +98,9 @@ class DatabaseRun:
                 # finish after the window when a page takes seconds.
                 connections = max(2, self.settings.connections // 2) if label.startswith("caseload") else None
                 loads.setdefault(label, []).append(self._load(server, plan, self.settings.seconds, connections))
-        for server in (plain, bare_server):
-            if server is not None:
-                server.stop()
+        for side_server in (plain, bare_server):
+            if side_server is not None:
+                side_server.stop()
         if "P4" in wanted:
             self.progress(f"  [{self.name}] P4: {self.settings.p4_syncs} syncs of {batches.SYNC_DAYS} days and "
                           f"{self.settings.p4_puts} single PUTs per repetition")
@@ -111,7 +125,7 @@ class DatabaseRun:
             self.results["P3"] = figure
 
     def _start(self, label: str, extra: tuple[str, ...] = (), app: str = WAYPOINT_APP) -> Server:
-        server = Server(self.main_url, self.jwt_secret, self.log_dir, f"{self.name}-{label}", extra, app)
+        server = Server(self.clinic_url, self.jwt_secret, self.log_dir, f"{self.name}-{label}", extra, app)
         self.servers.append(server)
         return server.start()
 
@@ -153,13 +167,13 @@ class DatabaseRun:
         The same kinds of request as the loads, through the WSGI callable
         without gunicorn: what the app itself costs, request by request.
         """
-        app = bench_app(self.main_url, self.jwt_secret)
+        app = bench_app(self.clinic_url, self.jwt_secret)
         # Rewrites of the days the P1 load wrote, well past its slots: real writes, none a no-op.
         kinds: dict[str, tuple[Any, Callable]] = {
             "bare app": (bare.create_app(), floor.get(bare.PATH)),
-            "floor": (app, floor.get(FLOOR_PATH, self.logins.writers[0])),
+            "floor": (app, floor.get(FLOOR_PATH, self.clinic_logins.writers[0])),
             "P1 PUT": (app, floor.CheckinRewrites(writes, start=10**6)),
-            "P2 caseload 100x90": (app, floor.get(CASELOAD_PATH, self.logins.caseload["100x90"])),
+            "P2 caseload 100x90": (app, floor.get(CASELOAD_PATH, self.clinic_logins.caseload["100x90"])),
         }
         try:
             micros = floor.measure(kinds, rounds=max(3, self.settings.repetitions), per_round=200)
@@ -212,7 +226,7 @@ class DatabaseRun:
         if all(run.requests >= 2 * run.in_flight for run in every):
             ratios = [d.throughput / n.throughput for n, d in zip(numerator, denominator, strict=True)]
             return ratios, "time per request"
-        return ([n.cpu_ms_per_request / d.cpu_ms_per_request for n, d in zip(numerator, denominator, strict=True)],
+        return ([_cpu_ms(n) / _cpu_ms(d) for n, d in zip(numerator, denominator, strict=True)],
                 "server CPU per request: too few requests finished in the window for time per request")
 
     def _statement_counts(self) -> dict[str, dict]:
@@ -225,9 +239,9 @@ class DatabaseRun:
 
         from models import CaseloadRow, db
 
-        app = bench_app(self.main_url, self.jwt_secret)
-        counts = {"computed": {}, "kept": {}}
-        milliseconds = {"computed": {}, "kept": {}}
+        app = bench_app(self.clinic_url, self.jwt_secret)
+        counts: dict[str, dict[str, int]] = {"computed": {}, "kept": {}}
+        milliseconds: dict[str, dict[str, float]] = {"computed": {}, "kept": {}}
         with app.app_context():
             client = app.test_client()
             statements: list[str] = []
@@ -236,7 +250,7 @@ class DatabaseRun:
                 statements.append(statement)
 
             def view(case: str) -> tuple[int, float]:
-                headers = {"Authorization": f"Bearer {self.logins.caseload[case]}"}
+                headers = {"Authorization": f"Bearer {self.clinic_logins.caseload[case]}"}
                 statements.clear()
                 started = time.perf_counter()
                 response = client.get(CASELOAD_PATH, headers=headers)
@@ -248,10 +262,10 @@ class DatabaseRun:
             event.listen(db.engine, "before_cursor_execute", count)
             try:
                 # The first request of an app pays for lazy imports and the pool.
-                first = self.logins.caseload[CASELOAD_CASES[0]]
+                first = self.clinic_logins.caseload[CASELOAD_CASES[0]]
                 client.get(CASELOAD_PATH, headers={"Authorization": f"Bearer {first}"})
                 for case in CASELOAD_CASES:
-                    runs = {"computed": [], "kept": []}
+                    runs: dict[str, list[tuple[int, float]]] = {"computed": [], "kept": []}
                     for _ in range(3):
                         db.session.execute(update(CaseloadRow).values(figures=None))
                         db.session.commit()
@@ -274,10 +288,10 @@ class DatabaseRun:
             "what": "check-in PUT p99 with gunicorn.conf.py / with plain sync workers (same worker count)",
             "measured": {"label": "p99, shipped config", "unit": "ms", **spread([r.p99_ms for r in shipped]),
                          "throughput": statistics.median([r.throughput for r in shipped]),
-                         "cpu_ms_per_request": statistics.median([r.cpu_ms_per_request for r in shipped])},
+                         "cpu_ms_per_request": statistics.median([_cpu_ms(r) for r in shipped])},
             "baseline": {"label": "p99, plain sync workers", "unit": "ms", **spread([r.p99_ms for r in plain]),
                          "throughput": statistics.median([r.throughput for r in plain]),
-                         "cpu_ms_per_request": statistics.median([r.cpu_ms_per_request for r in plain])},
+                         "cpu_ms_per_request": statistics.median([_cpu_ms(r) for r in plain])},
             "ratio": spread(ratios), "target": TARGETS["P5"], "met": verdict("P5", statistics.median(ratios)),
         }
 
@@ -304,6 +318,13 @@ def _throughput_ratios(runs: list[LoadResult], baselines: list[LoadResult]) -> l
     return [_divide(run.throughput, base.throughput) for run, base in zip(runs, baselines, strict=True)]
 
 
+def _cpu_ms(run: LoadResult) -> float:
+    """Return the server CPU per request of a load; one that served nothing has none, and fails its figure."""
+    if run.cpu_ms_per_request is None:
+        raise RuntimeError("a load served no requests: no CPU per request to compare")
+    return run.cpu_ms_per_request
+
+
 def _divide(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else float("nan")
 
@@ -324,7 +345,7 @@ def _drain(server: Server, timeout: float = 120.0) -> None:
 
 
 def _throughput_figure(label, runs, base_label, base_runs, ratios, target_key) -> dict:
-    figure = {
+    figure: dict[str, Any] = {
         "measured": {"label": label, "unit": "req/s", **spread([r.throughput for r in runs]),
                      "cpu_ms_per_request": statistics.median([r.cpu_ms_per_request for r in runs]),
                      "p99_ms": statistics.median([r.p99_ms for r in runs]),

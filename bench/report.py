@@ -43,7 +43,8 @@ def machine_info(postgres_url: str | None, load_generator: str, work_dir: Path) 
         from .data import libpq_url
 
         with psycopg.connect(libpq_url(postgres_url)) as connection:
-            info["postgresql"] = connection.execute("SHOW server_version").fetchone()[0]
+            version = connection.execute("SHOW server_version").fetchone()
+            info["postgresql"] = version[0] if version else "unknown"
     return info
 
 

@@ -123,7 +123,7 @@ def _stat_times(pid: int, with_children: bool) -> tuple[int, ...]:
     except (OSError, ValueError):
         return (0,)
     # After the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
-    times = (int(fields[11]), int(fields[12]))
+    times: tuple[int, ...] = (int(fields[11]), int(fields[12]))
     if with_children:
         times += (int(fields[13]), int(fields[14]))
     return times

@@ -140,7 +140,7 @@ def main(argv: list[str]) -> int:
         rss_before = _memory_mb("VmRSS")
         started = time.perf_counter()
         computed = 0
-        sample = []
+        sample: list[object] = []
         for _row, summary in weekly_figures(patients, now, figures):
             computed += 1
             if len(sample) < RENDER_SAMPLE:
