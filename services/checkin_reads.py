@@ -20,26 +20,33 @@ def list_checkins(
         values["day_from"] = day_from
     if day_to is not None:
         values["day_to"] = day_to
-    total = db.session.scalar(count, values) or 0
-    rows = db.session.scalars(page_of_rows, {**values, "limit": page_size, "offset": (page - 1) * page_size})
-    return list(rows), total
+    rows = db.session.execute(page_of_rows, {**values, "limit": page_size, "offset": (page - 1) * page_size}).all()
+    if rows:
+        return [checkin for checkin, _total in rows], rows[0][1]
+    # A page past the end (or an empty range) carries no count of its own.
+    return [], db.session.scalar(count, values) or 0
 
 
-def _checkin_pages(day_from: bool, day_to: bool) -> tuple[Select[tuple[int]], Select[tuple[Checkin]]]:
-    """Return the count and the page of a patient's check-ins, with or without each bound."""
+def _checkin_pages(day_from: bool, day_to: bool) -> tuple[Select[tuple[int]], Select[tuple[Checkin, int]]]:
+    """Return the count, and the page with the total on each row, of a patient's check-ins, with or without each bound.
+
+    The total rides on the page's rows (the count as a subquery that
+    names no column of the row, so the database works it out once): one
+    statement where two were read.
+    """
     conditions = [Checkin.patient_id == bindparam("patient_id")]
     if day_from:
         conditions.append(Checkin.day >= bindparam("day_from"))
     if day_to:
         conditions.append(Checkin.day <= bindparam("day_to"))
     count = select(func.count()).select_from(Checkin).where(*conditions)
-    page = (select(Checkin).where(*conditions).order_by(Checkin.day.desc())
+    page = (select(Checkin, count.correlate(None).scalar_subquery()).where(*conditions).order_by(Checkin.day.desc())
             .limit(bindparam("limit")).offset(bindparam("offset")))
     return count, page
 
 
 # Built once, not per request: the cheapest read of patient data (the bench's
-# floor) spent half its view building these two statements (0.3 ms).
+# floor) spent half its view building these statements (0.3 ms).
 _CHECKIN_PAGES = {(day_from, day_to): _checkin_pages(day_from, day_to)
                   for day_from in (False, True) for day_to in (False, True)}
 
