@@ -9,7 +9,8 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, TextualSelect, bindparam, insert, select, text
+from sqlalchemy import Table, TextualSelect, bindparam, insert, select, text, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Alert, Checkin, CheckinRevision, CopingSkill, Organization, PatientProfile, User, db
 from models.base import begin_writing, savepoint
@@ -114,6 +115,10 @@ _ACTIVE_SKILLS = select(_SKILLS.code).where(
     _SKILLS.organization_id == bindparam("organization_id"), _SKILLS.active.is_(True))
 # (A mapped class's __table__ is a Table; SQLAlchemy types it as the wider FromClause.)
 _INSERT_REVISIONS = insert(cast(Table, CheckinRevision.__table__))
+_CHECKINS = cast(Table, Checkin.__table__)
+_LOCKED_ROW = select(_CHECKINS).where(
+    _CHECKINS.c.patient_id == bindparam("patient_id"), _CHECKINS.c.day == bindparam("day")).with_for_update()
+_UPDATE_CHECKIN = update(_CHECKINS).where(_CHECKINS.c.id == bindparam("checkin_id"))
 
 
 @dataclass
@@ -209,13 +214,19 @@ def _edit_outcome(desk: _Desk, existing: Checkin, content: dict[str, Any], if_ma
 
 
 def _apply_edits(desk: _Desk, edits: list[tuple[Checkin, dict[str, Any]]]) -> None:
-    """Change existing days to their new content, each with its revision."""
-    for existing, content in edits:
-        for field, value in content.items():
-            setattr(existing, field, value)
-        existing.version += 1
-        existing.updated_at = desk.now
-    db.session.flush()
+    """Change existing days to their new content, each with its revision.
+
+    One UPDATE for all the days, on the table: the rows were read under
+    their lock, so the new values are known, and the ORM's flush of a
+    changed row was the largest cost of an edit. The objects take the
+    values as stored (nothing of theirs is left to flush).
+    """
+    changes = [{**content, "version": existing.version + 1, "updated_at": desk.now} for existing, content in edits]
+    db.session.execute(_UPDATE_CHECKIN, [{"checkin_id": existing.id, **change}
+                                         for (existing, _content), change in zip(edits, changes, strict=True)])
+    for (existing, _content), change in zip(edits, changes, strict=True):
+        for field, value in change.items():
+            set_committed_value(existing, field, value)
     db.session.execute(_INSERT_REVISIONS, [
         {"checkin_id": existing.id, "version": existing.version, "content": content,
          "recorded_at": desk.now, "recorded_by_id": desk.patient.id}
@@ -366,11 +377,11 @@ def _check_day_and_codes(desk: _Desk, day: date, content: dict[str, Any]) -> Non
 def _locked_row(patient_id: int, day: date) -> Checkin | None:
     # Concurrent writers of one day queue here instead of both reading
     # version n: FOR UPDATE on PostgreSQL, the write lock first on SQLite.
+    # Read on the table and built as _insert_days builds its rows (not in
+    # the session): the ORM's loading cost more than the read.
     begin_writing()
-    return db.session.scalars(
-        select(Checkin).where(Checkin.patient_id == patient_id, Checkin.day == day)
-        .with_for_update().execution_options(populate_existing=True)
-    ).one_or_none()
+    row = db.session.execute(_LOCKED_ROW, {"patient_id": patient_id, "day": day}).one_or_none()
+    return None if row is None else Checkin(**row._mapping)
 
 
 def _insert_days(desk: _Desk, days: list[tuple[date, dict[str, Any]]]) -> dict[date, Checkin]:
