@@ -17,7 +17,9 @@ fail, the failure is recorded the usual way.
 """
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, Response, request
 from flask_jwt_extended import decode_token, get_jwt
@@ -275,7 +277,7 @@ def _entry(plan: Audited, status: int, response: Response | None, listed: list[i
         elif plan.action == "login":
             actor_email = _email_tried()
     view_args = request.view_args or {}
-    detail = {"method": request.method}
+    detail: dict[str, Any] = {"method": request.method}
     for name, value in view_args.items():
         # Record ids and days name what was touched; other path text is left out.
         if name != "patient_id" and (isinstance(value, int) or (isinstance(value, str) and _DAY.fullmatch(value))):
@@ -303,7 +305,8 @@ def _entry(plan: Audited, status: int, response: Response | None, listed: list[i
         detail.update(_count_listed(response))
     return AuditEntry(
         occurred_at=utcnow(), action=plan.action or ("read" if request.method in _READS else "write"),
-        resource=request.endpoint, outcome=outcome, status_code=status, actor_id=actor_id,
+        # An audited request has an endpoint: its plan was found by it.
+        resource=request.endpoint or "", outcome=outcome, status_code=status, actor_id=actor_id,
         actor_email=actor_email, patient_id=patient_id, client_address=client_address(), detail=detail,
     )
 
@@ -351,7 +354,7 @@ def _patients_named(response: Response, items_are_patients: bool) -> tuple[int |
     return _patient_of(body, False), {}
 
 
-def _page_of_patients(items: list[int | None]) -> tuple[int | None, dict]:
+def _page_of_patients(items: Sequence[int | None]) -> tuple[int | None, dict]:
     """Return the one patient a page is about (if one), and its count and ids shown."""
     shown = sorted({patient for patient in items if patient is not None})
     only = shown[0] if len(shown) == 1 else None

@@ -186,14 +186,14 @@ def _run_lost_races_again(app: Flask) -> None:
                     raise
                 db.session.rollback()
                 log.warning("%s lost a lock race (%s); running it again (attempt %d of %d)",
-                            request.endpoint, error.orig.sqlstate, attempt + 1, RACE_ATTEMPTS)
+                            request.endpoint, getattr(error.orig, "sqlstate", None), attempt + 1, RACE_ATTEMPTS)
                 # Let the winner commit first; jitter, so that two losers do not meet again.
                 time.sleep(random.uniform(0.005, 0.025) * attempt)
         return dispatch()  # the last attempt: a failure is answered as any other
 
     # Wrapped on the instance (Flask calls self.dispatch_request once per
     # request, inside its error handling), so create_app keeps building a plain Flask.
-    app.dispatch_request = dispatch_request
+    app.dispatch_request = dispatch_request  # type: ignore[method-assign]
 
 
 def _may_run_again(error: DBAPIError) -> bool:
