@@ -1,9 +1,8 @@
-"""The audit trail's HTTP side: which routes touch patient data, and one event per request to them.
+"""The audit trail's HTTP side: one event per request to a route that touches patient data.
 
-Every route the app registers is classified here, by rule: a route under
-PATIENT_DATA_PATHS is audited, and so is one in AUDITED_ENDPOINTS; one in
-NOT_AUDITED_ENDPOINTS is not. A test fails on a route that is none of these
-(and at run time such a route is audited, not skipped).
+Which routes those are, and what each one's event names, is api.audit_plans'
+classification; this module writes the events and keeps patient data out of
+the logs.
 
 The event is written after the response is decided (after_request, or
 teardown when an exception escaped), with one INSERT in a transaction of its
@@ -18,100 +17,22 @@ fail, the failure is recorded the usual way.
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, request
 from flask_jwt_extended import decode_token, get_jwt
 from sqlalchemy.exc import DBAPIError
-from werkzeug.routing import Rule
 
 from models import db, utcnow
 from services.audit import AuditEntry, append_audit_event, stage_audit_event
 
+from .audit_plans import Audited, audit_plan
 from .database import transaction_wrote
 from .logs import trace_without_messages
 from .requests import client_address
 
 log = logging.getLogger("waypoint.audit")
 
-
-@dataclass(frozen=True)
-class Audited:
-    """How requests to one route are recorded.
-
-    action: None for "read" (GET, HEAD) or "write" (anything else).
-    patient: where the patient comes from: "path" (the URL's patient_id),
-    "caller" (the patient calling), "response" (the patients a successful
-    response names: one, or the ids of a list), or "none" (a list still
-    records its count).
-    """
-
-    action: str | None = None
-    patient: str = "path"
-    # For lists of patient records: an item's own "id" is the patient.
-    items_are_patients: bool = False
-    # The URL argument that names the patient, for patient="path".
-    path_argument: str = "patient_id"
-
-
-# Every route under these paths touches patient records.
-PATIENT_DATA_PATHS = ("/api/v1/me", "/api/v1/patients", "/api/v1/alerts")
-
-# Audited routes outside those paths, and patient routes recorded more finely.
-AUDITED_ENDPOINTS = {
-    "dashboards.Caseload": Audited(patient="response"),
-    # Figures over a whole program's patients, shown to directors.
-    "dashboards.ProgramReport": Audited(patient="none"),
-    # Who touched which patient is itself worth knowing who looked at.
-    "audit.AuditLog": Audited(patient="none"),
-    "patients.Patients": Audited(patient="response", items_are_patients=True),
-    "privacy.MyExport": Audited(action="export", patient="caller"),
-    "privacy.MyExportDocument": Audited(action="export", patient="caller"),
-    "privacy.MyExportCsv": Audited(action="export", patient="caller"),
-    "privacy.MyExportFhir": Audited(action="export", patient="caller"),
-    "privacy.PatientDisclosures": Audited(action="disclose"),
-    # The organization's e-mail ledger: who was sent a summary or reminder.
-    "preferences.Deliveries": Audited(patient="none"),
-    # A patient's e-mail preference, changed from a link without signing in.
-    "preferences.Unsubscribe": Audited(patient="none"),
-    "auth.Login": Audited(action="login", patient="none"),
-    "auth.Register": Audited(action="register", patient="caller"),
-    "auth.Refresh": Audited(action="refresh", patient="none"),
-    "auth.Logout": Audited(action="logout", patient="none"),
-    "auth.LogoutEverywhere": Audited(action="logout_everywhere", patient="none"),
-    "auth.MyPassword": Audited(action="password_change", patient="caller"),
-    # An admin turning an account off or on: a patient's, or staff's (no patient then).
-    "auth.UserDisable": Audited(action="disable_account", path_argument="user_id"),
-    "auth.UserEnable": Audited(action="enable_account", path_argument="user_id"),
-    # Asking for a reset link names no one (whether an account exists stays unsaid);
-    # using the link names the account it reset (name_actor).
-    "password_reset.PasswordResetRequest": Audited(patient="caller"),
-    "password_reset.PasswordResetConfirm": Audited(action="password_reset", patient="caller"),
-    # The web pages' browser session (api/browser_session.py): a sign-in, refresh and sign-out like the API's.
-    "web_session.sign_in": Audited(action="login", patient="none"),
-    "web_session.refresh": Audited(action="refresh", patient="none"),
-    "web_session.sign_out": Audited(action="logout", patient="none"),
-}
-
-# Routes that never touch a patient's records, and why.
-NOT_AUDITED_ENDPOINTS = {
-    "health.Health": "liveness; touches no data",
-    "health.Ready": "readiness; touches no data",
-    "catalogue.Catalogue": "the organization's vocabularies",
-    "catalogue.CopingSkills": "the organization's coping-skill catalogue",
-    "catalogue.Programs": "the organization's programs",
-    "patients.Clinicians": "the organization's clinicians; no patient's records",
-    "assessments.Instruments": "the questionnaires themselves, no answers",
-    "api-docs.openapi_json": "the API description",
-    "api-docs.openapi_redoc": "the API documentation page",
-    "static": "static files",
-    "password_reset.PasswordResetPage": "the reset link's page; touches no data",
-    **{f"web.{page}": "a web page's shell; its data comes through audited API calls" for page in (
-        "home", "signin", "caseload", "alerts", "patient", "admin", "summary", "notification_settings",
-        "checkin")},
-    "web.static": "the web pages' scripts and styles",
-}
 
 # Refusals: the caller may not (or may no longer) do this.
 _DENIED = frozenset({401, 403, 404, 429})
@@ -124,33 +45,6 @@ _MAX_LISTED = 200
 _RECORDED = "waypoint.audit.recorded"
 _EARLIER_CLAIMS = "waypoint.audit.earlier_claims"
 _NAMED_ACTOR = "waypoint.audit.named_actor"
-
-
-def _under(path: str, prefix: str) -> bool:
-    return path == prefix or path.startswith(prefix + "/")
-
-
-def is_classified(rule: Rule) -> bool:
-    """Tell whether a route carries an explicit audit decision."""
-    return (rule.endpoint in AUDITED_ENDPOINTS or rule.endpoint in NOT_AUDITED_ENDPOINTS
-            or any(_under(rule.rule, prefix) for prefix in PATIENT_DATA_PATHS))
-
-
-def audit_plan(rule: Rule) -> Audited | None:
-    """Return how requests to a route are audited, or None for a route that is never audited.
-
-    An unclassified route is audited (with whatever patients its responses
-    name): forgetting to classify must not lose events.
-    """
-    if rule.endpoint in NOT_AUDITED_ENDPOINTS:
-        return None
-    if rule.endpoint in AUDITED_ENDPOINTS:
-        return AUDITED_ENDPOINTS[rule.endpoint]
-    if "patient_id" in rule.arguments:
-        return Audited(patient="path")
-    if _under(rule.rule, "/api/v1/me"):
-        return Audited(patient="caller")
-    return Audited(patient="response")
 
 
 def register_audit(app: Flask) -> None:

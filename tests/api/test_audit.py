@@ -8,7 +8,7 @@ import pytest
 from flask_jwt_extended import jwt_required
 from sqlalchemy import select, text
 
-from api.audit import (
+from api.audit_plans import (
     AUDITED_ENDPOINTS,
     NOT_AUDITED_ENDPOINTS,
     PATIENT_DATA_PATHS,
@@ -472,7 +472,7 @@ def test_every_route_is_classified_as_audited_or_not(app):
                           if not is_classified(rule))
 
     assert unclassified == [], (
-        "Classify each new route in api/audit.py: under PATIENT_DATA_PATHS, in AUDITED_ENDPOINTS, "
+        "Classify each new route in api/audit_plans.py: under PATIENT_DATA_PATHS, in AUDITED_ENDPOINTS, "
         "or in NOT_AUDITED_ENDPOINTS with the reason")
 
 
