@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from models import db
 
+from .security import limiter
+
 log = logging.getLogger("waypoint.database")
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -197,8 +199,6 @@ def _run_lost_races_again(app: Flask) -> None:
 
 
 def _may_run_again(error: DBAPIError) -> bool:
-    from .security import limiter
-
     return (getattr(error.orig, "sqlstate", None) in LOST_RACE_SQLSTATES
             and not request.environ.get(_COMMITTED)
             and not limiter.current_limits)

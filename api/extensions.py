@@ -17,6 +17,7 @@ from flask_smorest.utils import prepare_response
 from jwt import ExpiredSignatureError, get_unverified_header
 from webargs.flaskparser import FlaskParser
 
+from schemas.checkin import SyncEntrySchema
 from schemas.common import ProblemSchema
 
 from .errors import handle_http_exception
@@ -327,8 +328,6 @@ def document_items_schemas(api_: Api) -> None:
     The sync queue validates entries one by one, so its field is a list of
     plain objects; metadata={"items_schema": NAME} still shows their shape.
     """
-    from schemas.checkin import SyncEntrySchema
-
     if "SyncEntry" not in api_.spec.components.schemas:
         api_.spec.components.schema("SyncEntry", schema=SyncEntrySchema)
 
