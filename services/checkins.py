@@ -1,8 +1,11 @@
-"""Recording and reading daily check-ins.
+"""Recording daily check-ins.
 
 A phone is offline, retries, and may hold a stale copy; so writing a day is
 an upsert keyed by (patient, local day), an identical rewrite changes
 nothing, and changing an existing day needs the version it was based on.
+The steps of a write are public because an offline queue
+(services/checkin_sync.py) decides and writes its days with the same steps;
+pages of check-ins are read in services/checkin_reads.py.
 """
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -13,13 +16,13 @@ from sqlalchemy import Table, TextualSelect, bindparam, insert, select, text, up
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Alert, Checkin, CheckinRevision, CopingSkill, Organization, PatientProfile, User, db
-from models.base import begin_writing, savepoint
+from models.base import begin_writing
 from models.caseload import lock_patient
 
 from .checkin_alerts import CheckinRules
 from .crisis import checkin_crisis_resources
 from .days import local_today
-from .errors import CheckinLocked, DomainError, InvalidInput, StaleVersion, VersionRequired
+from .errors import CheckinLocked, InvalidInput, StaleVersion, VersionRequired
 
 # The fields a patient writes; everything else on a Checkin is bookkeeping.
 CONTENT_FIELDS = (
@@ -92,13 +95,13 @@ def record_checkin(
     changed day goes through the alert rules.
     """
     lock_patient(patient.id)
-    return _write_day(patient, day, content, if_match, now)
+    return write_day(patient, day, content, if_match, now)
 
 
-def _write_day(patient: User, day: date, content: dict[str, Any], if_match: list[str] | None,
+def write_day(patient: User, day: date, content: dict[str, Any], if_match: list[str] | None,
                now: datetime) -> CheckinWrite:
     """Write one day as record_checkin does, under the patient's write lock already taken."""
-    desk = _Desk.of(patient, now)
+    desk = Desk.of(patient, now)
     write, previous = _upsert_day(desk, day, content, if_match)
     alerts: list[Alert] = []
     if write.outcome != "unchanged":
@@ -122,7 +125,7 @@ _UPDATE_CHECKIN = update(_CHECKINS).where(_CHECKINS.c.id == bindparam("checkin_i
 
 
 @dataclass
-class _Desk:
+class Desk:
     """What writing a patient's days reads once per request, however many days it writes."""
 
     patient: User
@@ -133,7 +136,8 @@ class _Desk:
     _known_skills: set[str] | None = None
 
     @classmethod
-    def of(cls, patient: User, now: datetime) -> "_Desk":
+    def of(cls, patient: User, now: datetime) -> "Desk":
+        """Read the patient's profile, organization and local today."""
         profile = patient.patient_profile
         organization = db.session.get(Organization, patient.organization_id)
         if profile is None or organization is None:
@@ -147,18 +151,19 @@ class _Desk:
         return self._known_skills
 
     def too_far_back(self, day: date) -> bool:
+        """Whether the day is past the organization's late-entry window."""
         return day < self.today - timedelta(days=self.organization.late_entry_days)
 
 
 def _upsert_day(
-    desk: _Desk, day: date, content: dict[str, Any], if_match: list[str] | None
+    desk: Desk, day: date, content: dict[str, Any], if_match: list[str] | None
 ) -> tuple[CheckinWrite, dict[str, Any] | None]:
     """Write the day; return the write and the content it replaced (None unless updated)."""
     content = normalise_content(content)
-    _check_day_and_codes(desk, day, content)
+    check_day_and_codes(desk, day, content)
     if if_match is None and not desk.too_far_back(day):
         # Most writes are a new day: try the insert first, one statement instead of a read and an insert.
-        created = _insert_days(desk, [(day, content)])
+        created = insert_days(desk, [(day, content)])
         if created:
             return CheckinWrite(created[day], "created"), None
         # The day exists (or another request wrote it a moment ago): an edit of it.
@@ -166,19 +171,19 @@ def _upsert_day(
     else:
         existing = _locked_row(desk.patient.id, day)
         if existing is None:
-            _refuse_new_day(desk, day, if_match)
+            refuse_new_day(desk, day, if_match)
     if existing is None:
         # Not reached: the insert found the day taken, and a write that may not create one was refused.
         raise ValueError(f"the check-in of {day} was neither written nor found")
-    outcome = _edit_outcome(desk, existing, content, if_match)
+    outcome = edit_outcome(desk, existing, content, if_match)
     if outcome == "unchanged":
         return CheckinWrite(existing, "unchanged"), None
     previous = content_of(existing)
-    _apply_edits(desk, [(existing, content)])
+    apply_edits(desk, [(existing, content)])
     return CheckinWrite(existing, "updated"), previous
 
 
-def _refuse_new_day(desk: _Desk, day: date, if_match: list[str] | None) -> None:
+def refuse_new_day(desk: Desk, day: date, if_match: list[str] | None) -> None:
     """Raise if a day with no check-in may not be created by this write."""
     # If-Match: * too: it asks for an edit of a current check-in, never a
     # creation (RFC 9110 13.1.1), so a day with none answers 412.
@@ -192,7 +197,7 @@ def _refuse_new_day(desk: _Desk, day: date, if_match: list[str] | None) -> None:
         )
 
 
-def _edit_outcome(desk: _Desk, existing: Checkin, content: dict[str, Any], if_match: list[str] | None) -> str:
+def edit_outcome(desk: Desk, existing: Checkin, content: dict[str, Any], if_match: list[str] | None) -> str:
     """Return "unchanged" or "updated" for a write over an existing day, or raise the refusal."""
     if content_of(existing) == content:
         return "unchanged"
@@ -213,7 +218,7 @@ def _edit_outcome(desk: _Desk, existing: Checkin, content: dict[str, Any], if_ma
     return "updated"
 
 
-def _apply_edits(desk: _Desk, edits: list[tuple[Checkin, dict[str, Any]]]) -> None:
+def apply_edits(desk: Desk, edits: list[tuple[Checkin, dict[str, Any]]]) -> None:
     """Change existing days to their new content, each with its revision.
 
     One UPDATE for all the days, on the table: the rows were read under
@@ -234,132 +239,8 @@ def _apply_edits(desk: _Desk, edits: list[tuple[Checkin, dict[str, Any]]]) -> No
     ])
 
 
-@dataclass(frozen=True)
-class SyncResult:
-    """What became of one day of an offline queue."""
-
-    day: date
-    outcome: str  # created, updated, unchanged or refused
-    checkin: Checkin | None = None
-    error: DomainError | None = None
-    crisis_resources: dict[str, Any] | None = None
-
-
-@dataclass
-class _QueuedDay:
-    day: date
-    content: dict[str, Any]
-    if_match: list[str] | None
-    outcome: str = "refused"
-    checkin: Checkin | None = None
-    previous: dict[str, Any] | None = None
-    error: DomainError | None = None
-
-    def written(self) -> Checkin:
-        """Return the day's check-in: every outcome but refused has one."""
-        if self.checkin is None:
-            raise ValueError(f"{self.day} has no check-in (outcome {self.outcome})")
-        return self.checkin
-
-
-def sync_checkins(patient: User, queue: list[dict[str, Any]], now: datetime) -> list[SyncResult]:
-    """Write an offline queue of days, each on its own: one refusal spoils no other.
-
-    Each entry is {"date", "base_version" (optional), ...content}. Entries are
-    written in the order given, with the outcome and the alerts each would
-    have had as a PUT of its own; distinct days are written in one go.
-    """
-    queued = []
-    for entry in queue:
-        entry = dict(entry)
-        day = entry.pop("date")
-        base_version = entry.pop("base_version", None)
-        queued.append(_QueuedDay(day, entry, None if base_version is None else [str(base_version)]))
-    if not queued:
-        return []
-    # Before any day is read or written: another request of the patient's
-    # (a second phone's sync) writes its days after this one, not among them.
-    lock_patient(patient.id)
-    if len({item.day for item in queued}) == len(queued):
-        results = _sync_together(patient, queued, now)
-        if results is not None:
-            return results
-    return _sync_one_by_one(patient, queued, now)
-
-
-def _sync_one_by_one(patient: User, queued: list[_QueuedDay], now: datetime) -> list[SyncResult]:
-    results = []
-    for item in queued:
-        nested = savepoint()
-        try:
-            write = _write_day(patient, item.day, item.content, item.if_match, now)
-        except DomainError as error:
-            nested.rollback()
-            results.append(SyncResult(item.day, "refused", error=error))
-        else:
-            nested.commit()
-            results.append(SyncResult(item.day, write.outcome, checkin=write.checkin,
-                                      crisis_resources=write.crisis_resources))
-    return results
-
-
-def _sync_together(patient: User, queued: list[_QueuedDay], now: datetime) -> list[SyncResult] | None:
-    """Write distinct days with a fixed number of statements; None if another writer got in the way.
-
-    Each day is decided as a PUT of its own would decide it (the days are
-    distinct, so no day's outcome depends on another's); then the new days
-    go in one INSERT, the revisions in another, and the alert rules judge
-    each written day in queue order over the history as it stood then.
-    """
-    desk = _Desk.of(patient, now)
-    nested = savepoint()
-    days = [item.day for item in queued]
-    existing = {checkin.day: checkin for checkin in db.session.scalars(
-        select(Checkin).where(Checkin.patient_id == patient.id, Checkin.day.in_(days))
-        .with_for_update().execution_options(populate_existing=True)
-    )}
-    rules = CheckinRules(patient, desk.organization, now, days)
-    rules.load_history()
-    for item in queued:
-        try:
-            item.content = normalise_content(item.content)
-            _check_day_and_codes(desk, item.day, item.content)
-            item.checkin = existing.get(item.day)
-            if item.checkin is None:
-                _refuse_new_day(desk, item.day, item.if_match)
-                item.outcome = "created"
-            else:
-                item.outcome = _edit_outcome(desk, item.checkin, item.content, item.if_match)
-        except DomainError as error:
-            item.outcome, item.checkin, item.error = "refused", None, error
-    # In day order: two writers inserting the same days take their locks in the same order.
-    new_days = sorted((item.day, item.content) for item in queued if item.outcome == "created")
-    created = _insert_days(desk, new_days) if new_days else {}
-    if len(created) != len(new_days):
-        nested.rollback()  # one of the days appeared meanwhile: go day by day
-        return None
-    edits = []
-    for item in queued:
-        if item.outcome == "created":
-            item.checkin = created[item.day]
-        elif item.outcome == "updated":
-            item.previous = content_of(item.written())
-            edits.append((item.written(), item.content))
-    if edits:
-        _apply_edits(desk, edits)
-    for item in queued:
-        if item.outcome in ("created", "updated"):
-            rules.judge(item.written(), item.previous)
-    nested.commit()
-    return [
-        SyncResult(item.day, "refused", error=item.error) if item.error is not None else
-        SyncResult(item.day, item.outcome, checkin=item.checkin,
-                   crisis_resources=checkin_crisis_resources(patient, item.written(), desk.organization))
-        for item in queued
-    ]
-
-
-def _check_day_and_codes(desk: _Desk, day: date, content: dict[str, Any]) -> None:
+def check_day_and_codes(desk: Desk, day: date, content: dict[str, Any]) -> None:
+    """Raise InvalidInput naming every problem: a day in the future, unknown coping skill codes."""
     errors: dict[str, list[str]] = {}
     if day > desk.today:
         errors["date"] = ["Is in the future for your time zone."]
@@ -377,14 +258,14 @@ def _check_day_and_codes(desk: _Desk, day: date, content: dict[str, Any]) -> Non
 def _locked_row(patient_id: int, day: date) -> Checkin | None:
     # Concurrent writers of one day queue here instead of both reading
     # version n: FOR UPDATE on PostgreSQL, the write lock first on SQLite.
-    # Read on the table and built as _insert_days builds its rows (not in
+    # Read on the table and built as insert_days builds its rows (not in
     # the session): the ORM's loading cost more than the read.
     begin_writing()
     row = db.session.execute(_LOCKED_ROW, {"patient_id": patient_id, "day": day}).one_or_none()
     return None if row is None else Checkin(**row._mapping)
 
 
-def _insert_days(desk: _Desk, days: list[tuple[date, dict[str, Any]]]) -> dict[date, Checkin]:
+def insert_days(desk: Desk, days: list[tuple[date, dict[str, Any]]]) -> dict[date, Checkin]:
     """Insert the days (with their first revisions) unless they exist; return the new rows by day.
 
     One INSERT for all the days, RETURNING the id and day of each row it

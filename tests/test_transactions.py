@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Checkin, db
-from services.checkins import sync_checkins
+from services.checkin_sync import sync_checkins
 from tests.factories import checkin_body
 
 

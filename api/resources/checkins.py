@@ -21,7 +21,8 @@ from schemas.checkin import (
 from schemas.common import paged
 from services.access import patient_in_reach
 from services.checkin_reads import get_checkin, list_checkins
-from services.checkins import record_checkin, sync_checkins
+from services.checkin_sync import sync_checkins
+from services.checkins import record_checkin
 from services.errors import NotFound
 
 from ..audit import commit_with_audit

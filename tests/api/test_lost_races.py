@@ -114,7 +114,7 @@ def test_an_edit_postgresql_aborts_to_break_a_real_deadlock_goes_through_on_its_
     """
     day = make.checkin(patient, checkins.date(2026, 11, 22), craving=1)
     holds_patient, go_on = threading.Event(), threading.Event()
-    real_desk = checkins._Desk.of
+    real_desk = checkins.Desk.of
 
     def desk_after_a_pause(patient, now):
         if not holds_patient.is_set():  # the first attempt only
@@ -122,7 +122,7 @@ def test_an_edit_postgresql_aborts_to_break_a_real_deadlock_goes_through_on_its_
             go_on.wait(10)
         return real_desk(patient, now)
 
-    monkeypatch.setattr(checkins._Desk, "of", desk_after_a_pause)
+    monkeypatch.setattr(checkins.Desk, "of", desk_after_a_pause)
     answer = {}
 
     def edit():
