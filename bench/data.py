@@ -20,9 +20,18 @@ from datetime import datetime, timedelta
 from typing import cast
 
 import psycopg
+from flask_migrate import upgrade
 from psycopg import sql
-from sqlalchemy import Integer, Table, insert, select, text, update
+from sqlalchemy import Integer, Table, func, insert, select, text, update
 from sqlalchemy.engine import make_url
+
+from api import create_app
+from api.auth import issue_tokens
+from models import Base, CareTeamMember, Checkin, LevelOfCare, Organization, PatientProfile, Role, User, db
+from services.days import local_today
+from services.demo import seed_demo_clinic
+from services.passwords import hash_password
+from services.sessions import start_session
 
 CARE_TEAM_SIZES = (50, 100, 500)
 HISTORY_DAYS = (90, 365)
@@ -51,8 +60,6 @@ def new_secret() -> str:
 
 def bench_app(database_url: str, jwt_secret: str):
     """Return the real app on this database, with tokens that outlive a run."""
-    from api import create_app
-
     return create_app({
         "SQLALCHEMY_DATABASE_URI": database_url, "JWT_SECRET_KEY": jwt_secret,
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(hours=6),
@@ -61,8 +68,6 @@ def bench_app(database_url: str, jwt_secret: str):
 
 def migrate(app) -> None:
     """Bring the database to the latest revision, without Alembic's INFO lines."""
-    from flask_migrate import upgrade
-
     logging.disable(logging.INFO)  # survives the fileConfig() in migrations/env.py
     try:
         with app.app_context():
@@ -76,10 +81,6 @@ def migrate(app) -> None:
 def build_clinic(database_url: str, jwt_secret: str, now: datetime, writers: int, fresh: int,
                  progress=print) -> ClinicLogins:
     """Migrate an empty database and fill it with the clinic; return the logins."""
-    from models import CareTeamMember, LevelOfCare, Organization, PatientProfile, Role, User, db
-    from services.demo import seed_demo_clinic
-    from services.passwords import hash_password
-
     app = bench_app(database_url, jwt_secret)
     migrate(app)
     with app.app_context():
@@ -161,9 +162,6 @@ def build_clinic(database_url: str, jwt_secret: str, now: datetime, writers: int
 
 def _token(user, now: datetime) -> str:
     """Log the user in without a password round (argon2 costs ~0.1 s a login)."""
-    from api.auth import issue_tokens
-    from services.sessions import start_session
-
     tokens = issue_tokens(user)
     start_session(user, tokens["refresh_jti"], now, tokens["session_id"])
     return tokens["access_token"]
@@ -171,16 +169,12 @@ def _token(user, now: datetime) -> str:
 
 def writer_days(now: datetime, count: int = 28) -> list[str]:
     """Days a writer may fill in: today and back, all inside the late-entry window."""
-    from services.days import local_today
-
     today = local_today(now, WRITER_TIMEZONE)
     return [(today - timedelta(days=offset)).isoformat() for offset in range(count)]
 
 
 def copy_sqlite_to_postgres(sqlite_path: str, postgres_url: str, jwt_secret: str) -> int:
     """Copy every table of the SQLite clinic into a migrated PostgreSQL database; return rows."""
-    from models import Base
-
     migrate(bench_app(postgres_url, jwt_secret))
     tables = Base.metadata.sorted_tables
     source = sqlite3.connect(sqlite_path)
@@ -239,10 +233,6 @@ _CHECKIN_COLUMNS = ("patient_id, day, craving, mood, sleep_hours, sleep_quality,
 def build_weekly(database_url: str, jwt_secret: str, patients: int, days: int, now: datetime,
                  progress=print) -> int:
     """Migrate and fill a database with `patients` x `days` of check-ins; return the row count."""
-    from sqlalchemy import func
-
-    from models import Checkin, LevelOfCare, Organization, PatientProfile, Role, User, db
-
     app = bench_app(database_url, jwt_secret)
     migrate(app)
     with app.app_context():

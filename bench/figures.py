@@ -8,6 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event, update
+
+from models import CaseloadRow, db
+
 from . import bare, batches, floor
 from .data import CARE_TEAM_SIZES, ClinicLogins, bench_app, writer_days
 from .load import CheckinWrites, Get, LoadGenerator, LoadResult
@@ -181,7 +185,6 @@ class DatabaseRun:
                       for label in ("floor", "P1 PUT", "P2 caseload 100x90")}
         finally:
             with app.app_context():
-                from models import db
                 db.engine.dispose()
         return {"micros": micros, "stages": stages}
 
@@ -235,10 +238,6 @@ class DatabaseRun:
         "computed" is the first view after each patient's figures went stale
         (a write, a new day); "kept" is every view until then.
         """
-        from sqlalchemy import event, update
-
-        from models import CaseloadRow, db
-
         app = bench_app(self.clinic_url, self.jwt_secret)
         counts: dict[str, dict[str, int]] = {"computed": {}, "kept": {}}
         milliseconds: dict[str, dict[str, float]] = {"computed": {}, "kept": {}}

@@ -11,17 +11,23 @@ weighs on all of them alike.
 measures a clinic `python -m bench` built; the harness itself calls
 measure() and stage_micros() after its HTTP loads.
 """
+import argparse
 import cProfile
 import io
+import json
 import pstats
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from werkzeug.test import EnvironBuilder
 
+from . import bare
+from .data import bench_app, writer_days
 from .load import CheckinWrites
 
 FLOOR_PATH = "/api/v1/me/checkins?page_size=1"
@@ -170,13 +176,6 @@ def _checked(result: tuple[int, float]) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     """Print the in-process figures for a clinic built by `python -m bench` (or bench.data)."""
-    import argparse
-    import json
-    from pathlib import Path
-
-    from . import bare
-    from .data import bench_app, writer_days
-
     parser = argparse.ArgumentParser(prog="python -m bench.floor", description=main.__doc__)
     parser.add_argument("--url", required=True)
     parser.add_argument("--clinic", type=Path, required=True, help="JSON: {secret, logins}")
@@ -186,7 +185,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     clinic = json.loads(args.clinic.read_text())
     logins = clinic["logins"]
-    from datetime import datetime
     app = bench_app(args.url, clinic["secret"])
     writes = CheckinWrites(tokens=logins["writers"], days=writer_days(datetime.now().astimezone()))
     floor = get(FLOOR_PATH, logins["writers"][0])

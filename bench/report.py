@@ -10,6 +10,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import gunicorn
+import psycopg
+
+from .data import libpq_url
 from .figures import CASELOAD_CASES
 from .server import ROOT
 from .settings import P1_AIM, TARGETS
@@ -18,8 +22,6 @@ _SETTINGS_SHOWN = ("workers", "worker_class", "threads", "keepalive", "timeout",
 
 
 def machine_info(postgres_url: str | None, load_generator: str, work_dir: Path) -> dict:
-    import gunicorn
-
     info = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": len(os.sched_getaffinity(0)),
@@ -38,10 +40,6 @@ def machine_info(postgres_url: str | None, load_generator: str, work_dir: Path) 
         "fsync_ms": disk_fsync_ms(work_dir),
     }
     if postgres_url:
-        import psycopg
-
-        from .data import libpq_url
-
         with psycopg.connect(libpq_url(postgres_url)) as connection:
             version = connection.execute("SHOW server_version").fetchone()
             info["postgresql"] = version[0] if version else "unknown"

@@ -8,13 +8,10 @@ render a sample of the e-mails.
 A process per measurement, so that the peak memory is this computation's
 alone. The figures are the weekly job's own path (jobs/weekly.py): the
 check-ins loaded with services.history.weekly_histories (the 90 days the
-summary reads, the older ones summarised; checkin_histories, the whole
-history, where that loader is absent), one delivery
+summary reads, the older ones summarised), one delivery
 batch of patients at a time (services.ledger.BATCH_SIZE) as the job does, and
 services.summaries.build_weekly_summary for the latest week owed in each
-patient's zone; rendering is jobs.emails.render_weekly_summary. Where that
-code is absent, services.trends.patient_trends over the last 7 days stands
-in for the figures and rendering is not measured.
+patient's zone; rendering is jobs.emails.render_weekly_summary.
 """
 import argparse
 import json
@@ -22,10 +19,15 @@ import sys
 import time
 from datetime import datetime, timezone
 
-try:
-    from services.ledger import BATCH_SIZE as CHUNK_PATIENTS
-except ImportError:
-    CHUNK_PATIENTS = 250
+from sqlalchemy import select
+
+from api import create_app
+from jobs.emails import Links, render_weekly_summary
+from models import PatientProfile, db
+from services.history import weekly_histories
+from services.ledger import BATCH_SIZE as CHUNK_PATIENTS
+from services.summaries import build_weekly_summary, latest_owed_week
+
 RENDER_SAMPLE = 200  # summaries kept aside to time the e-mail rendering
 # The columns the statistics read (checkin_histories), straight from the driver.
 SCAN_SQL = ("SELECT patient_id, day, craving, mood, sleep_hours, used_substance, coping_skills, late, "
@@ -33,19 +35,7 @@ SCAN_SQL = ("SELECT patient_id, day, craving, mood, sleep_hours, used_substance,
 
 
 def figure_function():
-    """Return (name, f(history, now, profile row) -> figures) for the code present."""
-    from services.days import local_today
-
-    try:
-        from services.summaries import build_weekly_summary, latest_owed_week
-    except ImportError:
-        from services.trends import patient_trends
-
-        def trends(history, now, row):
-            records = history.records if history else []
-            return patient_trends(records, local_today(now, row.timezone), row.recovery_start_date, 7)
-
-        return "services.trends.patient_trends (no weekly summary code yet)", trends
+    """Return (name, f(history, now, profile row) -> figures): the weekly job's summary."""
 
     def weekly(history, now, row):
         return build_weekly_summary(history.records if history else [], latest_owed_week(now, row.timezone),
@@ -57,18 +47,10 @@ def figure_function():
 
 def weekly_figures(patients, now: datetime, figures):
     """Yield (profile row, figures) for each (user_id, timezone, recovery_start_date) row."""
-    try:
-        from services.history import weekly_histories
-        from services.summaries import latest_owed_week
 
-        def load(chunk):  # as jobs.weekly.compose_weekly_summaries does for a batch
-            earliest = min(latest_owed_week(now, row.timezone) for row in chunk)
-            return weekly_histories([row.user_id for row in chunk], earliest)
-    except ImportError:
-        from services.history import checkin_histories
-
-        def load(chunk):
-            return checkin_histories([row.user_id for row in chunk])
+    def load(chunk):  # as jobs.weekly.compose_weekly_summaries does for a batch
+        earliest = min(latest_owed_week(now, row.timezone) for row in chunk)
+        return weekly_histories([row.user_id for row in chunk], earliest)
 
     for start in range(0, len(patients), CHUNK_PATIENTS):
         chunk = patients[start:start + CHUNK_PATIENTS]
@@ -78,11 +60,7 @@ def weekly_figures(patients, now: datetime, figures):
 
 
 def render_seconds(summaries) -> float | None:
-    """Return the seconds to render each summary's e-mail, on average; None without a renderer."""
-    try:
-        from jobs.emails import Links, render_weekly_summary
-    except ImportError:
-        return None
+    """Return the seconds to render each summary's e-mail, on average; None without summaries."""
     if not summaries or not hasattr(summaries[0], "week_start"):
         return None
     links = Links("https://waypoint.example/summary", "https://waypoint.example/preferences",
@@ -123,12 +101,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--patients", type=int, required=True)
     parser.add_argument("--scan", action="store_true")
     args = parser.parse_args(argv)
-
-    from sqlalchemy import select
-
-    from api import create_app
-    from models import PatientProfile, db
-
     app = create_app({"SQLALCHEMY_DATABASE_URI": args.url})
     with app.app_context():
         patients = db.session.execute(
