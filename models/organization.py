@@ -20,7 +20,7 @@ class Organization(Base):
     edit_window_hours: Mapped[int] = mapped_column(Integer, default=72)
     late_entry_days: Mapped[int] = mapped_column(Integer, default=30)
     invite_valid_hours: Mapped[int] = mapped_column(Integer, default=72)
-    # Overrides of services.alerts.DEFAULT_THRESHOLDS, key by key.
+    # Overrides of services.alert_rules.DEFAULT_THRESHOLDS, key by key.
     alert_thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Shown with the 988 Lifeline when a patient reports a crisis.
     crisis_phone: Mapped[str | None] = mapped_column(String(40))

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from .common import PageQuerySchema
 from .fields import Day, StrictBoolean
 
-# The values services.delivery and the jobs act on.
+# The values services.preferences, services.ledger and the jobs act on.
 WEEKLY_SUMMARY_CHOICES = ("detailed", "notice", "off")
 DELIVERY_KINDS = ("weekly_summary", "clinician_digest", "daily_reminder", "urgent_notice", "password_reset")
 DELIVERY_STATUSES = ("pending", "sending", "sent", "retry", "failed", "skipped")

@@ -4,7 +4,7 @@ The weekly summaries need each patient's longest abstinent run before the
 days they read row by row. On SQLite a window over every earlier check-in
 cost about as much as reading the rows; the (patient_id, day) index gives
 every day and this index, a few percent of the rows, the use days, so the
-runs come without reading a row (services.dashboards._earlier_checkins).
+runs come without reading a row (services.history._earlier_checkins).
 
 Revision ID: 0007
 Revises: 0006
