@@ -7,10 +7,10 @@ from flask_jwt_extended import (
     create_refresh_token,
     current_user,
     get_jti,
-    jwt_required,
 )
 
-from models import User, db
+from models import User
+from models.transactions import commit_unit
 from services.accounts import user_by_id
 from services.errors import AuthenticationFailed
 from services.lockout import LockoutPolicy
@@ -19,7 +19,7 @@ from services.sessions import new_session_id, token_holder
 from .errors import problem_response
 from .extensions import jwt
 
-__all__ = ["bearer", "commit", "current_user", "issue_tokens", "jwt_required", "lockout_policy", "session_lifetime"]
+__all__ = ["bearer", "commit", "current_user", "issue_tokens", "lockout_policy", "session_lifetime"]
 
 # The OpenAPI security requirement for a bearer-protected operation.
 bearer: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -119,5 +119,5 @@ def session_lifetime() -> timedelta:
 
 
 def commit() -> None:
-    """Commit the request's unit of work (services only flush)."""
-    db.session.commit()
+    """Commit the request's unit of work (services only flush; models.transactions says who commits)."""
+    commit_unit()
