@@ -1,5 +1,6 @@
 """The Waypoint HTTP API: `flask --app api ...` finds create_app here."""
 from pathlib import Path
+from types import FunctionType
 
 from flask import Flask
 
@@ -26,6 +27,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the application; test_config overrides settings from the environment."""
     app = Flask(__name__, instance_relative_config=False)
+    _ask_once_if_async(app)
     app.config.from_object(Config)
     if test_config:
         app.config.update(test_config)
@@ -56,6 +58,28 @@ def create_app(test_config: dict | None = None) -> Flask:
     _start_outbox_sender(app)
     register_cli(app)
     return app
+
+
+def _ask_once_if_async(app: Flask) -> None:
+    """Ask once per function, not on every call, whether a hook or a view is a coroutine.
+
+    Flask asks inspect.iscoroutinefunction of each hook and view on every
+    request (a dozen for the floor, 3 % of it); none of ours is one, and a
+    function cannot turn into one. Only plain functions are remembered: a
+    method is bound anew on each request and would only fill the set.
+    """
+    plain: set[FunctionType] = set()
+    ensure_sync = app.ensure_sync
+
+    def ensure_sync_once(func):
+        if func in plain:
+            return func
+        sync = ensure_sync(func)
+        if sync is func and type(func) is FunctionType:
+            plain.add(func)
+        return sync
+
+    app.ensure_sync = ensure_sync_once  # type: ignore[method-assign]
 
 
 def _start_outbox_sender(app: Flask) -> None:

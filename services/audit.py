@@ -103,7 +103,9 @@ def stage_audit_event(entry: AuditEntry) -> None:
     this must write the event anew (append_audit_event) should the commit fail.
     """
     statement, params = _insert_of(entry)
-    db.session.execute(statement, params)
+    # On the session's connection: the same transaction, without the ORM's
+    # execution layer, which a Core INSERT does not need.
+    db.session.connection().execute(statement, params)
 
 
 def _insert_of(entry: AuditEntry) -> tuple[Insert, dict[str, Any]]:

@@ -23,7 +23,9 @@ def list_checkins(
     rows = db.session.execute(page_of_rows, {**values, "limit": page_size, "offset": (page - 1) * page_size}).all()
     if rows:
         return [checkin for checkin, _total in rows], rows[0][1]
-    # A page past the end (or an empty range) carries no count of its own.
+    if page == 1:
+        return [], 0  # nothing from the first day on: nothing at all
+    # A page past the end carries no count of its own.
     return [], db.session.scalar(count, values) or 0
 
 

@@ -1,8 +1,11 @@
 """A read's audit event rides in the read's own transaction, never in one that wrote something to undo."""
+import threading
+
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
+from api.audit import _session_ends_with_request
 from api.database import transaction_wrote
 from models import AuditEvent, CopingSkill, User, db
 from tests.factories import bearer, login
@@ -45,3 +48,31 @@ def test_a_refused_write_is_undone_while_its_event_is_kept(client, patient):
     db.session.expire_all()
     assert db.session.scalar(select(db.func.count()).select_from(AuditEvent)) == before + 1
     assert db.session.execute(text("SELECT count(*) FROM checkins")).scalar() == 0
+
+
+def test_a_read_leaves_no_unexpired_rows_in_a_session_that_outlives_it(client, patient):
+    # A test, unlike a served request, holds one app context (one session) across
+    # requests: the read's audit commit must still expire what the read loaded,
+    # or the next request would see these rows as they were.
+    headers = bearer(login(client, patient.email).json["access_token"])
+    caller = db.session.get(User, patient.id)
+    assert caller.display_name  # loaded before the read, which finds it in the session
+    assert client.get("/api/v1/me/checkins?page_size=1", headers=headers).status_code == 200
+
+    assert "display_name" in inspect(caller).expired_attributes
+
+
+def test_only_a_request_that_pushed_its_own_app_context_ends_its_session(app):
+    seen = []
+
+    def served():  # as a server hands it over: no app context before the request
+        with app.test_request_context("/api/v1/me/checkins"):
+            seen.append(_session_ends_with_request())
+
+    thread = threading.Thread(target=served)
+    thread.start()
+    thread.join()
+    with app.test_request_context("/api/v1/me/checkins"):  # inside the test's app context
+        seen.append(_session_ends_with_request())
+
+    assert seen == [True, False]
