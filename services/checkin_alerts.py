@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, null, select, union_all
 
-from models import Alert, Checkin, CheckinRevision, Organization, User, db
+from models import Alert, Checkin, CheckinRevision, CopingSkill, Organization, User, db
 
 from .access import own_profile
 from .alert_rules import (
@@ -52,6 +52,15 @@ _HISTORY = Checkin.__table__.c
 _RULES_HISTORY = select(
     _HISTORY.day, _HISTORY.craving, _HISTORY.mood, _HISTORY.sleep_hours, _HISTORY.used_substance,
 ).where(_HISTORY.patient_id == bindparam("patient_id"), _HISTORY.day >= bindparam("since"))
+# The same read with the organization's active coping skill codes after the
+# days (day NULL, code set): a write that checks codes reads both in one
+# statement, as each statement cost more than its rows.
+_SKILLS = CopingSkill.__table__.c
+_RULES_HISTORY_AND_SKILLS = union_all(
+    _RULES_HISTORY.add_columns(null().label("code")),
+    select(null(), null(), null(), null(), null(), _SKILLS.code).where(
+        _SKILLS.organization_id == bindparam("organization_id"), _SKILLS.active.is_(True)),
+)
 
 
 class CheckinRules:
@@ -75,9 +84,24 @@ class CheckinRules:
         self._by_day: dict[date, DayRecord] | None = None
         self._latest: dict[str, tuple[dict[str, Any], datetime]] | None = None
 
-    def load_history(self) -> None:
-        """Read the check-ins the rules look at (before the writes, for a batch written in one go)."""
-        self._by_day = self._read_history()
+    def load_history(self, skills_of: int | None = None) -> set[str] | None:
+        """Read the check-ins the rules look at, before the writes (under the patient's write lock).
+
+        With skills_of, read the codes of that organization's active coping
+        skills in the same statement, and return them.
+        """
+        if skills_of is None:
+            self._by_day = self._read_history()
+            return None
+        self._by_day, skills = {}, set()
+        for day, *record, code in db.session.execute(
+                _RULES_HISTORY_AND_SKILLS,
+                {"patient_id": self.patient.id, "since": self._since, "organization_id": skills_of}):
+            if day is None:
+                skills.add(code)
+            else:
+                self._by_day[day] = DayRecord(day, *record)
+        return skills
 
     def judge(self, checkin: Checkin, previous: dict[str, Any] | None) -> list[Alert]:
         """Raise what the written check-in makes true that its previous version (None: none) did not."""

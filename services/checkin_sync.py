@@ -116,7 +116,9 @@ def _sync_together(patient: User, queued: list[_QueuedDay], now: datetime) -> li
         .with_for_update().execution_options(populate_existing=True)
     )}
     rules = CheckinRules(patient, desk.organization, now, days)
-    rules.load_history()
+    # The history with the catalogue, if any day names a coping skill (one statement).
+    checks_codes = any(item.content.get("coping_skills") for item in queued)
+    desk.know_skills(rules.load_history(skills_of=desk.organization.id if checks_codes else None))
     for item in queued:
         try:
             item.content = normalise_content(item.content)

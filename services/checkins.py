@@ -7,6 +7,7 @@ The steps of a write are public because an offline queue
 (services/checkin_sync.py) decides and writes its days with the same steps;
 pages of check-ins are read in services/checkin_reads.py.
 """
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -102,10 +103,16 @@ def write_day(patient: User, day: date, content: dict[str, Any], if_match: list[
                now: datetime) -> CheckinWrite:
     """Write one day as record_checkin does, under the patient's write lock already taken."""
     desk = Desk.of(patient, now)
+    rules = CheckinRules(patient, desk.organization, now, [day])
+    if content.get("coping_skills"):
+        # The codes are checked against the catalogue before the write: read it
+        # with the history the rules judge after the write, in one statement
+        # (under the patient's lock, the history stays as read).
+        desk.know_skills(rules.load_history(skills_of=desk.organization.id))
     write, previous = _upsert_day(desk, day, content, if_match)
     alerts: list[Alert] = []
     if write.outcome != "unchanged":
-        alerts = CheckinRules(patient, desk.organization, now, [day]).judge(write.checkin, previous)
+        alerts = rules.judge(write.checkin, previous)
     return replace(write, crisis_resources=checkin_crisis_resources(patient, write.checkin, desk.organization),
                    alerts=tuple(alerts))
 
@@ -143,6 +150,11 @@ class Desk:
         if profile is None or organization is None:
             raise ValueError(f"user {patient.id} is not a patient of an organization")
         return cls(patient, profile, organization, now, local_today(now, profile.timezone))
+
+    def know_skills(self, codes: set[str] | None) -> None:
+        """Take the active coping skill codes read along with something else (None: not read)."""
+        if codes is not None:
+            self._known_skills = codes
 
     def known_skills(self) -> set[str]:
         """Return the codes of the organization's active coping skills."""
@@ -262,7 +274,7 @@ def _locked_row(patient_id: int, day: date) -> Checkin | None:
     # the session): the ORM's loading cost more than the read.
     begin_writing()
     row = db.session.execute(_LOCKED_ROW, {"patient_id": patient_id, "day": day}).one_or_none()
-    return None if row is None else Checkin(**row._mapping)
+    return None if row is None else _stored_checkin(row._mapping)
 
 
 def insert_days(desk: Desk, days: list[tuple[date, dict[str, Any]]]) -> dict[date, Checkin]:
@@ -280,7 +292,7 @@ def insert_days(desk: Desk, days: list[tuple[date, dict[str, Any]]]) -> dict[dat
     parameters = {name: row[column]
                   for row, names in zip(rows, parameter_names, strict=True) for column, name in names.items()}
     written = {row["day"]: row for row in rows}
-    created = {day: Checkin(id=checkin_id, **written[day])
+    created = {day: _stored_checkin({"id": checkin_id, **written[day]})
                for checkin_id, day in db.session.execute(statement, parameters)}
     contents = dict(days)
     if created:
@@ -290,6 +302,20 @@ def insert_days(desk: Desk, days: list[tuple[date, dict[str, Any]]]) -> dict[dat
             for day, checkin in created.items()
         ])
     return created
+
+
+_NEW_CHECKIN = Checkin.__mapper__.class_manager.new_instance
+
+
+def _stored_checkin(values: Mapping[Any, Any]) -> Checkin:
+    """Build a check-in, outside the session, from the values of its stored row.
+
+    As a load builds one: the values go straight into the object's state,
+    where the constructor would fire an attribute event for each field.
+    """
+    checkin = cast(Checkin, _NEW_CHECKIN())
+    checkin.__dict__.update(values)
+    return checkin
 
 
 @cache
