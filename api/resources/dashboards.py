@@ -1,5 +1,5 @@
 """The care team's views: caseload, patient dashboard, program report; the patient's summary."""
-import json
+from json.encoder import encode_basestring_ascii as _quoted  # json.dumps' own, for a str
 
 from flask import Response, current_app
 from flask.views import MethodView
@@ -50,12 +50,25 @@ def caseload_page_json(rows: list[CaseloadEntry], total: int, paging: dict) -> s
     otherwise does; the figures were written as that schema's JSON
     (services.caseload), and a test holds the two to the same output.
     """
-    items = ",".join(
-        json.dumps({"patient": row.patient, "level_of_care": row.level_of_care, "program": row.program})[:-1]
-        + "," + row.figures[1:]
-        for row in rows
-    )
-    return f'{{"items":[{items}],"total":{total},"page":{paging["page"]},"page_size":{paging["page_size"]}}}'
+    # One join of the whole page: a string per row would copy each row's figures once more.
+    parts = ['{"items":[']
+    for row in rows:
+        parts += (_live_json(row), row.figures[1:], ",")
+    if rows:
+        parts.pop()
+    parts.append(f'],"total":{total},"page":{paging["page"]},"page_size":{paging["page_size"]}}}')
+    return "".join(parts)
+
+
+def _live_json(row: CaseloadEntry) -> str:
+    """Write the row's live part, up to where its figures go, as json.dumps did (separators, ASCII escapes).
+
+    Without building a JSON encoder per row: json.dumps did, a tenth of the request.
+    """
+    program = "null" if row.program is None else (
+        f'{{"id": {row.program["id"]}, "name": {_quoted(row.program["name"])}}}')
+    return (f'{{"patient": {{"id": {row.patient["id"]}, "display_name": {_quoted(row.patient["display_name"])}}}, '
+            f'"level_of_care": {_quoted(row.level_of_care)}, "program": {program},')
 
 
 @blp.route("/patients/<id:patient_id>/dashboard")

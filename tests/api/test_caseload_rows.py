@@ -292,3 +292,22 @@ def test_the_page_is_what_the_schema_would_write(client, make, team, clock):
              "program": p.program, **figures[p.user_id][0]} for p in rows
         ], "total": 2, "page": 1, "page_size": 50})
         assert page == expected
+
+
+def test_the_live_part_of_a_row_is_written_byte_for_byte_as_json_dumps_did():
+    """Clients and caches saw json.dumps' bytes: its separators, and names escaped to ASCII."""
+    from api.resources.dashboards import caseload_page_json
+    from services.caseload import CaseloadEntry
+
+    figures = '{"today":"2026-11-23","risk":{"level":"low","reasons":[]}}'
+    rows = [CaseloadEntry({"id": 7, "display_name": 'Zoë "Z" O\'Brien\u2028'}, "iop",
+                          {"id": 3, "name": "Évening\tIOP"}, figures),
+            CaseloadEntry({"id": 8, "display_name": "Cy"}, "outpatient", None, figures)]
+
+    page = caseload_page_json(rows, 12, {"page": 2, "page_size": 2})
+
+    items = ",".join(
+        json.dumps({"patient": row.patient, "level_of_care": row.level_of_care, "program": row.program})[:-1]
+        + "," + row.figures[1:] for row in rows)
+    assert page == f'{{"items":[{items}],"total":12,"page":2,"page_size":2}}'
+    assert caseload_page_json([], 0, {"page": 1, "page_size": 50}) == '{"items":[],"total":0,"page":1,"page_size":50}'
