@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Select, String, Table, bindparam, select, type_coerce, update
+from sqlalchemy import Select, String, Table, bindparam, case, select, type_coerce, update
 
 from models import CareTeamMember, CaseloadRow, Organization, PatientProfile, Program, Role, User, db
 
@@ -36,7 +36,7 @@ from .assessment_history import latest_scores
 from .attendance import attendance_by_patient, recent_attendance
 from .days import local_today
 from .history import EnrolledPatient, enrolled_on, history_of, recent_checkins
-from .risk import RISK_RULES, assess_risk
+from .risk import LEVELS, RISK_RULES, assess_risk
 from .step_up import step_up_flag
 from .trends import SLOPE_DAYS, EarlierCheckins, Records, adherence, current_streak, last_checkin, rolling_mean, slope
 
@@ -54,8 +54,7 @@ Limits = Mapping[str, int | float]
 
 
 
-@dataclass(frozen=True)
-class CaseloadEntry:
+class CaseloadEntry(NamedTuple):  # a frozen dataclass cost three times as much to build, per row
     """One row of the page: who, live from their records, and the figures as JSON."""
 
     patient: dict[str, Any]
@@ -65,7 +64,7 @@ class CaseloadEntry:
     figures: str
 
 
-@dataclass
+@dataclass(slots=True)
 class _Patient:
     user_id: int
     display_name: str
@@ -76,8 +75,7 @@ class _Patient:
     inputs: str
     generation: int | None  # None: no row to keep figures in (see caseload_rows' trigger)
     figures: str | None
-    risk_level: str | None
-    risk_rank: int | None
+    risk_rank: int | None  # services.risk.LEVELS' index of the level: the kept level is not read
     risk_reasons: int | None
     last_checkin: date | None
     current_streak: int | None
@@ -98,13 +96,14 @@ def caseload(actor: User, now: datetime, *, level_of_care: str | None = None, pr
     limits = thresholds(actor.organization)
     clinician_id = actor.id if actor.role is Role.clinician else None
     patients = _caseload_patients(actor.organization_id, clinician_id, now, limits, level_of_care, program_id)
-    stale = [patient for patient in patients if not _current(patient)]
+    stale = [patient for patient in patients if patient.figures is None]
     if check_kept:
-        _check_kept([patient for patient in patients if _current(patient)], now, limits)
+        _check_kept([patient for patient in patients if patient.figures is not None], now, limits)
     if stale:
         _recompute(stale, now, limits)
     if risk is not None:
-        patients = [patient for patient in patients if patient.risk_level == risk]
+        rank = LEVELS.index(risk) if risk in LEVELS else -1
+        patients = [patient for patient in patients if patient.risk_rank == rank]
     patients.sort(key=_sort_key(sort))
     start = (page - 1) * page_size
     return [_entry(patient) for patient in patients[start:start + page_size]], len(patients)
@@ -128,7 +127,7 @@ def refresh_kept_rows(organization_id: int, now: datetime, batch: int = 200) -> 
     """
     limits = thresholds(db.session.get(Organization, organization_id))
     stale = [patient for patient in _caseload_patients(organization_id, None, now, limits, None, None)
-             if not _current(patient)]
+             if patient.figures is None]
     for start in range(0, len(stale), batch):
         _recompute(stale[start:start + batch], now, limits)
         yield len(stale[start:start + batch])
@@ -138,33 +137,40 @@ def _caseload_patients(organization_id: int, clinician_id: int | None, now: date
                        level_of_care: str | None, program_id: int | None) -> list[_Patient]:
     """Return the organization's active patients (those on clinician_id's care teams if given)."""
     query = _caseload_query(clinician_id is not None, level_of_care is not None, program_id is not None)
+    expected = _inputs(frozenset(limits.items()))
     parameters = {"organization": organization_id, "clinician": clinician_id,
-                  "level_of_care": level_of_care, "program": program_id}
-    expected = _inputs(limits)
+                  "level_of_care": level_of_care, "program": program_id, "inputs": expected}
     todays: dict[str, date] = {}
+    programs: dict[int, dict[str, Any]] = {}  # one per program, not per row: the page only reads them
     patients = []
-    for (user_id, name, zone, level, program, program_name, generation, figures, as_of, inputs,
-         risk_level, risk_rank, risk_reasons, last, streak) in db.session.connection().execute(query, parameters).all():
+    for (user_id, name, zone, level, program, program_name, generation, figures, as_of,
+         risk_rank, risk_reasons, last, streak) in db.session.connection().execute(query, parameters).all():
         today = todays.get(zone) or todays.setdefault(zone, local_today(now, zone))
-        if as_of != today or inputs != expected:
+        if as_of != today:
             figures = None
         patients.append(_Patient(
             user_id, name, zone, level,
-            {"id": program, "name": program_name} if program is not None else None,
-            today, expected, generation, figures, risk_level, risk_rank, risk_reasons, last, streak))
+            None if program is None else programs.get(program) or programs.setdefault(
+                program, {"id": program, "name": program_name}),
+            today, expected, generation, figures, risk_rank, risk_reasons, last, streak))
     return patients
 
 
 @functools.cache
 def _caseload_query(clinician: bool, by_level_of_care: bool, by_program: bool) -> Select[Any]:
-    """Build the select of a caseload's patients with their kept rows once per shape, not per view."""
+    """Build the select of a caseload's patients with their kept rows once per shape, not per view.
+
+    Each column costs every row of every view: the figures come back null
+    where the kept inputs differ (rather than the digest itself), and the
+    risk level is its rank's.
+    """
     kept = CaseloadRow.__table__.c
     query = (
         # The level of care as stored (names and values are the same words): no enum per row.
         select(PatientProfile.user_id, User.display_name, PatientProfile.timezone,
                type_coerce(PatientProfile.level_of_care, String), Program.id, Program.name,
-               kept.generation, kept.figures, kept.as_of, kept.inputs, kept.risk_level, kept.risk_rank,
-               kept.risk_reasons, kept.last_checkin, kept.current_streak)
+               kept.generation, case((kept.inputs == bindparam("inputs"), kept.figures)), kept.as_of,
+               kept.risk_rank, kept.risk_reasons, kept.last_checkin, kept.current_streak)
         .join(User, User.id == PatientProfile.user_id)
         .outerjoin(Program, Program.id == PatientProfile.program_id)
         .outerjoin(CaseloadRow.__table__, kept.patient_id == PatientProfile.user_id)
@@ -181,13 +187,14 @@ def _caseload_query(clinician: bool, by_level_of_care: bool, by_program: bool) -
     return query
 
 
-def _inputs(limits: Limits) -> str:
-    """Digest what the figures depend on besides the patient's records, profile and day."""
-    return hashlib.sha256(f"{_FIGURES_CODE}|{json.dumps(limits, sort_keys=True)}".encode()).hexdigest()
+@functools.lru_cache(maxsize=64)
+def _inputs(limits: frozenset[tuple[str, int | float]]) -> str:
+    """Digest what the figures depend on besides the patient's records, profile and day.
 
-
-def _current(patient: _Patient) -> bool:
-    return patient.figures is not None
+    Once per set of thresholds, not per view. Keyed by the pairs: thresholds()
+    gives each key one type, so 25 and 25.0 never both reach here.
+    """
+    return hashlib.sha256(f"{_FIGURES_CODE}|{json.dumps(dict(limits), sort_keys=True)}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -234,13 +241,13 @@ def _recompute(stale: list[_Patient], now: datetime, limits: Limits) -> None:
     for patient in stale:
         figures, rank = computed[patient.user_id]
         patient.figures = _as_json(figures)
-        patient.risk_level, patient.risk_rank = figures["risk"]["level"], rank
+        patient.risk_rank = rank
         patient.risk_reasons = len(figures["risk"]["reasons"])
         patient.last_checkin, patient.current_streak = figures["last_checkin"], figures["current_streak"]
         if patient.generation is not None:
             keep.append({
                 "b_patient": patient.user_id, "b_generation": patient.generation, "b_figures": patient.figures,
-                "b_as_of": patient.today, "b_inputs": patient.inputs, "b_risk_level": patient.risk_level,
+                "b_as_of": patient.today, "b_inputs": patient.inputs, "b_risk_level": figures["risk"]["level"],
                 "b_risk_rank": rank, "b_risk_reasons": patient.risk_reasons,
                 "b_last_checkin": patient.last_checkin, "b_current_streak": patient.current_streak,
             })
@@ -269,24 +276,23 @@ _KEEP = update(_ROW).where(
 
 
 def _sort_key(sort: str) -> Callable[[_Patient], tuple[Any, ...]]:
-    def name(patient: _Patient) -> tuple[str, int]:
-        return patient.display_name.lower(), patient.user_id
-
     # Every patient on a page has figures (kept or just computed): rank, reasons and streak are set.
+    # Each key is one expression: a key calls per patient, and helpers it called cost a tenth of the view.
     if sort == "name":
-        return name
+        return lambda patient: (patient.display_name.lower(), patient.user_id)
     if sort == "last_checkin":  # longest silence first, never-checked-in on top
-        return lambda patient: (patient.last_checkin is not None, patient.last_checkin or date.min, *name(patient))
+        return lambda patient: (patient.last_checkin is not None, patient.last_checkin or date.min,
+                                patient.display_name.lower(), patient.user_id)
     if sort == "streak":
-        return lambda patient: (-(patient.current_streak or 0), *name(patient))
+        return lambda patient: (-(patient.current_streak or 0), patient.display_name.lower(), patient.user_id)
     # risk: highest level first, then the most reasons, then the longest silence
     # (never having checked in is the longest silence of all).
-    return lambda patient: (-(patient.risk_rank or 0), -(patient.risk_reasons or 0), -_silence(patient),
-                            *name(patient))
+    return lambda patient: (-(patient.risk_rank or 0), -(patient.risk_reasons or 0),
+                            _NEVER if patient.last_checkin is None else (patient.last_checkin - patient.today).days,
+                            patient.display_name.lower(), patient.user_id)
 
 
-def _silence(patient: _Patient) -> float:
-    return float("inf") if patient.last_checkin is None else (patient.today - patient.last_checkin).days
+_NEVER = float("-inf")  # the silence of a patient who never checked in, negated as the risk key has it
 
 
 # --- the figures ----------------------------------------------------------------
