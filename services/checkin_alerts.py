@@ -47,7 +47,8 @@ def alerts_after_checkin(patient: User, checkin: Checkin, now: datetime, previou
 # What the check-in rules read of a patient's history, built once: only the
 # columns a rule looks at (alert_rules reads no skill list and no lateness, and
 # decoding each day's JSON list was a tenth of a check-in write). On the
-# table's columns: the ORM's result machinery would cost more than the read.
+# table's columns, run on the session's connection: the ORM's result
+# machinery and Session.execute's dispatch would cost more than the read.
 _HISTORY = Checkin.__table__.c
 _RULES_HISTORY = select(
     _HISTORY.day, _HISTORY.craving, _HISTORY.mood, _HISTORY.sleep_hours, _HISTORY.used_substance,
@@ -94,7 +95,7 @@ class CheckinRules:
             self._by_day = self._read_history()
             return None
         self._by_day, skills = {}, set()
-        for day, *record, code in db.session.execute(
+        for day, *record, code in db.session.connection().execute(
                 _RULES_HISTORY_AND_SKILLS,
                 {"patient_id": self.patient.id, "since": self._since, "organization_id": skills_of}):
             if day is None:
@@ -153,7 +154,8 @@ class CheckinRules:
         # The rules' view of each day: what they read, in DayRecord's order (skills and lateness left empty).
         return {
             row[0]: DayRecord(*row)
-            for row in db.session.execute(_RULES_HISTORY, {"patient_id": self.patient.id, "since": self._since})
+            for row in db.session.connection().execute(
+                _RULES_HISTORY, {"patient_id": self.patient.id, "since": self._since})
         }
 
     def _latest_alerts(self) -> dict[str, tuple[dict[str, Any], datetime]]:

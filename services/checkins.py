@@ -120,6 +120,7 @@ def write_day(patient: User, day: date, content: dict[str, Any], if_match: list[
 # Statements of every write, built once; on the tables, not the mapped classes,
 # because a statement that names mapped attributes goes through the ORM's
 # result machinery on every execution, for rows that are read as plain values.
+# Run on the session's connection: Session.execute adds its own dispatch to each.
 _SKILLS = CopingSkill.__table__.c
 _ACTIVE_SKILLS = select(_SKILLS.code).where(
     _SKILLS.organization_id == bindparam("organization_id"), _SKILLS.active.is_(True))
@@ -239,12 +240,12 @@ def apply_edits(desk: Desk, edits: list[tuple[Checkin, dict[str, Any]]]) -> None
     values as stored (nothing of theirs is left to flush).
     """
     changes = [{**content, "version": existing.version + 1, "updated_at": desk.now} for existing, content in edits]
-    db.session.execute(_UPDATE_CHECKIN, [{"checkin_id": existing.id, **change}
+    db.session.connection().execute(_UPDATE_CHECKIN, [{"checkin_id": existing.id, **change}
                                          for (existing, _content), change in zip(edits, changes, strict=True)])
     for (existing, _content), change in zip(edits, changes, strict=True):
         for field, value in change.items():
             set_committed_value(existing, field, value)
-    db.session.execute(_INSERT_REVISIONS, [
+    db.session.connection().execute(_INSERT_REVISIONS, [
         {"checkin_id": existing.id, "version": existing.version, "content": content,
          "recorded_at": desk.now, "recorded_by_id": desk.patient.id}
         for existing, content in edits
@@ -273,7 +274,7 @@ def _locked_row(patient_id: int, day: date) -> Checkin | None:
     # Read on the table and built as insert_days builds its rows (not in
     # the session): the ORM's loading cost more than the read.
     begin_writing()
-    row = db.session.execute(_LOCKED_ROW, {"patient_id": patient_id, "day": day}).one_or_none()
+    row = db.session.connection().execute(_LOCKED_ROW, {"patient_id": patient_id, "day": day}).one_or_none()
     return None if row is None else _stored_checkin(row._mapping)
 
 
@@ -293,10 +294,10 @@ def insert_days(desk: Desk, days: list[tuple[date, dict[str, Any]]]) -> dict[dat
                   for row, names in zip(rows, parameter_names, strict=True) for column, name in names.items()}
     written = {row["day"]: row for row in rows}
     created = {day: _stored_checkin({"id": checkin_id, **written[day]})
-               for checkin_id, day in db.session.execute(statement, parameters)}
+               for checkin_id, day in db.session.connection().execute(statement, parameters)}
     contents = dict(days)
     if created:
-        db.session.execute(_INSERT_REVISIONS, [
+        db.session.connection().execute(_INSERT_REVISIONS, [
             {"checkin_id": checkin.id, "version": 1, "content": contents[day], "recorded_at": desk.now,
              "recorded_by_id": desk.patient.id}
             for day, checkin in created.items()
