@@ -77,9 +77,10 @@ def _load_by_path(name: str):
 _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+_gunicorn_worker = _load_by_path("gunicorn_worker")
 # gthread, except that liveness probes (/healthz) never wait for a thread
 # (api/gunicorn_worker.py; gunicorn's own 400/431 answers go in the same class).
-worker_class = _load_by_path("gunicorn_worker").ProblemThreadWorker
+worker_class = _gunicorn_worker.ProblemThreadWorker
 workers = int(os.environ.get("WEB_CONCURRENCY", _cores))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 
@@ -117,6 +118,9 @@ logconfig_dict = _logs.gunicorn_logconfig(_logs.log_format(os.environ),
 # When turned on, gunicorn's access line names no path (patient ids), query,
 # referrer, user agent or address: method, status, bytes and milliseconds.
 access_log_format = '"%(m)s" %(s)s %(B)s bytes %(M)s ms'
+# gunicorn's logger, except that it works out the access line's fields only
+# when the line is on: gunicorn would do it on every request.
+logger_class = _gunicorn_worker.AccessLineLogger
 
 
 def on_starting(server):

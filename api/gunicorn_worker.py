@@ -3,7 +3,8 @@ and gunicorn's own refusals answered as problem+json.
 
 gunicorn runs one worker class, so gunicorn-level behaviour of any kind
 (problem+json for gunicorn's own 400/431 answers, the liveness probe) goes in
-ProblemThreadWorker below: extend this class, do not add a second one.
+ProblemThreadWorker below: extend this class, do not add a second one. (What
+gunicorn's logger does goes in AccessLineLogger, gunicorn.conf.py's logger_class.)
 
 gunicorn.conf.py loads this file by its path: the master must not import the
 app package (see api/logs.py), so this module imports only the standard
@@ -30,11 +31,12 @@ chose. Its copies of the app's constants (the problem type base, the security
 headers) are held equal to the app's by tests/test_gunicorn_refusals.py.
 """
 import json
+import logging
 import os
 import socket
 import ssl
 
-from gunicorn import util
+from gunicorn import glogging, util
 from gunicorn.http import errors
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -172,6 +174,20 @@ class ProblemThreadWorker(ThreadWorker):
         lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
         head = "\r\n".join(lines).encode("latin-1")
         return {b"GET": head + body, b"HEAD": head}
+
+
+class AccessLineLogger(glogging.Logger):
+    """gunicorn's logger, except that the access line's fields are worked out only for a line that is written."""
+
+    def access(self, resp, req, environ, request_time):
+        # gunicorn works out every field its access line could name (each
+        # header of the request and of the answer among them) whenever a
+        # logconfig_dict is set, which ours always is, and only then asks
+        # whether gunicorn.access logs INFO. The line is off unless
+        # GUNICORN_ACCESS_LOG (the app writes its own), so that was work for
+        # nothing on every request.
+        if self.access_log.isEnabledFor(logging.INFO):
+            super().access(resp, req, environ, request_time)
 
 
 def liveness_method(head: bytes) -> bytes | None:
