@@ -142,7 +142,7 @@ def _session_ends_with_request() -> bool:
     context's private tokens; if they are not as expected, the answer is
     no, the side that expires.
     """
-    tokens = getattr(request_ctx._get_current_object(), "_cv_tokens", None)
+    tokens = getattr(request_ctx, "_cv_tokens", None)
     try:
         return tokens[-1][1] is not None  # type: ignore[index]
     except (IndexError, TypeError):

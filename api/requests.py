@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from flask import Flask, Request, current_app, request
-from flask_jwt_extended import current_user
+from flask_jwt_extended import get_current_user
 from flask_smorest import abort
 from werkzeug.routing import BaseConverter, IntegerConverter, Map
 
@@ -250,6 +250,9 @@ def page_of(items, total: int, paging: dict) -> dict:
 
 def current_patient() -> User:
     """Return the caller if they are a patient (for /me/... patient routes)."""
-    if current_user.role is not Role.patient or current_user.patient_profile is None:
+    # The user itself, not the proxy: through current_user every attribute
+    # a caller reads looks the token's user up again.
+    caller: User = get_current_user()
+    if caller.role is not Role.patient or caller.patient_profile is None:
         raise NotAllowed("Only patients have check-ins of their own.")
-    return current_user
+    return caller
