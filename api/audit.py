@@ -122,11 +122,12 @@ def _commit_in_request_transaction(entry: AuditEntry) -> bool:
         # The answer is built and the session ends with the request: nothing
         # reads its rows again, so expiring each of them (what a commit does)
         # would be work for nothing (a tenth of the floor).
-        session.expire_on_commit = not _session_ends_with_request()
+        expires = session.expire_on_commit
+        session.expire_on_commit = expires and not _session_ends_with_request()
         try:
             session.commit()
         finally:
-            session.expire_on_commit = True
+            session.expire_on_commit = expires
     except DBAPIError:
         session.rollback()
         return False

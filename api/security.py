@@ -105,8 +105,8 @@ HSTS = "max-age=63072000; includeSubDomains"
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 
 
-# The headers every answer carries, whatever set them before.
-_ALWAYS = (
+# The headers every answer carries, whatever set them before: (name, its lower case, value).
+_ALWAYS = tuple((name, name.lower(), value) for name, value in (
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "no-referrer"),
@@ -116,7 +116,7 @@ _ALWAYS = (
     # Patient data must not sit in a browser's or a proxy's cache.
     ("Cache-Control", "no-store"),
     ("Pragma", "no-cache"),
-)
+))
 
 
 def add_security_headers(response: Response) -> Response:
@@ -128,8 +128,8 @@ def add_security_headers(response: Response) -> Response:
     """
     headers = response.headers
     present = {name.lower() for name, _value in headers.items()}
-    for name, value in _ALWAYS:
-        if name.lower() in present:  # rare: a page's own Cache-Control
+    for name, lowered, value in _ALWAYS:
+        if lowered in present:  # rare: a page's own Cache-Control
             headers[name] = value
         else:
             headers.add(name, value)

@@ -53,14 +53,16 @@ _HISTORY = Checkin.__table__.c
 _RULES_HISTORY = select(
     _HISTORY.day, _HISTORY.craving, _HISTORY.mood, _HISTORY.sleep_hours, _HISTORY.used_substance,
 ).where(_HISTORY.patient_id == bindparam("patient_id"), _HISTORY.day >= bindparam("since"))
-# The same read with the organization's active coping skill codes after the
-# days (day NULL, code set): a write that checks codes reads both in one
-# statement, as each statement cost more than its rows.
+# The codes of an organization's active coping skills: what a check-in's codes are checked against.
 _SKILLS = CopingSkill.__table__.c
+ACTIVE_SKILL_CODES = select(_SKILLS.code).where(
+    _SKILLS.organization_id == bindparam("organization_id"), _SKILLS.active.is_(True))
+# The history read with those codes after the days (day NULL, code set): a
+# write that checks codes reads both in one statement, as each statement cost
+# more than its rows.
 _RULES_HISTORY_AND_SKILLS = union_all(
     _RULES_HISTORY.add_columns(null().label("code")),
-    select(null(), null(), null(), null(), null(), _SKILLS.code).where(
-        _SKILLS.organization_id == bindparam("organization_id"), _SKILLS.active.is_(True)),
+    ACTIVE_SKILL_CODES.with_only_columns(null(), null(), null(), null(), null(), _SKILLS.code),
 )
 
 

@@ -16,11 +16,11 @@ from typing import Any, cast
 from sqlalchemy import Table, TextualSelect, bindparam, insert, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from models import Alert, Checkin, CheckinRevision, CopingSkill, Organization, PatientProfile, User, db
+from models import Alert, Checkin, CheckinRevision, Organization, PatientProfile, User, db
 from models.base import begin_writing
 from models.caseload import lock_patient
 
-from .checkin_alerts import CheckinRules
+from .checkin_alerts import ACTIVE_SKILL_CODES, CheckinRules
 from .crisis import checkin_crisis_resources
 from .days import local_today
 from .errors import CheckinLocked, InvalidInput, StaleVersion, VersionRequired
@@ -121,9 +121,6 @@ def write_day(patient: User, day: date, content: dict[str, Any], if_match: list[
 # because a statement that names mapped attributes goes through the ORM's
 # result machinery on every execution, for rows that are read as plain values.
 # Run on the session's connection: Session.execute adds its own dispatch to each.
-_SKILLS = CopingSkill.__table__.c
-_ACTIVE_SKILLS = select(_SKILLS.code).where(
-    _SKILLS.organization_id == bindparam("organization_id"), _SKILLS.active.is_(True))
 # (A mapped class's __table__ is a Table; SQLAlchemy types it as the wider FromClause.)
 _INSERT_REVISIONS = insert(cast(Table, CheckinRevision.__table__))
 _CHECKINS = cast(Table, Checkin.__table__)
@@ -160,7 +157,7 @@ class Desk:
     def known_skills(self) -> set[str]:
         """Return the codes of the organization's active coping skills."""
         if self._known_skills is None:
-            self._known_skills = set(db.session.scalars(_ACTIVE_SKILLS, {"organization_id": self.organization.id}))
+            self._known_skills = set(db.session.scalars(ACTIVE_SKILL_CODES, {"organization_id": self.organization.id}))
         return self._known_skills
 
     def too_far_back(self, day: date) -> bool:

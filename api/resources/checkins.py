@@ -2,7 +2,7 @@
 from typing import cast
 
 from flask.views import MethodView
-from flask_jwt_extended import current_user, get_current_user
+from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
@@ -62,10 +62,7 @@ class MyCheckinDay(MethodView):
     @blp.alt_response(428, response="PRECONDITION_REQUIRED")
     def put(self, headers, content, day):
         """Write the caller's check-in for one local day (idempotent)."""
-        current_patient()  # refuses a caller who is not a patient
-        # The caller, not the current_user proxy: through it, each of the many
-        # reads of the patient in the write looked the token's user up again.
-        write = record_checkin(get_current_user(), parse_day(day), content,
+        write = record_checkin(current_patient(), parse_day(day), content,
                                parse_if_match(headers.get("if_match")), utcnow())
         status = 201 if write.created else 200
         commit_with_audit(status, write.checkin)
