@@ -174,6 +174,18 @@ def _checked(result: tuple[int, float]) -> float:
     return spent
 
 
+def clinic_kinds(app, logins: dict) -> dict[str, tuple[Any, Callable]]:
+    """Return each kind measured on a clinic, by label: (WSGI app, sender); logins as bench.data writes them."""
+    writes = CheckinWrites(tokens=logins["writers"], days=writer_days(datetime.now().astimezone()))
+    return {
+        "bare app": (bare.create_app(), get(bare.PATH)),
+        "/healthz (through Flask)": (app, get("/healthz")),
+        "floor": (app, get(FLOOR_PATH, logins["writers"][0])),
+        "P1 PUT": (app, CheckinRewrites(writes)),
+        "P2 caseload 100x90": (app, get(CASELOAD_PATH, logins["caseload"]["100x90"])),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print the in-process figures for a clinic built by `python -m bench` (or bench.data)."""
     parser = argparse.ArgumentParser(prog="python -m bench.floor", description=main.__doc__)
@@ -184,17 +196,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stages", action="store_true", help="also profile the floor's stages")
     args = parser.parse_args(argv)
     clinic = json.loads(args.clinic.read_text())
-    logins = clinic["logins"]
-    app = bench_app(args.url, clinic["secret"])
-    writes = CheckinWrites(tokens=logins["writers"], days=writer_days(datetime.now().astimezone()))
-    floor = get(FLOOR_PATH, logins["writers"][0])
-    kinds: dict[str, tuple[Any, Callable]] = {
-        "bare app": (bare.create_app(), get(bare.PATH)),
-        "/healthz (through Flask)": (app, get("/healthz")),
-        "floor": (app, floor),
-        "P1 PUT": (app, CheckinRewrites(writes)),
-        "P2 caseload 100x90": (app, get(CASELOAD_PATH, logins["caseload"]["100x90"])),
-    }
+    kinds = clinic_kinds(bench_app(args.url, clinic["secret"]), clinic["logins"])
+    app, floor = kinds["floor"]
     figures = measure(kinds, args.rounds, args.per_round)
     base = figures["bare app"]["median"]
     for label, figure in figures.items():

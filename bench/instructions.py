@@ -17,13 +17,14 @@ import ctypes
 import json
 import subprocess
 import tempfile
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import bare, data, floor
-from .load import CheckinWrites
+from . import data, floor
 
+# The kinds by their short names, as bench.floor labels them.
+KINDS = {"bare": "bare app", "healthz": "/healthz (through Flask)", "floor": "floor", "p1": "P1 PUT",
+         "p2": "P2 caseload 100x90"}
 _SHIM = """#include <valgrind/callgrind.h>
 void start(void) { CALLGRIND_ZERO_STATS; CALLGRIND_START_INSTRUMENTATION; }
 void stop(void) { CALLGRIND_DUMP_STATS; CALLGRIND_STOP_INSTRUMENTATION; }
@@ -48,19 +49,8 @@ def build(database: Path, clinic: Path) -> None:
 def count(database: Path, clinic: Path, kind: str, requests: int) -> None:
     """Send `requests` requests of one kind with callgrind counting only them (run under valgrind)."""
     settings = json.loads(clinic.read_text())
-    logins = settings["logins"]
-    app = data.bench_app(f"sqlite:///{database}", settings["secret"])
-    senders: dict[str, Callable[[], Callable]] = {
-        "healthz": lambda: floor.get("/healthz"),
-        "floor": lambda: floor.get(floor.FLOOR_PATH, logins["writers"][0]),
-        "p1": lambda: floor.CheckinRewrites(CheckinWrites(
-            tokens=logins["writers"], days=data.writer_days(datetime.now().astimezone()))),
-        "p2": lambda: floor.get(floor.CASELOAD_PATH, logins["caseload"]["100x90"]),
-    }
-    if kind == "bare":
-        app, send = bare.create_app(), floor.get(bare.PATH)
-    else:
-        send = senders[kind]()
+    app, send = floor.clinic_kinds(data.bench_app(f"sqlite:///{database}", settings["secret"]),
+                                   settings["logins"])[KINDS[kind]]
     shim = _shim()
     for _ in range(30):  # imports, the pool, kept rows
         send(app)
@@ -79,7 +69,7 @@ def main() -> None:
     counting = commands.add_parser("count", help="the measured requests (bench/callgrind.sh runs this)")
     counting.add_argument("database", type=Path)
     counting.add_argument("clinic", type=Path)
-    counting.add_argument("kind", choices=("bare", "healthz", "floor", "p1", "p2"))
+    counting.add_argument("kind", choices=tuple(KINDS))
     counting.add_argument("requests", type=int)
     args = parser.parse_args()
     if args.command == "build":
