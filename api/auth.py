@@ -1,29 +1,35 @@
 """JWT wiring: who the caller is, and tokens that die with their session."""
 from datetime import timedelta
+from typing import cast
 
-from flask import current_app, has_request_context, request
-from flask_jwt_extended import (
-    create_access_token,
-    create_refresh_token,
-    current_user,
-    get_jti,
-)
+from flask import current_app, request
+from flask_jwt_extended import create_access_token, create_refresh_token, get_jti, get_jwt
+from flask_jwt_extended.exceptions import UserLookupError
+from werkzeug.local import LocalProxy
 
 from models import User
 from models.transactions import commit_unit
-from services.accounts import user_by_id
-from services.errors import AuthenticationFailed
 from services.lockout import LockoutPolicy
-from services.sessions import new_session_id, token_holder
+from services.sessions import (
+    TokenHolder,
+    holder_of,
+    load_caller,
+    new_session_id,
+    token_holder,
+    token_holder_user,
+)
 
 from .errors import problem_response
 from .extensions import jwt
 
-__all__ = ["bearer", "commit", "current_user", "issue_tokens", "lockout_policy", "session_lifetime"]
+__all__ = ["bearer", "caller", "commit", "current_user", "issue_tokens", "lockout_policy", "session_lifetime",
+           "token_holder_of_request"]
 
 # The OpenAPI security requirement for a bearer-protected operation.
 bearer: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 _TOKEN_HOLDER = "waypoint.token_holder"
+_CALLER = "waypoint.caller"
+_WHO_ONLY = "waypoint.who_only"
 
 
 def issue_tokens(user: User, session_id: str | None = None) -> dict:
@@ -45,16 +51,8 @@ def _unauthorized(detail: str, type_: str = "unauthorized"):
                             headers={"WWW-Authenticate": 'Bearer realm="waypoint"'})
 
 
-@jwt.user_lookup_loader
-def _load_user(_header, payload) -> User | None:
-    try:
-        return user_by_id(int(payload["sub"]))
-    except (AuthenticationFailed, ValueError):
-        return None
-
-
 @jwt.token_in_blocklist_loader
-def _token_revoked(_header, payload) -> bool:
+def _token_revoked(header, payload) -> bool:
     # Dead when its session ended, or when it predates the user's
     # tokens_valid_after (password change, logout everywhere, disabling).
     try:
@@ -62,13 +60,68 @@ def _token_revoked(_header, payload) -> bool:
     except (KeyError, TypeError, ValueError):
         return True
     issued_at = payload.get("iat")
-    holder = token_holder(user_id, payload.get("sid"), issued_at if isinstance(issued_at, int) else None)
-    if has_request_context():
-        # Held for the user lookup that follows, which then finds the caller (and
-        # profile and organization) in the session instead of reading them again:
-        # the session itself keeps only weak references.
-        request.environ[_TOKEN_HOLDER] = holder
-    return holder is None
+    if not isinstance(issued_at, int):
+        issued_at = None
+    environ = request.environ
+    if environ.get(_WHO_ONLY):
+        holder = token_holder(user_id, payload.get("sid"), issued_at)
+    else:
+        # Most views read the user next: built in the statement that checks the token.
+        user = environ[_CALLER] = token_holder_user(user_id, payload.get("sid"), issued_at)
+        holder = None if user is None else holder_of(user)
+    if holder is None:
+        return True
+    if not holder.is_active:
+        # What the user lookup answered when it ran on every request: the
+        # same 401 (user_lookup_error_loader), now without building the user.
+        raise UserLookupError("The account is unknown or disabled.", header, payload)
+    # Kept in the request (its environ: tests keep one app context, and so
+    # one g, across many requests) for caller() and token_holder_of_request().
+    environ[_TOKEN_HOLDER] = holder
+    return False
+
+
+def note_who_only() -> None:
+    """Say that this request's view reads only who the caller is (token_holder_of_request): the user is not built."""
+    request.environ[_WHO_ONLY] = True
+
+
+def token_holder_of_request() -> TokenHolder:
+    """Return who this request's verified token speaks for (no user built: one dict lookup).
+
+    Raises RuntimeError outside a route that verified a token, as
+    flask_jwt_extended's get_jwt() does.
+    """
+    get_jwt()
+    holder = request.environ.get(_TOKEN_HOLDER)
+    if holder is None:
+        raise RuntimeError("No verified token in this request.")
+    holder_: TokenHolder = holder
+    return holder_
+
+
+def caller() -> User:
+    """Return the signed-in user, with profile and organization, built the first time a request asks.
+
+    A view that needs only who the caller is reads token_holder_of_request()
+    and never builds it. None where a token was optional and absent.
+    """
+    get_jwt()  # outside a route that verified a token: RuntimeError, as flask_jwt_extended's current_user
+    environ = request.environ
+    holder = environ.get(_TOKEN_HOLDER)
+    user = environ.get(_CALLER) if holder is not None else None
+    if user is None:
+        if holder is None:
+            return None  # type: ignore[return-value]  # only where the token was optional
+        user = environ[_CALLER] = load_caller(holder.user_id)
+    loaded: User = user
+    return loaded
+
+
+# The signed-in user, for views: flask_jwt_extended's current_user needs
+# a user lookup, built before every view, even one that reads only who the
+# caller is.
+current_user = cast(User, LocalProxy(caller))
 
 
 @jwt.unauthorized_loader

@@ -1,12 +1,13 @@
 """The one decorator of every operation that needs a signed-in caller."""
 from collections.abc import Callable
 from copy import deepcopy
+from functools import wraps
 from typing import Any, TypeVar, overload
 
 from flask_jwt_extended import jwt_required
 from flask_smorest.utils import deepupdate
 
-from .auth import bearer
+from .auth import bearer, note_who_only
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -14,12 +15,17 @@ View = TypeVar("View", bound=Callable[..., Any])
 @overload
 def authenticated(view: View) -> View: ...
 @overload
-def authenticated(*, refresh: bool = False, fresh: bool = False) -> Callable[[View], View]: ...
+def authenticated(*, refresh: bool = False, fresh: bool = False, who_only: bool = False) -> Callable[[View], View]: ...
 
 
 def authenticated(view: Callable[..., Any] | None = None, *, refresh: bool = False,
-                  fresh: bool = False) -> Any:
+                  fresh: bool = False, who_only: bool = False) -> Any:
     """Require a valid bearer token (a refresh token if refresh, a fresh one if fresh), and say so in the contract.
+
+    who_only: the view reads only who the caller is (token_holder_of_request,
+    current_patient_id), so the token's check does not build the user. The
+    check itself is the same; a view that asks for the user anyway gets it
+    with one statement more.
 
     The check and its documentation come from one line, so no operation can
     check a token without declaring it, or declare one without checking it:
@@ -28,6 +34,8 @@ def authenticated(view: Callable[..., Any] | None = None, *, refresh: bool = Fal
     """
     def decorate(view: View) -> View:
         checked = jwt_required(refresh=refresh, fresh=fresh)(view)
+        if who_only:
+            checked = _noting_who_only(checked)
         # jwt_required's functools.wraps shares the view's _apidoc dict: copy it
         # before adding, as flask-smorest's own doc() does, and add no call layer of our own.
         apidoc = deepcopy(getattr(view, "_apidoc", {}))
@@ -36,3 +44,12 @@ def authenticated(view: Callable[..., Any] | None = None, *, refresh: bool = Fal
         return checked
 
     return decorate if view is None else decorate(view)
+
+
+def _noting_who_only(checked: View) -> View:
+    @wraps(checked)
+    def view(*args: Any, **kwargs: Any) -> Any:
+        note_who_only()  # before the token's check, which reads it
+        return checked(*args, **kwargs)
+
+    return view  # type: ignore[return-value]

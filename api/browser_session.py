@@ -20,7 +20,6 @@ from datetime import timedelta
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask_jwt_extended import (
-    current_user,
     get_jwt,
     jwt_required,
     set_refresh_cookies,
@@ -39,7 +38,7 @@ from services.sessions import (
     start_session,
 )
 
-from .auth import commit, issue_tokens, lockout_policy, session_lifetime
+from .auth import commit, current_user, issue_tokens, lockout_policy, session_lifetime
 from .errors import RETRY_AFTER, problem_response
 from .security import DEVICE_COOKIE, login_limits, throttled
 

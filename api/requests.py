@@ -6,12 +6,13 @@ from datetime import date
 from typing import Any
 
 from flask import Flask, Request, current_app, request
-from flask_jwt_extended import get_current_user
 from flask_smorest import abort
 from werkzeug.routing import BaseConverter, IntegerConverter, Map
 
 from models import Checkin, Role, User
 from services.errors import InvalidInput, NotAllowed
+
+from .auth import caller, token_holder_of_request
 
 # --- JSON bodies ---------------------------------------------------------------------
 
@@ -248,11 +249,17 @@ def page_of(items, total: int, paging: dict) -> dict:
     return {"items": items, "total": total, "page": paging["page"], "page_size": paging["page_size"]}
 
 
+def current_patient_id() -> int:
+    """Return the caller's id if they are a patient (for /me/... patient routes), without building the user."""
+    holder = token_holder_of_request()
+    if holder.role is not Role.patient or not holder.has_patient_profile:
+        raise NotAllowed("Only patients have check-ins of their own.")
+    return holder.user_id
+
+
 def current_patient() -> User:
-    """Return the caller if they are a patient (for /me/... patient routes)."""
+    """Return the caller if they are a patient (for /me/... patient routes), with profile and organization."""
+    current_patient_id()
     # The user itself, not the proxy: through current_user every attribute
     # a caller reads looks the token's user up again.
-    caller: User = get_current_user()
-    if caller.role is not Role.patient or caller.patient_profile is None:
-        raise NotAllowed("Only patients have check-ins of their own.")
-    return caller
+    return caller()

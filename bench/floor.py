@@ -39,7 +39,8 @@ CASELOAD_PATH = "/api/v1/caseload"
 STAGES = (
     ("token signature and claims (PyJWT)", [("api/extensions.py", "_decode_jwt_from_config")]),
     ("token's session and the caller (one SELECT)", [("services/sessions.py", "token_holder"),
-                                                      ("api/auth.py", "_load_user")]),
+                                                      ("services/sessions.py", "token_holder_user"),
+                                                      ("services/sessions.py", "load_caller")]),
     ("audit event and its commit", [("api/audit.py", "commit_with_audit"), ("api/audit.py", "_record")]),
     ("arguments: query, headers and body (webargs)", [("webargs/core.py", "parse")]),
     ("response: dump and JSON", [("marshmallow/schema.py", "dump"), ("flask/json/__init__.py", "jsonify")]),

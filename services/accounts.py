@@ -26,7 +26,7 @@ from models import (
 
 from .access import patient_in_reach, require_role
 from .days import is_known_timezone, local_today
-from .errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from .errors import Conflict, InvalidInput, NotFound
 from .lockout import LockoutPolicy, address_lockout, clear_address, raise_if_paused, record_address_failure
 from .paging import one_page
 from .passwords import hash_password, require_new_password, verify_password
@@ -287,14 +287,6 @@ def add_coping_skill(actor: User, code: str, label: str) -> CopingSkill:
     db.session.add(skill)
     db.session.flush()
     return skill
-
-
-def user_by_id(user_id: int) -> User:
-    """Return an active user by id, or raise AuthenticationFailed."""
-    user = db.session.get(User, user_id)
-    if user is None or not user.is_active:
-        raise AuthenticationFailed("Unknown or disabled account.")
-    return user
 
 
 def _new_invite(actor: User, profile: PatientProfile, now: datetime) -> IssuedInvite:

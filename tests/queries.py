@@ -10,6 +10,13 @@ from models import db
 @contextmanager
 def count_queries() -> Iterator[Callable[[], int]]:
     """Count the SQL statements run inside the block: `with count_queries() as n: ...; n()`."""
+    with statements_run() as statements:
+        yield lambda: len(statements)
+
+
+@contextmanager
+def statements_run() -> Iterator[list[str]]:
+    """Record the SQL statements run inside the block, in order."""
     statements: list[str] = []
 
     def before_execute(conn, cursor, statement, parameters, context, executemany):
@@ -18,6 +25,6 @@ def count_queries() -> Iterator[Callable[[], int]]:
     engine = db.engine
     event.listen(engine, "before_cursor_execute", before_execute)
     try:
-        yield lambda: len(statements)
+        yield statements
     finally:
         event.remove(engine, "before_cursor_execute", before_execute)

@@ -1,6 +1,5 @@
 """The care team's alert inbox: list, acknowledge, resolve."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
@@ -9,7 +8,7 @@ from schemas.alert import AlertNoteSchema, AlertQuerySchema, AlertSchema
 from schemas.common import paged
 from services.alert_inbox import acknowledge_alert, list_alerts, resolve_alert
 
-from ..auth import commit
+from ..auth import commit, current_user
 from ..authenticated import authenticated
 from ..requests import page_of
 

@@ -1,6 +1,5 @@
 """Questionnaires: the instruments, schedules the care team sets, answers and scores."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
@@ -18,7 +17,7 @@ from services.assessment_history import list_responses
 from services.assessment_schedule import assign_assessment, end_assignment, list_assignments
 from services.assessments import due_assessments, list_instruments, list_own_responses, submit_assessment
 
-from ..auth import commit
+from ..auth import commit, current_user
 from ..authenticated import authenticated
 from ..requests import page_of
 

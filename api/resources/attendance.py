@@ -1,6 +1,5 @@
 """Treatment sessions recorded by the care team, and attendance against the plan."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
@@ -14,7 +13,7 @@ from schemas.attendance import (
 from schemas.common import paged
 from services.attendance import attendance_summary, list_attendance, record_attendance
 
-from ..auth import commit
+from ..auth import commit, current_user
 from ..authenticated import authenticated
 from ..requests import current_patient, page_of
 

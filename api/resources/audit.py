@@ -1,12 +1,12 @@
 """The audit log: who touched which patient's records, when, from where (admins)."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from schemas.audit import AuditEventSchema, AuditQuerySchema
 from schemas.common import paged
 from services.audit import list_audit_events
 
+from ..auth import current_user
 from ..authenticated import authenticated
 from ..requests import page_of
 

@@ -2,7 +2,7 @@
 and an admin disabling or re-enabling an account."""
 from flask import current_app, request
 from flask.views import MethodView
-from flask_jwt_extended import current_user, get_jwt
+from flask_jwt_extended import get_jwt
 from flask_smorest import Blueprint
 
 from models import LoginDevice, utcnow
@@ -20,7 +20,7 @@ from services.errors import AuthenticationFailed, LoginPaused, SessionExpired
 from services.lockout import device_in_token, device_token, remember_device
 from services.sessions import RefreshReused, authenticate, end_session, rotate_refresh, start_session
 
-from ..auth import commit, issue_tokens, lockout_policy, session_lifetime
+from ..auth import commit, current_user, issue_tokens, lockout_policy, session_lifetime
 from ..authenticated import authenticated
 from ..errors import RETRY_AFTER
 from ..security import login_limits, password_change_limits, throttled

@@ -1,6 +1,5 @@
 """The organization's vocabularies: coping skills, substances, triggers, programs."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import SUBSTANCES, TRIGGERS
@@ -8,7 +7,7 @@ from schemas.catalogue import CopingSkillSchema, ProgramSchema, VocabularySchema
 from schemas.common import input_of
 from services.accounts import add_coping_skill, create_program, list_coping_skills, list_programs
 
-from ..auth import commit
+from ..auth import commit, current_user
 from ..authenticated import authenticated
 
 blp = Blueprint("catalogue", __name__, url_prefix="/api/v1", description="Vocabularies and programs")

@@ -2,7 +2,6 @@
 from typing import cast
 
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
@@ -26,9 +25,10 @@ from services.checkins import record_checkin
 from services.errors import NotFound
 
 from ..audit import commit_with_audit
+from ..auth import current_user
 from ..authenticated import authenticated
 from ..errors import domain_problem, flatten_validation, problem_body
-from ..requests import current_patient, etag, page_of, parse_day, parse_if_match
+from ..requests import current_patient, current_patient_id, etag, page_of, parse_day, parse_if_match
 
 blp = Blueprint("checkins", __name__, url_prefix="/api/v1", description="Daily check-ins")
 CheckinPageSchema = paged(CheckinSchema, "CheckinPage")
@@ -39,12 +39,12 @@ IF_MATCH, CHECKIN_CONTENT = IfMatchSchema(), CheckinContentSchema()
 
 @blp.route("/me/checkins/<day:day>")
 class MyCheckinDay(MethodView):
-    @authenticated
+    @authenticated(who_only=True)
     @blp.doc(operationId="get_my_checkin")
     @blp.response(200, CheckinSchema, headers=ETAG_HEADER)
     def get(self, day):
         """Return the caller's check-in for one local day, with its ETag."""
-        checkin = get_checkin(current_patient().id, parse_day(day))
+        checkin = get_checkin(current_patient_id(), parse_day(day))
         if checkin is None:
             raise NotFound("No check-in for this day.")
         return checkin, 200, {"ETag": etag(checkin)}
@@ -71,13 +71,13 @@ class MyCheckinDay(MethodView):
 
 @blp.route("/me/checkins")
 class MyCheckins(MethodView):
-    @authenticated
+    @authenticated(who_only=True)
     @blp.doc(operationId="list_my_checkins")
     @blp.arguments(CheckinRangeQuerySchema, location="query")
     @blp.response(200, CheckinPageSchema)
     def get(self, query):
         """List the caller's check-ins, newest day first."""
-        checkins, total = list_checkins(current_patient().id, query.get("date_from"),
+        checkins, total = list_checkins(current_patient_id(), query.get("date_from"),
                                         query.get("date_to"), query["page"], query["page_size"])
         return page_of(checkins, total, query)
 

@@ -3,7 +3,6 @@ from json.encoder import encode_basestring_ascii as _quoted  # json.dumps' own, 
 
 from flask import Response, current_app
 from flask.views import MethodView
-from flask_jwt_extended import current_user, get_current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
@@ -21,6 +20,7 @@ from services.home import home_screen
 from services.program_report import program_report
 
 from ..audit import commit_with_audit
+from ..auth import caller, current_user
 from ..authenticated import authenticated
 from ..requests import current_patient
 
@@ -37,7 +37,7 @@ class Caseload(MethodView):
         """Rank the caller's patients by risk (or name, last check-in, streak)."""
         # The caller, not the current_user proxy: the service reads four of its
         # attributes, and through the proxy each read looked the token's user up again.
-        rows, total = caseload(get_current_user(), utcnow(), level_of_care=query.get("level_of_care"),
+        rows, total = caseload(caller(), utcnow(), level_of_care=query.get("level_of_care"),
                                program_id=query.get("program_id"), risk=query.get("risk"),
                                sort=query["sort"], page=query["page"], page_size=query["page_size"],
                                check_kept=current_app.config["CASELOAD_CHECK_KEPT_FIGURES"])

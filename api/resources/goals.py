@@ -1,6 +1,5 @@
 """A patient's weekly goals, and the care team's view of them."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
@@ -15,7 +14,7 @@ from schemas.goal import (
 )
 from services.goals import add_goal, delete_goal, goal_history, goal_week, update_goal
 
-from ..auth import commit
+from ..auth import commit, current_user
 from ..authenticated import authenticated
 from ..requests import current_patient
 

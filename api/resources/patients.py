@@ -1,6 +1,5 @@
 """Enrolment, patient records, care teams and level of care (staff)."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import Role, utcnow
@@ -24,7 +23,7 @@ from services.accounts import (
     set_care_team,
 )
 
-from ..auth import commit
+from ..auth import commit, current_user
 from ..authenticated import authenticated
 from ..requests import page_of
 

@@ -10,7 +10,6 @@ from html import escape
 
 from flask import Response
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
@@ -19,7 +18,7 @@ from schemas.preferences import DeliveryQuerySchema, DeliverySchema, Preferences
 from services.ledger import list_deliveries
 from services.preferences import preferences_of, read_unsubscribe_token, unsubscribe, update_preferences
 
-from ..auth import commit
+from ..auth import commit, current_user
 from ..authenticated import authenticated
 from ..requests import current_patient, page_of
 

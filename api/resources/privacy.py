@@ -7,7 +7,6 @@ each change is its own request: POST /me/consents grants one, POST
 """
 from flask import Response, json
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
@@ -33,7 +32,7 @@ from services.consent import (
 )
 from services.export import CONTENT_TYPES, disclose_records, export_own_records
 
-from ..auth import commit
+from ..auth import commit, current_user
 from ..authenticated import authenticated
 from ..requests import current_patient, page_of
 

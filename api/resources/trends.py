@@ -1,12 +1,12 @@
 """Trends: the figures behind a patient's progress."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from models import utcnow
 from schemas.trends import TrendsQuerySchema, TrendsSchema
 from services.dashboards import trends_for
 
+from ..auth import current_user
 from ..authenticated import authenticated
 from ..requests import current_patient
 
