@@ -1,7 +1,8 @@
 """Reading a patient's check-ins back: one day, or a page of days."""
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import RowMapping, Select, bindparam, func, select
 
 from models import Checkin, db
 
@@ -10,8 +11,13 @@ from .errors import InvalidInput
 
 def list_checkins(
     patient_id: int, day_from: date | None, day_to: date | None, page: int, page_size: int
-) -> tuple[list[Checkin], int]:
-    """Return one page of a patient's check-ins, newest day first, and the total."""
+) -> tuple[list[RowMapping], int]:
+    """Return one page of a patient's check-ins, newest day first, and the total.
+
+    Each check-in is a read-only mapping of a Checkin's column names to its
+    values, not a Checkin: a page is only shown, and setting up and filling
+    the ORM's objects cost 5 % of the cheapest request (the bench's floor).
+    """
     if day_from and day_to and day_from > day_to:
         raise InvalidInput("from is after to.", {"from": ["Must not be after 'to'."]})
     count, page_of_rows = _CHECKIN_PAGES[day_from is not None, day_to is not None]
@@ -20,30 +26,34 @@ def list_checkins(
         values["day_from"] = day_from
     if day_to is not None:
         values["day_to"] = day_to
-    rows = db.session.execute(page_of_rows, {**values, "limit": page_size, "offset": (page - 1) * page_size}).all()
+    # The session's connection, in the session's transaction: the statements
+    # are Core's, and the session's execute would only look for ORM work in them.
+    connection = db.session.connection()
+    rows = connection.execute(page_of_rows, {**values, "limit": page_size, "offset": (page - 1) * page_size}).all()
     if rows:
-        return [checkin for checkin, _total in rows], rows[0][1]
+        return [row._mapping for row in rows], rows[0].total
     if page == 1:
         return [], 0  # nothing from the first day on: nothing at all
     # A page past the end carries no count of its own.
-    return [], db.session.scalar(count, values) or 0
+    return [], connection.scalar(count, values) or 0
 
 
-def _checkin_pages(day_from: bool, day_to: bool) -> tuple[Select[tuple[int]], Select[tuple[Checkin, int]]]:
+def _checkin_pages(day_from: bool, day_to: bool) -> tuple[Select[tuple[int]], Select[Any]]:
     """Return the count, and the page with the total on each row, of a patient's check-ins, with or without each bound.
 
     The total rides on the page's rows (the count as a subquery that
     names no column of the row, so the database works it out once): one
     statement where two were read.
     """
-    conditions = [Checkin.patient_id == bindparam("patient_id")]
+    checkins = Checkin.__table__.c
+    conditions = [checkins.patient_id == bindparam("patient_id")]
     if day_from:
-        conditions.append(Checkin.day >= bindparam("day_from"))
+        conditions.append(checkins.day >= bindparam("day_from"))
     if day_to:
-        conditions.append(Checkin.day <= bindparam("day_to"))
-    count = select(func.count()).select_from(Checkin).where(*conditions)
-    page = (select(Checkin, count.correlate(None).scalar_subquery()).where(*conditions).order_by(Checkin.day.desc())
-            .limit(bindparam("limit")).offset(bindparam("offset")))
+        conditions.append(checkins.day <= bindparam("day_to"))
+    count = select(func.count()).select_from(Checkin.__table__).where(*conditions)
+    page = (select(*checkins, count.correlate(None).scalar_subquery().label("total")).where(*conditions)
+            .order_by(checkins.day.desc()).limit(bindparam("limit")).offset(bindparam("offset")))
     return count, page
 
 
