@@ -4,7 +4,7 @@ from models import SUBSTANCES, TRIGGERS
 
 from .assessment import CrisisResourcesSchema
 from .catalogue import CODE
-from .common import PageQuerySchema, ProblemSchema
+from .common import PageQuerySchema, ProblemSchema, QuickDump
 from .fields import LARGEST_ID, Day, StrictBoolean, StrictFloat, StrictInteger, Text, quarter_hours
 
 
@@ -37,7 +37,7 @@ class CheckinContentSchema(Schema):
             raise ValidationError("Leave empty when used_substance is false.", "substances")
 
 
-class CheckinSchema(CheckinContentSchema):
+class CheckinSchema(QuickDump, CheckinContentSchema):
     """A stored check-in as the API returns it."""
 
     class Meta:
