@@ -195,7 +195,9 @@ def token_holder(user_id: int | None, session_id: str | None, issued_at: int | N
     """
     if user_id is None or session_id is None or issued_at is None:
         return None
-    row = db.session.execute(_TOKEN_HOLDER, {"session_id": session_id, "user_id": user_id}).first()
+    # On the session's connection: through the session, a statement that
+    # builds no object still pays the ORM's execute stages (6 % of the floor).
+    row = db.session.connection().execute(_TOKEN_HOLDER, {"session_id": session_id, "user_id": user_id}).first()
     if row is None or not _token_live(row, issued_at):
         return None
     return TokenHolder(user_id, row.role, row.organization_id, row.is_active, row.profile is not None)
