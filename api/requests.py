@@ -135,6 +135,9 @@ def refuse_unreadable_json() -> None:
     RecursionError and ValueError (too many digits) it does not catch. A
     body that passes load_json is one json.loads reads without either.
     """
+    environ = request.environ
+    if environ.get("CONTENT_LENGTH", "0") in ("", "0") and not environ.get("wsgi.input_terminated"):
+        return  # no body to read (werkzeug reads one only with a length or a server-ended stream)
     if request.url_rule is None:
         return
     if request.is_json:

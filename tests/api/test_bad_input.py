@@ -66,6 +66,15 @@ def test_the_400_says_what_is_wrong_with_the_body(client, callers):
     assert body["errors"] == {"json": [body["detail"]]}
 
 
+def test_a_body_sent_without_a_length_is_read_and_refused_too(client, callers):
+    # Chunked: no Content-Length, and the server says where the body ends.
+    response = client.put("/api/v1/me/checkins/2026-11-23", headers=callers["patient"],
+                          data=UNREADABLE_BODIES["objects nested 3,000 deep"], content_type="application/json",
+                          environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True})
+
+    assert problem(response, 400)["detail"] == "The body nests objects and lists more than 32 levels deep."
+
+
 @pytest.mark.parametrize("body", [UNREADABLE_BODIES["objects nested 3,000 deep"],
                                   UNREADABLE_BODIES["an integer of 4,301 digits"]], ids=["deep", "long integer"])
 def test_a_login_with_an_unreadable_body_is_refused_and_audited(client, body):
