@@ -50,6 +50,22 @@ class SchemaKeepingParser(FlaskParser):
             return schema
         return super()._get_schema(argmap, req)
 
+    # Whether each argument schema takes one value per name (no List): kept, like the schemas.
+    _one_value_each: ClassVar[dict[ma.Schema, bool]] = {}
+
+    def load_querystring(self, req, schema: ma.Schema) -> Any:
+        # A dict of each name's first value, what the proxy hands a field of one
+        # value: through the proxy, every name the query leaves out (most of them,
+        # on most requests) is looked up by raising and catching werkzeug's
+        # BadRequestKeyError, and the proxy asks each field again per request
+        # whether it takes many values.
+        one_value_each = self._one_value_each.get(schema)
+        if one_value_each is None:
+            if len(self._one_value_each) >= 512:
+                self._one_value_each.clear()  # a schema built per request (a dict's) must not pile up
+            one_value_each = self._one_value_each[schema] = not self._makeproxy(req.args, schema).multiple_keys
+        return req.args.to_dict() if one_value_each else super().load_querystring(req, schema)
+
 
 # Before any resource module is imported (they all import this package
 # first): @blp.arguments binds the parser when it decorates a view.
