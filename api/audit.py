@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
 from flask.globals import request_ctx
 from flask_jwt_extended import decode_token, get_jwt
 from sqlalchemy.exc import DBAPIError
@@ -84,9 +84,17 @@ def _audit_escaped_exception(error: BaseException | None) -> None:
 
 
 def _plan_for_request() -> Audited | None:
-    if request.url_rule is None or request.method == "OPTIONS" or request.environ.get(_RECORDED):
+    # The request behind the proxy, read once: each look through it costs a context lookup.
+    current = _current_request()
+    rule = current.url_rule
+    if rule is None or current.method == "OPTIONS" or current.environ.get(_RECORDED):
         return None
-    return audit_plan(request.url_rule)
+    return audit_plan(rule)
+
+
+def _current_request() -> Request:
+    """Return the request itself rather than the proxy, for a function that reads it many times."""
+    return request._get_current_object()  # type: ignore[attr-defined]
 
 
 def _record(plan: Audited, status: int, response: Response | None) -> None:
@@ -118,16 +126,20 @@ def _commit_in_request_transaction(entry: AuditEntry) -> bool:
     """
     session = db.session()
     try:
-        stage_audit_event(entry)
-        # The answer is built and the session ends with the request: nothing
-        # reads its rows again, so expiring each of them (what a commit does)
-        # would be work for nothing (a tenth of the floor).
-        expires = session.expire_on_commit
-        session.expire_on_commit = expires and not _session_ends_with_request()
-        try:
+        connection = session.connection()
+        stage_audit_event(entry, connection)
+        if request.method in _READS and _session_ends_with_request():
+            # The answer is built and the session is closed with the request,
+            # which gives its connection back: nothing reads its rows again
+            # or works in it. The transaction's own commit is all that is
+            # needed; the session's would flush nothing, expire every row
+            # (a tenth of the floor) and run its own bookkeeping for a
+            # session about to close. Reads only: a write request's
+            # teardown rolls the session back (api.database), which would
+            # then warn that its transaction had ended under it.
+            connection.commit()
+        else:
             session.commit()
-        finally:
-            session.expire_on_commit = expires
     except DBAPIError:
         session.rollback()
         return False
@@ -186,26 +198,31 @@ def name_actor(user_id: int) -> None:
 
 def _entry(plan: Audited, status: int, response: Response | None, listed: list[int] | None = None) -> AuditEntry:
     outcome = "allowed" if status < 400 else "denied" if status in _DENIED else "failed"
+    current = _current_request()
+    environ = current.environ
     claims = _claims_in_g()
-    if _EARLIER_CLAIMS not in request.environ or claims is request.environ[_EARLIER_CLAIMS]:
+    if _EARLIER_CLAIMS not in environ or claims is environ[_EARLIER_CLAIMS]:
         claims = None
-    actor_id = _user_id(claims.get("sub")) if claims else request.environ.get(_NAMED_ACTOR)
+    actor_id = _user_id(claims.get("sub")) if claims else environ.get(_NAMED_ACTOR)
     actor_email = None
     if plan.action in ("login", "register"):
         if outcome == "allowed" and response is not None:
             actor_id = _issued_to(response)
         elif plan.action == "login":
             actor_email = _email_tried()
-    view_args = request.view_args or {}
-    detail: dict[str, Any] = {"method": request.method}
+    view_args = current.view_args or {}
+    method = current.method
+    detail: dict[str, Any] = {"method": method}
     for name, value in view_args.items():
         # Record ids and days name what was touched; other path text is left out.
         if name != "patient_id" and (isinstance(value, int) or (isinstance(value, str) and _DAY.fullmatch(value))):
             detail[name] = value
-    for name in _SAFE_QUERY_KEYS:
-        value = request.args.get(name)
-        if value is not None and _SAFE_VALUE.fullmatch(value):
-            detail[name] = value
+    args = current.args
+    if args:
+        for name in _SAFE_QUERY_KEYS:
+            value = args.get(name)
+            if value is not None and _SAFE_VALUE.fullmatch(value):
+                detail[name] = value
     patient_id = None
     if plan.patient == "path":
         patient_id = view_args.get(plan.path_argument)
@@ -224,9 +241,9 @@ def _entry(plan: Audited, status: int, response: Response | None, listed: list[i
     elif plan.patient == "none" and outcome == "allowed" and response is not None:
         detail.update(_count_listed(response))
     return AuditEntry(
-        occurred_at=utcnow(), action=plan.action or ("read" if request.method in _READS else "write"),
+        occurred_at=utcnow(), action=plan.action or ("read" if method in _READS else "write"),
         # An audited request has an endpoint: its plan was found by it.
-        resource=request.endpoint or "", outcome=outcome, status_code=status, actor_id=actor_id,
+        resource=current.endpoint or "", outcome=outcome, status_code=status, actor_id=actor_id,
         actor_email=actor_email, patient_id=patient_id, client_address=client_address(), detail=detail,
     )
 
