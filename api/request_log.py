@@ -53,7 +53,8 @@ def request_id() -> str:
     """Return this request's id: a proxy's (if it looks like one), else a new one."""
     environ = request.environ
     if _REQUEST_ID not in environ:
-        forwarded = request.headers.get("X-Request-ID", "")
+        # The header as the WSGI server hands it over (what request.headers would read, without building them).
+        forwarded = environ.get("HTTP_X_REQUEST_ID", "")
         environ[_REQUEST_ID] = forwarded if _FORWARDED_REQUEST_ID.fullmatch(forwarded) else uuid.uuid4().hex
     return environ[_REQUEST_ID]
 
@@ -62,12 +63,16 @@ def request_fields() -> dict:
     """Return the fields that name the current request without naming anyone."""
     # Worked out once a request: its route is matched before any line is
     # written, and every line of the request (its own included) names it.
-    fields = request.environ.get(_FIELDS)
+    # The request behind the proxy, read once: each look through it costs a context lookup.
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    environ = current.environ
+    fields = environ.get(_FIELDS)
     if fields is None:
-        fields = request.environ[_FIELDS] = {
+        method, rule = current.method, current.url_rule
+        fields = environ[_FIELDS] = {
             "request_id": request_id(),
-            "method": request.method if request.method in _METHODS else "other",
-            "route": request.url_rule.rule if request.url_rule is not None else None,
+            "method": method if method in _METHODS else "other",
+            "route": rule.rule if rule is not None else None,
         }
     return fields
 
@@ -93,14 +98,15 @@ def _start_clock() -> None:
 
 
 def _log_request(response):
+    current = request._get_current_object()  # type: ignore[attr-defined]
     fields = request_fields()
     response.headers["X-Request-ID"] = fields["request_id"]
     level = logging.INFO
-    if request.endpoint in PROBE_ENDPOINTS and response.status_code < 400:
+    if current.endpoint in PROBE_ENDPOINTS and response.status_code < 400:
         level = logging.DEBUG
     if not _request_log.isEnabledFor(level):
         return response
-    started = request.environ.get(_STARTED)
+    started = current.environ.get(_STARTED)
     duration_ms = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
     _request_log.log(
         level, "%s %s %s %s ms", fields["method"], fields["route"] or "(no route)", response.status_code,

@@ -138,8 +138,9 @@ def add_security_headers(response: Response) -> Response:
     # script work; every other answer gets the one that allows nothing.
     if "content-security-policy" not in present:
         headers.add("Content-Security-Policy", API_CSP)
-    environ = request.environ
-    if request.is_secure or current_app.config.get("ENV_NAME") == "production":
+    current = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not two
+    environ = current.environ
+    if current.is_secure or current_app.config.get("ENV_NAME") == "production":
         headers["Strict-Transport-Security"] = HSTS
     # Flask-Limiter sends Retry-After with every answer of a limited route
     # (its own window); it means "wait" only on a 429, or where an error
