@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Flask, Request, Response, request
+from flask import Flask, Response, request
 from flask.globals import request_ctx
 from flask_jwt_extended import decode_token, get_jwt
 from sqlalchemy.exc import DBAPIError
@@ -30,7 +30,7 @@ from services.audit import AuditEntry, append_audit_event, stage_audit_event
 from .audit_plans import Audited, audit_plan
 from .database import transaction_wrote
 from .logs import trace_without_messages
-from .requests import client_address
+from .requests import client_address, current_request
 
 log = logging.getLogger("waypoint.audit")
 
@@ -85,16 +85,11 @@ def _audit_escaped_exception(error: BaseException | None) -> None:
 
 def _plan_for_request() -> Audited | None:
     # The request behind the proxy, read once: each look through it costs a context lookup.
-    current = _current_request()
+    current = current_request()
     rule = current.url_rule
     if rule is None or current.method == "OPTIONS" or current.environ.get(_RECORDED):
         return None
     return audit_plan(rule)
-
-
-def _current_request() -> Request:
-    """Return the request itself rather than the proxy, for a function that reads it many times."""
-    return request._get_current_object()  # type: ignore[attr-defined]
 
 
 def _record(plan: Audited, status: int, response: Response | None) -> None:
@@ -198,7 +193,7 @@ def name_actor(user_id: int) -> None:
 
 def _entry(plan: Audited, status: int, response: Response | None, listed: list[int] | None = None) -> AuditEntry:
     outcome = "allowed" if status < 400 else "denied" if status in _DENIED else "failed"
-    current = _current_request()
+    current = current_request()
     environ = current.environ
     claims = _claims_in_g()
     if _EARLIER_CLAIMS not in environ or claims is environ[_EARLIER_CLAIMS]:

@@ -96,8 +96,7 @@ def token_holder_of_request() -> TokenHolder:
     holder = request.environ.get(_TOKEN_HOLDER)
     if holder is None:
         raise RuntimeError("No verified token in this request.")
-    holder_: TokenHolder = holder
-    return holder_
+    return cast(TokenHolder, holder)
 
 
 def caller() -> User:
@@ -109,13 +108,12 @@ def caller() -> User:
     get_jwt()  # outside a route that verified a token: RuntimeError, as flask_jwt_extended's current_user
     environ = request.environ
     holder = environ.get(_TOKEN_HOLDER)
-    user = environ.get(_CALLER) if holder is not None else None
+    if holder is None:
+        return None  # type: ignore[return-value]  # only where the token was optional
+    user = environ.get(_CALLER)
     if user is None:
-        if holder is None:
-            return None  # type: ignore[return-value]  # only where the token was optional
         user = environ[_CALLER] = load_caller(holder.user_id)
-    loaded: User = user
-    return loaded
+    return cast(User, user)
 
 
 # The signed-in user, for views: flask_jwt_extended's current_user needs

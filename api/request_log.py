@@ -13,6 +13,7 @@ import uuid
 from flask import Flask, has_request_context, request
 
 from .logs import RECORD_REQUEST_FIELDS, RECORD_RESPONSE_FIELDS, REQUEST_LOGGER, checked_format, make_handler
+from .requests import current_request
 
 # Health probes come every few seconds from every load balancer: a line each
 # only when they fail.
@@ -64,7 +65,7 @@ def request_fields() -> dict:
     # Worked out once a request: its route is matched before any line is
     # written, and every line of the request (its own included) names it.
     # The request behind the proxy, read once: each look through it costs a context lookup.
-    current = request._get_current_object()  # type: ignore[attr-defined]
+    current = current_request()
     environ = current.environ
     fields = environ.get(_FIELDS)
     if fields is None:
@@ -98,7 +99,7 @@ def _start_clock() -> None:
 
 
 def _log_request(response):
-    current = request._get_current_object()  # type: ignore[attr-defined]
+    current = current_request()
     fields = request_fields()
     response.headers["X-Request-ID"] = fields["request_id"]
     level = logging.INFO

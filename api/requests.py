@@ -252,6 +252,15 @@ def page_of(items, total: int, paging: dict) -> dict:
     return {"items": items, "total": total, "page": paging["page"], "page_size": paging["page_size"]}
 
 
+def current_request() -> Request:
+    """Return the request itself rather than Flask's proxy, for a hook that reads it many times.
+
+    Each attribute read through the proxy first looks the request up in
+    the context: one lookup instead of a dozen on every request.
+    """
+    return request._get_current_object()  # type: ignore[attr-defined]
+
+
 def current_patient_id() -> int:
     """Return the caller's id if they are a patient (for /me/... patient routes), without building the user."""
     holder = token_holder_of_request()

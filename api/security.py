@@ -12,7 +12,7 @@ from models import utcnow
 from services.lockout import device_in_token
 
 from .errors import RETRY_AFTER
-from .requests import client_address
+from .requests import client_address, current_request
 
 TOO_MANY = "Too many attempts; wait a while before trying again."
 
@@ -138,7 +138,7 @@ def add_security_headers(response: Response) -> Response:
     # script work; every other answer gets the one that allows nothing.
     if "content-security-policy" not in present:
         headers.add("Content-Security-Policy", API_CSP)
-    current = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not two
+    current = current_request()
     environ = current.environ
     if current.is_secure or current_app.config.get("ENV_NAME") == "production":
         headers["Strict-Transport-Security"] = HSTS
