@@ -25,7 +25,20 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Select, String, Table, bindparam, case, select, type_coerce, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Table,
+    UnaryExpression,
+    bindparam,
+    case,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.sql.operators import custom_op
 
 from models import CareTeamMember, CaseloadRow, Organization, PatientProfile, Program, Role, User, db
 
@@ -165,26 +178,39 @@ def _caseload_query(clinician: bool, by_level_of_care: bool, by_program: bool) -
     risk level is its rank's.
     """
     kept = CaseloadRow.__table__.c
+    # The level of care as stored (names and values are the same words): no enum per row.
+    query = select(PatientProfile.user_id, User.display_name, PatientProfile.timezone,
+                   type_coerce(PatientProfile.level_of_care, String), Program.id, Program.name,
+                   kept.generation, case((kept.inputs == bindparam("inputs"), kept.figures)), kept.as_of,
+                   kept.risk_rank, kept.risk_reasons, kept.last_checkin, kept.current_streak)
+    organization: ColumnElement[Any] = User.__table__.c.organization_id
+    program: ColumnElement[Any] = PatientProfile.__table__.c.program_id
+    if clinician:
+        # From the clinician's care teams, each patient looked up by id (a patient is on a
+        # clinician's team once: the members' key). The organization and the program are
+        # checked on the patient found, not looked up in their indexes ("+"): through them,
+        # SQLite walked every patient of the organization or the program, or sought each
+        # patient there as well as in the users.
+        query = (query.select_from(CareTeamMember)
+                 .join(PatientProfile, PatientProfile.user_id == CareTeamMember.patient_id)
+                 .where(CareTeamMember.clinician_id == bindparam("clinician")))
+        organization, program = _not_by_index(organization), _not_by_index(program)
     query = (
-        # The level of care as stored (names and values are the same words): no enum per row.
-        select(PatientProfile.user_id, User.display_name, PatientProfile.timezone,
-               type_coerce(PatientProfile.level_of_care, String), Program.id, Program.name,
-               kept.generation, case((kept.inputs == bindparam("inputs"), kept.figures)), kept.as_of,
-               kept.risk_rank, kept.risk_reasons, kept.last_checkin, kept.current_streak)
-        .join(User, User.id == PatientProfile.user_id)
+        query.join(User, User.id == PatientProfile.user_id)
         .outerjoin(Program, Program.id == PatientProfile.program_id)
         .outerjoin(CaseloadRow.__table__, kept.patient_id == PatientProfile.user_id)
-        .where(User.organization_id == bindparam("organization"), User.is_active.is_(True))
+        .where(organization == bindparam("organization"), User.is_active.is_(True))
     )
-    if clinician:
-        # As a list of ids to look up: joined, SQLite walked the whole organization's users instead.
-        query = query.where(PatientProfile.user_id.in_(
-            select(CareTeamMember.patient_id).where(CareTeamMember.clinician_id == bindparam("clinician"))))
     if by_level_of_care:
         query = query.where(PatientProfile.level_of_care == bindparam("level_of_care"))
     if by_program:
-        query = query.where(PatientProfile.program_id == bindparam("program"))
+        query = query.where(program == bindparam("program"))
     return query
+
+
+def _not_by_index(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Return the column under a unary "+": the same value, which no index is used to look up."""
+    return UnaryExpression(column, operator=custom_op("+"), type_=Integer)
 
 
 @functools.lru_cache(maxsize=64)
