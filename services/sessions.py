@@ -2,12 +2,13 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Row, bindparam, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Row, Table, bindparam, select, update
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
-from models import AuthSession, LoginDevice, PatientProfile, Role, User, db, utcnow
+from models import AuthSession, LoginDevice, Organization, PatientProfile, Role, User, db, utcnow
+from models.base import RowLoader
 
 from .errors import AuthenticationFailed, SessionExpired
 from .lockout import (
@@ -206,16 +207,16 @@ def token_holder(user_id: int | None, session_id: str | None, issued_at: int | N
 def token_holder_user(user_id: int | None, session_id: str | None, issued_at: int | None) -> User | None:
     """Return the user a live token speaks for, with patient profile and organization, or None when it is dead.
 
-    What token_holder checks, and the user built in the same statement,
+    What token_holder checks, and the user built from the same statement,
     for the views that read the user next (most of them).
     """
     if user_id is None or session_id is None or issued_at is None:
         return None
-    row = db.session.execute(_TOKEN_HOLDER_USER, {"session_id": session_id, "user_id": user_id}).first()
+    row = db.session.connection().execute(_TOKEN_HOLDER_USER, {"session_id": session_id, "user_id": user_id}).first()
+    # Liveness from the row itself, never from a user the session already held.
     if row is None or not _token_live(row, issued_at):
         return None
-    user: User = row.User
-    return user
+    return _whole_user(row[len(_LIVENESS):])
 
 
 def holder_of(user: User) -> TokenHolder:
@@ -225,7 +226,8 @@ def holder_of(user: User) -> TokenHolder:
 
 def load_caller(user_id: int) -> User:
     """Return the token holder's user with patient profile and organization (after token_holder)."""
-    user = db.session.execute(_CALLER, {"user_id": user_id}).scalar_one_or_none()
+    row = db.session.connection().execute(_CALLER, {"user_id": user_id}).first()
+    user = None if row is None else _whole_user(row)
     if user is None or not user.is_active:
         raise AuthenticationFailed("Unknown or disabled account.")
     return user
@@ -233,6 +235,26 @@ def load_caller(user_id: int) -> User:
 
 def _token_live(row: Row[Any], issued_at: int) -> bool:
     return row.revoked_at is None and not issued_before_cutoff(issued_at, row.created_at, row.tokens_valid_after)
+
+
+def _whole_user(values: Any) -> User:
+    """Put the user of a _WHOLE_USER row in the session, with its organization and patient profile (or None)."""
+    session = db.session()
+    user = _USER_ROW.load(session, values[:_PROFILE_AT])
+    organization = _ORGANIZATION_ROW.load(session, values[_ORGANIZATION_AT:])
+    profile = None if values[_PROFILE_AT] is None else _PROFILE_ROW.load(
+        session, values[_PROFILE_AT:_ORGANIZATION_AT])
+    # As the joined load set them where not loaded yet: read, not changes to flush.
+    _read_as(user, "organization", organization)
+    _read_as(user, "patient_profile", profile)
+    if profile is not None:
+        _read_as(profile, "user", user)
+    return user
+
+
+def _read_as(instance: User | PatientProfile, relationship: str, value: Any) -> None:
+    if relationship in instance_state(instance).unloaded:
+        set_committed_value(instance, relationship, value)
 
 
 # Built once: every authenticated request runs one of the first two.
@@ -244,12 +266,30 @@ _TOKEN_HOLDER = (
     .outerjoin(PatientProfile, PatientProfile.user_id == User.id)
     .where(*_THIS_SESSION)
 )
-_WHOLE_USER = (joinedload(User.patient_profile), joinedload(User.organization))
+# The caller with profile and organization, as plain columns of their
+# tables: on the session's connection, built by RowLoader, where the ORM's
+# joined load set up its loading machinery for the one row on every request.
+_USERS, _PROFILES, _ORGANIZATIONS, _SESSIONS = (
+    cast(Table, model.__table__) for model in (User, PatientProfile, Organization, AuthSession))
+_USER_ROW = RowLoader(User, list(_USERS.c))
+_PROFILE_ROW = RowLoader(PatientProfile, list(_PROFILES.c))
+_ORGANIZATION_ROW = RowLoader(Organization, list(_ORGANIZATIONS.c))
+_PROFILE_AT = len(_USERS.c)
+_ORGANIZATION_AT = _PROFILE_AT + len(_PROFILES.c)
+_WHOLE_USER = (*_USERS.c, *_PROFILES.c, *_ORGANIZATIONS.c)
+_WITH_ORGANIZATION = _ORGANIZATIONS.c.id == _USERS.c.organization_id
+_WITH_PROFILE = _PROFILES.c.user_id == _USERS.c.id
 _TOKEN_HOLDER_USER = (
-    select(User, *_LIVENESS).join(AuthSession, AuthSession.user_id == User.id).where(*_THIS_SESSION)
-    .options(*_WHOLE_USER)
+    select(*_LIVENESS, *_WHOLE_USER)
+    .select_from(_SESSIONS.join(_USERS, _SESSIONS.c.user_id == _USERS.c.id)
+                 .join(_ORGANIZATIONS, _WITH_ORGANIZATION).outerjoin(_PROFILES, _WITH_PROFILE))
+    .where(_SESSIONS.c.id == bindparam("session_id"), _SESSIONS.c.user_id == bindparam("user_id"))
 )
-_CALLER = select(User).where(User.id == bindparam("user_id")).options(*_WHOLE_USER)
+_CALLER = (
+    select(*_WHOLE_USER)
+    .select_from(_USERS.join(_ORGANIZATIONS, _WITH_ORGANIZATION).outerjoin(_PROFILES, _WITH_PROFILE))
+    .where(_USERS.c.id == bindparam("user_id"))
+)
 
 
 def issued_before_cutoff(issued_at: int, session_started: datetime, cutoff: datetime | None) -> bool:
