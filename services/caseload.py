@@ -19,14 +19,16 @@ lands meanwhile wins, never a figure computed before it.
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, cast
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Integer,
     Select,
     String,
@@ -38,6 +40,8 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.operators import custom_op
 
 from models import CareTeamMember, CaseloadRow, Organization, PatientProfile, Program, Role, User, db
@@ -149,15 +153,21 @@ def refresh_kept_rows(organization_id: int, now: datetime, batch: int = 200) -> 
 def _caseload_patients(organization_id: int, clinician_id: int | None, now: datetime, limits: Limits,
                        level_of_care: str | None, program_id: int | None) -> list[_Patient]:
     """Return the organization's active patients (those on clinician_id's care teams if given)."""
-    query = _caseload_query(clinician_id is not None, level_of_care is not None, program_id is not None)
+    connection = db.session.connection()
+    statement = _CaseloadStatement.of(
+        connection.dialect, clinician_id is not None, level_of_care is not None, program_id is not None)
     expected = _inputs(frozenset(limits.items()))
-    parameters = {"organization": organization_id, "clinician": clinician_id,
-                  "level_of_care": level_of_care, "program": program_id, "inputs": expected}
+    rows = connection.exec_driver_sql(statement.compiled.string, statement.parameters({
+        "organization": organization_id, "clinician": clinician_id,
+        "level_of_care": level_of_care, "program": program_id, "inputs": expected})).all()
     todays: dict[str, date] = {}
     programs: dict[int, dict[str, Any]] = {}  # one per program, not per row: the page only reads them
+    to_date = statement.to_date
     patients = []
     for (user_id, name, zone, level, program, program_name, generation, figures, as_of,
-         risk_rank, risk_reasons, last, streak) in db.session.connection().execute(query, parameters).all():
+         risk_rank, risk_reasons, last, streak) in rows:
+        if to_date is not None:
+            as_of, last = to_date(as_of), to_date(last)
         today = todays.get(zone) or todays.setdefault(zone, local_today(now, zone))
         if as_of != today:
             figures = None
@@ -167,6 +177,64 @@ def _caseload_patients(organization_id: int, clinician_id: int | None, now: date
                 program, {"id": program, "name": program_name}),
             today, expected, generation, figures, risk_rank, risk_reasons, last, streak))
     return patients
+
+
+class _CaseloadStatement(NamedTuple):
+    """The caseload's select of one shape compiled once for one dialect, run as the driver's SQL.
+
+    Executed as a statement, SQLAlchemy worked out its cache key (every join,
+    column and condition) and built each row through its processors on every
+    view, a tenth of the view. The same conversions run here: the parameters'
+    (the level of care's enum) and the dates' where the driver gives text (SQLite).
+    """
+
+    compiled: SQLCompiler
+    positions: tuple[str, ...] | None
+    processors: dict[str, Callable[[Any], Any]]
+    to_date: Callable[[Any], date | None] | None  # for as_of and last_checkin; None: the driver's are dates
+
+    @staticmethod
+    def of(dialect: Dialect, clinician: bool, by_level_of_care: bool, by_program: bool) -> "_CaseloadStatement":
+        shapes = _CASELOAD_STATEMENTS.setdefault(dialect, {})
+        shape = (clinician, by_level_of_care, by_program)
+        statement = shapes.get(shape)
+        if statement is None:
+            statement = shapes[shape] = _CaseloadStatement.of_query(_caseload_query(*shape), dialect)
+        return statement
+
+    @staticmethod
+    def of_query(query: Select[Any], dialect: Dialect) -> "_CaseloadStatement":
+        compiled = query.compile(dialect=dialect)
+        processors: dict[str, Callable[[Any], Any]] = {}
+        for parameter, name in compiled.bind_names.items():
+            process = parameter.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                processors[name] = process
+        # Only the kept days (as_of, last_checkin) may need converting: a column of another
+        # type that did would be read unconverted, so it stops the first view instead.
+        to_date = None
+        for column in query.selected_columns:
+            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+            if isinstance(column.type, Date):
+                to_date = process
+            elif process is not None:
+                raise TypeError(f"the caseload reads {column} as the driver gives it, which {dialect.name} converts")
+        return _CaseloadStatement(
+            compiled, tuple(compiled.positiontup) if compiled.positiontup is not None else None,
+            processors, to_date)
+
+    def parameters(self, values: dict[str, Any]) -> tuple[Any, ...] | MutableMapping[str, Any]:
+        bound = self.compiled.construct_params(values)
+        for name, process in self.processors.items():
+            bound[name] = process(bound[name])
+        if self.positions is not None:
+            return tuple(bound[name] for name in self.positions)
+        return bound
+
+
+# Per dialect (each app's engine has its own): gone with the engine.
+_CASELOAD_STATEMENTS: "WeakKeyDictionary[Dialect, dict[tuple[bool, bool, bool], _CaseloadStatement]]" = (
+    WeakKeyDictionary())
 
 
 @functools.cache
