@@ -58,6 +58,23 @@ class CheckinWrite:
         return getattr(self.checkin, name)
 
 
+def _forward_checkin_columns() -> None:
+    """Give CheckinWrite a property for each column of the check-in, read from the check-in it wrote.
+
+    The answer to a write reads each of its values through the write:
+    through __getattr__ alone, each read first failed the write's own
+    lookup, an AttributeError raised and caught for every value.
+    """
+    def forwarded(name: str) -> property:
+        return property(lambda write: getattr(write.checkin, name))
+
+    for column in Checkin.__mapper__.column_attrs:
+        setattr(CheckinWrite, column.key, forwarded(column.key))
+
+
+_forward_checkin_columns()
+
+
 def normalise_content(content: dict[str, Any]) -> dict[str, Any]:
     """Return the content with every field present and code lists in a stable order.
 
