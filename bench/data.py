@@ -58,11 +58,11 @@ def new_secret() -> str:
     return secrets.token_urlsafe(48)
 
 
-def bench_app(database_url: str, jwt_secret: str):
-    """Return the real app on this database, with tokens that outlive a run."""
+def bench_app(database_url: str, jwt_secret: str, **settings):
+    """Return the real app on this database, with tokens that outlive a run (and any other settings given)."""
     return create_app({
         "SQLALCHEMY_DATABASE_URI": database_url, "JWT_SECRET_KEY": jwt_secret,
-        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(hours=6),
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(hours=6), **settings,
     })
 
 
