@@ -97,9 +97,10 @@ class CheckinRules:
             self._by_day = self._read_history()
             return None
         self._by_day, skills = {}, set()
+        # all(): the rows in one fetch from the driver, where iterating the result fetched them one by one.
         for day, *record, code in db.session.connection().execute(
                 _RULES_HISTORY_AND_SKILLS,
-                {"patient_id": self.patient.id, "since": self._since, "organization_id": skills_of}):
+                {"patient_id": self.patient.id, "since": self._since, "organization_id": skills_of}).all():
             if day is None:
                 skills.add(code)
             else:

@@ -8,7 +8,7 @@ The steps of a write are public because an offline queue
 pages of check-ins are read in services/checkin_reads.py.
 """
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, cast
@@ -132,8 +132,9 @@ def write_day(patient: User, day: date, content: dict[str, Any], if_match: list[
     alerts: list[Alert] = []
     if write.outcome != "unchanged":
         alerts = rules.judge(write.checkin, previous)
-    return replace(write, crisis_resources=checkin_crisis_resources(patient, write.checkin, desk.organization),
-                   alerts=tuple(alerts))
+    # Built, not dataclasses.replace(), which looks the fields up again on every call.
+    return CheckinWrite(write.checkin, write.outcome,
+                        checkin_crisis_resources(patient, write.checkin, desk.organization), tuple(alerts))
 
 
 # Statements of every write, built once; on the tables, not the mapped classes,
@@ -168,7 +169,9 @@ class Desk:
     def of(cls, patient: User, now: datetime) -> "Desk":
         """Read the patient's profile, organization and local today."""
         profile = patient.patient_profile
-        organization = db.session.get(Organization, patient.organization_id)
+        # The relationship, not Session.get: the caller's user comes with its organization loaded,
+        # and reading it costs an attribute where Session.get went through its identity lookup.
+        organization = patient.organization
         if profile is None or organization is None:
             raise ValueError(f"user {patient.id} is not a patient of an organization")
         return cls(patient, profile, organization, now, local_today(now, profile.timezone))
