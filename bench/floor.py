@@ -125,11 +125,11 @@ def measure(kinds: dict[str, tuple[Any, Callable]], rounds: int = 5, per_round: 
     """
     for app, send in kinds.values():
         for _ in range(warmup):  # imports, the pool, kept rows
-            _checked(send(app))
+            checked(send(app))
     spent: dict[str, list[float]] = {label: [] for label in kinds}
     for _round in range(rounds):
         for label, (app, send) in kinds.items():
-            total = sum(_checked(send(app)) for _ in range(per_round))
+            total = sum(checked(send(app)) for _ in range(per_round))
             spent[label].append(1e6 * total / per_round)
     return {label: {"median": statistics.median(values), "min": min(values), "max": max(values)}
             for label, values in spent.items()}
@@ -144,11 +144,11 @@ def stage_micros(app, send: Callable, micros_per_request: float, requests: int =
     micros_per_request, the same request measured without the profiler.
     """
     for _ in range(20):
-        _checked(send(app))
+        checked(send(app))
     profile = cProfile.Profile(time.process_time)
     profile.enable()
     for _ in range(requests):
-        _checked(send(app))
+        checked(send(app))
     profile.disable()
     shares = stage_shares(pstats.Stats(profile, stream=io.StringIO()).stats)  # type: ignore[attr-defined]
     return {stage: round(share * micros_per_request) for stage, share in shares.items()}
@@ -168,7 +168,8 @@ def stage_shares(stats: dict) -> dict[str, float]:
     return {stage: max(0.0, value) / total for stage, value in seconds.items()}
 
 
-def _checked(result: tuple[int, float]) -> float:
+def checked(result: tuple[int, float]) -> float:
+    """Return a sent request's CPU seconds; raise if it was refused (a refusal would measure the wrong thing)."""
     status, spent = result
     if status >= 400:
         raise RuntimeError(f"a measured request answered {status}")

@@ -8,7 +8,10 @@ to measure one change before and after (bench/callgrind.sh runs it):
     bash bench/callgrind.sh /tmp/clinic.db /tmp/clinic.json floor 100
 
 Kinds: bare (the baseline app), healthz, floor, p1 (check-in PUTs, the P1
-load's order), p2 (the 100 x 90 caseload). Only the measured requests are
+load's order), p2 (the 100 x 90 caseload), and promises / promises-stock:
+the floor's request answered by bench.promises, the floor's two promises on
+the same stack and nothing else (with Waypoint's token manager / with
+flask-jwt-extended's own). Only the measured requests are
 counted: callgrind starts and stops around them through a two-line C shim
 built here with gcc against valgrind's callgrind.h.
 """
@@ -20,11 +23,12 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import data, floor
+from . import data, floor, promises
 
 # The kinds by their short names, as bench.floor labels them.
 KINDS = {"bare": "bare app", "healthz": "/healthz (through Flask)", "floor": "floor", "p1": "P1 PUT",
          "p2": "P2 caseload 100x90"}
+PROMISES = ("promises", "promises-stock")
 _SHIM = """#include <valgrind/callgrind.h>
 void start(void) { CALLGRIND_ZERO_STATS; CALLGRIND_START_INSTRUMENTATION; }
 void stop(void) { CALLGRIND_DUMP_STATS; CALLGRIND_STOP_INSTRUMENTATION; }
@@ -53,11 +57,16 @@ def count(database: Path, clinic: Path, kind: str, requests: int) -> None:
     # per process, started by the first request) ran in the counted window or
     # not, as the thread happened to be scheduled under valgrind: a
     # difference of up to 0.15 M instructions per request between two runs.
-    app, send = floor.clinic_kinds(data.bench_app(f"sqlite:///{database}", settings["secret"], OUTBOX_SENDER=False),
-                                   settings["logins"])[KINDS[kind]]
+    url = f"sqlite:///{database}"
+    if kind in PROMISES:
+        app = promises.create_app(url, settings["secret"], waypoint_tokens=kind == "promises")
+        send = floor.get(floor.FLOOR_PATH, settings["logins"]["writers"][0])  # the floor's request, as sent
+    else:
+        app, send = floor.clinic_kinds(data.bench_app(url, settings["secret"], OUTBOX_SENDER=False),
+                                       settings["logins"])[KINDS[kind]]
     shim = _shim()
-    for _ in range(30):  # imports, the pool, kept rows
-        send(app)
+    for _ in range(30):  # imports, the pool, kept rows; and every kind must answer, not refuse
+        floor.checked(send(app))
     shim.start()
     for _ in range(requests):
         send(app)
@@ -73,7 +82,7 @@ def main() -> None:
     counting = commands.add_parser("count", help="the measured requests (bench/callgrind.sh runs this)")
     counting.add_argument("database", type=Path)
     counting.add_argument("clinic", type=Path)
-    counting.add_argument("kind", choices=tuple(KINDS))
+    counting.add_argument("kind", choices=(*KINDS, *PROMISES))
     counting.add_argument("requests", type=int)
     args = parser.parse_args()
     if args.command == "build":
