@@ -3,11 +3,9 @@
 Append-only by construction: this module has no update and no delete, and
 on PostgreSQL a trigger refuses both (migration 0003).
 """
-from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, cast
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     JSON,
@@ -23,10 +21,9 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from models import AuditEvent, Role, User, db
+from models.driver_sql import driver_statement
 
 from .access import require_role
 from .paging import one_page
@@ -106,38 +103,6 @@ _INSERT_BY_ACTOR_ID = _build_insert(actor_by_email=False)
 _INSERT_BY_ACTOR_EMAIL = _build_insert(actor_by_email=True)
 
 
-@dataclass(frozen=True)
-class _DriverInsert:
-    """The INSERT compiled once for one dialect: its SQL, its parameters' order and their conversions."""
-
-    compiled: SQLCompiler
-    positions: tuple[str, ...] | None
-    processors: dict[str, Callable[[Any], Any]]
-
-    @classmethod
-    def of(cls, statement: Insert, dialect: Dialect) -> "_DriverInsert":
-        compiled = statement.compile(dialect=dialect)
-        processors: dict[str, Callable[[Any], Any]] = {}
-        for parameter, name in compiled.bind_names.items():
-            process = parameter.type.dialect_impl(dialect).bind_processor(dialect)
-            if process is not None:
-                processors[name] = process
-        positions = tuple(compiled.positiontup) if compiled.positiontup is not None else None
-        return cls(compiled, positions, processors)
-
-    def parameters(self, params: dict[str, Any]) -> tuple[Any, ...] | MutableMapping[str, Any]:
-        values = self.compiled.construct_params(params)
-        for name, process in self.processors.items():
-            values[name] = process(values[name])
-        if self.positions is not None:
-            return tuple(values[name] for name in self.positions)
-        return values
-
-
-# Per dialect (each app's engine has its own): gone with the engine.
-_DRIVER_INSERTS: "WeakKeyDictionary[Dialect, dict[Insert, _DriverInsert]]" = WeakKeyDictionary()
-
-
 def _execute_insert(connection: Connection, statement: Insert, params: dict[str, Any]) -> None:
     """Run the INSERT as the driver's SQL, compiled once per dialect.
 
@@ -148,11 +113,7 @@ def _execute_insert(connection: Connection, statement: Insert, params: dict[str,
     conversions run here (the UTC instant, the JSON detail), and errors
     come back as SQLAlchemy's, through its events.
     """
-    forms = _DRIVER_INSERTS.setdefault(connection.dialect, {})
-    form = forms.get(statement)
-    if form is None:
-        form = forms[statement] = _DriverInsert.of(statement, connection.dialect)
-    connection.exec_driver_sql(form.compiled.string, form.parameters(params))
+    driver_statement(connection, statement).execute(connection, params)
 
 
 def append_audit_event(entry: AuditEntry) -> None:

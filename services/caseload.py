@@ -19,7 +19,7 @@ lands meanwhile wins, never a figure computed before it.
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -28,6 +28,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Date,
     Integer,
     Select,
@@ -41,10 +42,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.operators import custom_op
 
 from models import CareTeamMember, CaseloadRow, Organization, PatientProfile, Program, Role, User, db
+from models.driver_sql import DriverStatement
 
 from .access import require_role
 from .alert_inbox import alerts_by_patient, open_alert_counts
@@ -155,11 +156,11 @@ def _caseload_patients(organization_id: int, clinician_id: int | None, now: date
     """Return the organization's active patients (those on clinician_id's care teams if given)."""
     connection = db.session.connection()
     statement = _CaseloadStatement.of(
-        connection.dialect, clinician_id is not None, level_of_care is not None, program_id is not None)
+        connection, clinician_id is not None, level_of_care is not None, program_id is not None)
     expected = _inputs(frozenset(limits.items()))
-    rows = connection.exec_driver_sql(statement.compiled.string, statement.parameters({
+    rows = statement.driver.execute(connection, {
         "organization": organization_id, "clinician": clinician_id,
-        "level_of_care": level_of_care, "program": program_id, "inputs": expected})).all()
+        "level_of_care": level_of_care, "program": program_id, "inputs": expected}).all()
     todays: dict[str, date] = {}
     programs: dict[int, dict[str, Any]] = {}  # one per program, not per row: the page only reads them
     to_date = statement.to_date
@@ -180,7 +181,7 @@ def _caseload_patients(organization_id: int, clinician_id: int | None, now: date
 
 
 class _CaseloadStatement(NamedTuple):
-    """The caseload's select of one shape compiled once for one dialect, run as the driver's SQL.
+    """The caseload's select of one shape for one dialect, run as the driver's SQL (models.driver_sql).
 
     Executed as a statement, SQLAlchemy worked out its cache key (every join,
     column and condition) and built each row through its processors on every
@@ -188,48 +189,31 @@ class _CaseloadStatement(NamedTuple):
     (the level of care's enum) and the dates' where the driver gives text (SQLite).
     """
 
-    compiled: SQLCompiler
-    positions: tuple[str, ...] | None
-    processors: dict[str, Callable[[Any], Any]]
+    driver: DriverStatement
     to_date: Callable[[Any], date | None] | None  # for as_of and last_checkin; None: the driver's are dates
 
     @staticmethod
-    def of(dialect: Dialect, clinician: bool, by_level_of_care: bool, by_program: bool) -> "_CaseloadStatement":
-        shapes = _CASELOAD_STATEMENTS.setdefault(dialect, {})
+    def of(connection: Connection, clinician: bool, by_level_of_care: bool, by_program: bool
+           ) -> "_CaseloadStatement":
+        shapes = _CASELOAD_STATEMENTS.setdefault(connection.dialect, {})
         shape = (clinician, by_level_of_care, by_program)
         statement = shapes.get(shape)
         if statement is None:
-            statement = shapes[shape] = _CaseloadStatement.of_query(_caseload_query(*shape), dialect)
+            statement = shapes[shape] = _CaseloadStatement.of_query(_caseload_query(*shape), connection.dialect)
         return statement
 
     @staticmethod
     def of_query(query: Select[Any], dialect: Dialect) -> "_CaseloadStatement":
-        compiled = query.compile(dialect=dialect)
-        processors: dict[str, Callable[[Any], Any]] = {}
-        for parameter, name in compiled.bind_names.items():
-            process = parameter.type.dialect_impl(dialect).bind_processor(dialect)
-            if process is not None:
-                processors[name] = process
+        driver = DriverStatement.of(query, dialect)
         # Only the kept days (as_of, last_checkin) may need converting: a column of another
         # type that did would be read unconverted, so it stops the first view instead.
         to_date = None
-        for column in query.selected_columns:
-            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        for column, process in zip(query.selected_columns, driver.result_processors, strict=True):
             if isinstance(column.type, Date):
                 to_date = process
             elif process is not None:
                 raise TypeError(f"the caseload reads {column} as the driver gives it, which {dialect.name} converts")
-        return _CaseloadStatement(
-            compiled, tuple(compiled.positiontup) if compiled.positiontup is not None else None,
-            processors, to_date)
-
-    def parameters(self, values: dict[str, Any]) -> tuple[Any, ...] | MutableMapping[str, Any]:
-        bound = self.compiled.construct_params(values)
-        for name, process in self.processors.items():
-            bound[name] = process(bound[name])
-        if self.positions is not None:
-            return tuple(bound[name] for name in self.positions)
-        return bound
+        return _CaseloadStatement(driver, to_date)
 
 
 # Per dialect (each app's engine has its own): gone with the engine.

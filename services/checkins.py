@@ -7,20 +7,19 @@ The steps of a write are public because an offline queue
 (services/checkin_sync.py) decides and writes its days with the same steps;
 pages of check-ins are read in services/checkin_reads.py.
 """
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, cast
-from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, CursorResult, Insert, Table, TextualSelect, bindparam, insert, select, text, update
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Table, TextualSelect, bindparam, insert, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Alert, Checkin, CheckinRevision, Organization, PatientProfile, User, db
 from models.base import begin_writing
 from models.caseload import lock_patient
+from models.driver_sql import driver_statement
 
 from .checkin_alerts import ACTIVE_SKILL_CODES, CheckinRules
 from .crisis import checkin_crisis_resources
@@ -144,7 +143,7 @@ def write_day(patient: User, day: date, content: dict[str, Any], if_match: list[
 # (A mapped class's __table__ is a Table; SQLAlchemy types it as the wider FromClause.)
 _REVISIONS = cast(Table, CheckinRevision.__table__)
 _INSERT_REVISIONS = insert(_REVISIONS)
-# The first revisions of new days, run as the driver's SQL (_DriverForm). inline(): no RETURNING of
+# The first revisions of new days, run as the driver's SQL (models.driver_sql). inline(): no RETURNING of
 # the revisions' ids, which nothing reads.
 _INSERT_FIRST_REVISIONS = insert(_REVISIONS).inline()
 _REVISION_COLUMNS = ("checkin_id", "version", "content", "recorded_at", "recorded_by_id")
@@ -318,79 +317,20 @@ def insert_days(desk: Desk, days: list[tuple[date, dict[str, Any]]]) -> dict[dat
                   for row, names in zip(rows, parameter_names, strict=True) for column, name in names.items()}
     written = {row["day"]: row for row in rows}
     connection = db.session.connection()
-    form = _driver_form(connection, statement)
+    form = driver_statement(connection, statement)
     read_day = form.result_processors[1] or (lambda day: day)  # SQLite gives the day back as text
     created = {}
-    for checkin_id, returned_day in form.execute(connection, [parameters]):
+    for checkin_id, returned_day in form.execute(connection, parameters):
         day = read_day(returned_day)
         created[day] = _stored_checkin({"id": checkin_id, **written[day]})
     contents = dict(days)
     if created:
-        _driver_form(connection, _INSERT_FIRST_REVISIONS, _REVISION_COLUMNS).execute(connection, [
+        driver_statement(connection, _INSERT_FIRST_REVISIONS, _REVISION_COLUMNS).execute(connection, *(
             {"checkin_id": checkin.id, "version": 1, "content": contents[day], "recorded_at": desk.now,
              "recorded_by_id": desk.patient.id}
             for day, checkin in created.items()
-        ])
+        ))
     return created
-
-
-@dataclass(frozen=True)
-class _DriverForm:
-    """A statement of every write compiled once for one dialect: its SQL, its parameters' order, their conversions.
-
-    Executed as a statement, SQLAlchemy worked out its cache key and
-    converted its parameters through its generic path on every write, for
-    a statement that stays the same each time (services.audit writes the
-    audit event this way). The same processors convert the values here;
-    errors come back as SQLAlchemy's, through its events.
-    """
-
-    sql: str
-    positions: tuple[str, ...] | None
-    processors: tuple[tuple[str, Callable[[Any], Any]], ...]
-    # What converts each returned column as SQLAlchemy would (None: as the driver gives it).
-    result_processors: tuple[Callable[[Any], Any] | None, ...]
-
-    @classmethod
-    def of(cls, statement: Insert | TextualSelect, dialect: Dialect,
-           column_keys: tuple[str, ...] | None = None) -> "_DriverForm":
-        compiled = statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
-        processors = []
-        for parameter, name in compiled.bind_names.items():
-            process = parameter.type.dialect_impl(dialect).bind_processor(dialect)
-            if process is not None:
-                processors.append((name, process))
-        result_processors = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
-                                  for column in statement.exported_columns)
-        positions = tuple(compiled.positiontup) if compiled.positiontup is not None else None
-        return cls(compiled.string, positions, tuple(processors), result_processors)
-
-    def execute(self, connection: Connection, rows: list[dict[str, Any]]) -> CursorResult[Any]:
-        """Run the statement for one row's parameters, or many (executemany); rows come back as the driver's."""
-        parameters = [self._parameters(row) for row in rows]
-        return connection.exec_driver_sql(self.sql, parameters[0] if len(parameters) == 1 else parameters)
-
-    def _parameters(self, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        values = dict(row)
-        for name, process in self.processors:
-            values[name] = process(values[name])
-        if self.positions is not None:
-            return tuple(values[name] for name in self.positions)
-        return values
-
-
-# Per dialect (each app's engine has its own): gone with the engine.
-_DRIVER_FORMS: "WeakKeyDictionary[Dialect, dict[Insert | TextualSelect, _DriverForm]]" = WeakKeyDictionary()
-
-
-def _driver_form(connection: Connection, statement: Insert | TextualSelect,
-                 column_keys: tuple[str, ...] | None = None) -> _DriverForm:
-    """Return the statement's form for the connection's dialect, compiled on first use."""
-    forms = _DRIVER_FORMS.setdefault(connection.dialect, {})
-    form = forms.get(statement)
-    if form is None:
-        form = forms[statement] = _DriverForm.of(statement, connection.dialect, column_keys)
-    return form
 
 
 _NEW_CHECKIN = Checkin.__mapper__.class_manager.new_instance

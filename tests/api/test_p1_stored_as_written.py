@@ -1,6 +1,6 @@
 """A written day is stored exactly as written: the new day's row and first revision, on every database.
 
-The new days' INSERTs run as the driver's SQL (services.checkins._DriverForm),
+The new days' INSERTs run as the driver's SQL (models.driver_sql),
 so the conversions SQLAlchemy made (the day, the booleans, the lists, the UTC
 instants) are made there: read back through the ORM, every value is what
 the patient sent and what the answer showed.
