@@ -34,7 +34,8 @@ RACE_ATTEMPTS = 4
 _COMMITTED = "waypoint.committed"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def sqlite_pragmas(dbapi_connection, _record) -> None:
+    """Set what every SQLite connection of the app runs with (an engine's "connect" listener)."""
     cursor = dbapi_connection.cursor()
     # WAL with synchronous=FULL: an acknowledged check-in survives a power cut.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -62,8 +63,8 @@ def configure_database(app: Flask) -> None:
         # every checkout, two a request. SQLAlchemy reads the flag on each
         # checkout and offers no public setter once the engine exists.
         engine.pool._pre_ping = False
-        if not event.contains(engine, "connect", _sqlite_pragmas):
-            event.listen(engine, "connect", _sqlite_pragmas)
+        if not event.contains(engine, "connect", sqlite_pragmas):
+            event.listen(engine, "connect", sqlite_pragmas)
         if not event.contains(engine, "begin", _begin_write_request):
             event.listen(engine, "begin", _begin_write_request)
 

@@ -53,15 +53,15 @@ def build(database: Path, clinic: Path) -> None:
 def count(database: Path, clinic: Path, kind: str, requests: int) -> None:
     """Send `requests` requests of one kind with callgrind counting only them (run under valgrind)."""
     settings = json.loads(clinic.read_text())
-    # Without the process's mail sender: its first look at the outbox (once
-    # per process, started by the first request) ran in the counted window or
-    # not, as the thread happened to be scheduled under valgrind: a
-    # difference of up to 0.15 M instructions per request between two runs.
     url = f"sqlite:///{database}"
     if kind in PROMISES:
         app = promises.create_app(url, settings["secret"], waypoint_tokens=kind == "promises")
         send = floor.get(floor.FLOOR_PATH, settings["logins"]["writers"][0])  # the floor's request, as sent
     else:
+        # Without the process's mail sender: its first look at the outbox (once
+        # per process, started by the first request) ran in the counted window or
+        # not, as the thread happened to be scheduled under valgrind: a
+        # difference of up to 0.15 M instructions per request between two runs.
         app, send = floor.clinic_kinds(data.bench_app(url, settings["secret"], OUTBOX_SENDER=False),
                                        settings["logins"])[KINDS[kind]]
     shim = _shim()

@@ -22,6 +22,7 @@ from flask import Flask, jsonify, request
 from flask_jwt_extended import JWTManager, get_jwt, jwt_required
 from sqlalchemy import create_engine, event, text
 
+from api.database import sqlite_pragmas
 from api.extensions import WaypointJWTManager
 
 _SESSION = text(
@@ -45,13 +46,7 @@ def create_app(database_url: str, jwt_secret: str, *, waypoint_tokens: bool = Tr
     app.config["JWT_SECRET_KEY"] = jwt_secret
     (WaypointJWTManager if waypoint_tokens else JWTManager)(app)
     engine = create_engine(database_url)
-
-    @event.listens_for(engine, "connect")
-    def _durable(connection, _record):
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.close()
+    event.listen(engine, "connect", sqlite_pragmas)  # Waypoint's own: WAL, synchronous=FULL, foreign keys
 
     @app.get("/api/v1/me/checkins")
     @jwt_required()

@@ -283,7 +283,7 @@ _TOKEN_HOLDER_USER = (
     select(*_LIVENESS, *_WHOLE_USER)
     .select_from(_SESSIONS.join(_USERS, _SESSIONS.c.user_id == _USERS.c.id)
                  .join(_ORGANIZATIONS, _WITH_ORGANIZATION).outerjoin(_PROFILES, _WITH_PROFILE))
-    .where(_SESSIONS.c.id == bindparam("session_id"), _SESSIONS.c.user_id == bindparam("user_id"))
+    .where(*_THIS_SESSION)
 )
 _CALLER = (
     select(*_WHOLE_USER)
