@@ -30,17 +30,24 @@ app's error shape and security headers instead, with the status gunicorn
 chose. Its copies of the app's constants (the problem type base, the security
 headers) are held equal to the app's by tests/test_gunicorn_refusals.py.
 """
+import errno
 import json
 import logging
 import os
+import selectors
 import socket
 import ssl
+import time
+from functools import partial
 
 from gunicorn import glogging, util
 from gunicorn.http import errors
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
 LIVENESS_PATH = "/healthz"
+# How long a request (or a new connection not yet read from) keeps its worker
+# from taking new connections; see ProblemThreadWorker.
+BUSY_SECONDS = 1.0
 # A probe is a request line and a few headers; a bigger head goes the usual way.
 _PEEK_BYTES = 4096
 # Not replayed from the rendering: each probe's own, or meaningless once cached.
@@ -101,7 +108,104 @@ def problem_response(status: int, title: str, detail: str) -> bytes:
 
 class ProblemThreadWorker(ThreadWorker):
     """gthread, except that a liveness probe on a new connection never waits for a thread,
-    and gunicorn's own refusals are problem+json."""
+    gunicorn's own refusals are problem+json, and a busy worker leaves new connections to an idle one.
+
+    Why a busy worker stops taking new connections. Stock gthread accepts
+    whenever its listening socket is readable, whatever its threads are
+    doing; the workers share one socket and whichever wakes first takes the
+    lot. Clients keep their connections (keep-alive), so where a connection
+    lands is where its requests run: connections opened together (a
+    balancer's pool, the bench's load) all went to one worker in a quarter
+    of the bench's loads, and that process, one core under its GIL, served
+    them all while the other core sat idle (the caseload page: 268 against
+    571 requests a second). A process runs one request's Python at a time,
+    whatever its thread count (its threads are there for the waits), so a
+    worker takes a new connection only while none of its requests is under
+    way, as gunicorn's sync workers do by construction; the kernel's queue
+    holds a new connection meanwhile, for the first worker that is free.
+    Idle keep-alive connections count for nothing: they stay with their
+    worker, which serves them as before. A request counts only for its
+    first second (BUSY_SECONDS), and a new connection until its request is
+    read or for as long: a worker whose threads all wait on a silent
+    database, or a client that connects and says nothing, keeps taking
+    connections, so the liveness probe above is still answered.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A new connection not yet read from, or a request in the thread pool -> until when it counts.
+        self._on_hand: dict[TConn, float] = {}
+        self._acceptors: dict[socket.socket, object] = {}  # a listener out of the poller -> its callback
+
+    def accept(self, server, listener):
+        with self._lock:
+            if self._busy():
+                # Leave it in the kernel's queue for a free worker; listen again when free.
+                self._stop_listening()
+                return
+        # gunicorn's own accept (gthread.py), which does not hand the connection back.
+        try:
+            sock, client = listener.accept()
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        conn = TConn(self.cfg, sock, client, server)
+        self.nr_conns += 1
+        with self._lock:
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_client_socket_readable, conn))
+            self._on_hand[conn] = time.monotonic() + BUSY_SECONDS
+
+    def enqueue_req(self, conn):
+        with self._lock:
+            # A kept-alive connection's next request, or a new one's first: its clock starts.
+            self._on_hand[conn] = time.monotonic() + BUSY_SECONDS
+        try:
+            super().enqueue_req(conn)
+        except BaseException:
+            self._count_out(conn)
+            raise
+
+    def finish_request(self, fs):
+        try:
+            super().finish_request(fs)
+        finally:
+            self._count_out(fs.conn)
+
+    def murder_keepalived(self):
+        super().murder_keepalived()
+        # At least once a second: a request or a connection stops counting here once its time is up.
+        with self._lock:
+            if self._acceptors and not self._busy():
+                self._listen_again()
+
+    def _count_out(self, conn: TConn) -> None:
+        with self._lock:
+            self._on_hand.pop(conn, None)
+            if self._acceptors and not self._busy():
+                self._listen_again()
+
+    def _busy(self) -> bool:
+        """Tell whether a request, or a new connection, is on hand and still counts (self._lock held)."""
+        if self._on_hand:
+            now = time.monotonic()
+            self._on_hand = {conn: until for conn, until in self._on_hand.items() if until > now}
+        return bool(self._on_hand)
+
+    # The listening sockets leave the poller only when a connection arrives at
+    # a busy worker, not with every request: keep-alive traffic pays nothing.
+    # Called with self._lock held, from the loop or from a thread that
+    # finished a request (gunicorn registers sockets from both).
+    def _stop_listening(self) -> None:
+        for listener in self.sockets:
+            if listener not in self._acceptors:
+                self._acceptors[listener] = self.poller.get_key(listener).data
+                self.poller.unregister(listener)
+
+    def _listen_again(self) -> None:
+        for listener, acceptor in self._acceptors.items():
+            self.poller.register(listener, selectors.EVENT_READ, acceptor)
+        self._acceptors.clear()
 
     def handle_error(self, req, client, addr, exc):
         """Answer a request gunicorn refuses (or fails) as problem+json, where gunicorn writes HTML."""
@@ -129,6 +233,7 @@ class ProblemThreadWorker(ThreadWorker):
         if not conn.initialized and self._answer_liveness(conn):
             with self._lock:
                 self.poller.unregister(client)
+            self._count_out(conn)
             self.nr_conns -= 1
             conn.close()
             return
