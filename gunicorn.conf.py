@@ -33,7 +33,11 @@ what it queues behind:
   waits on the database.
 * Behind the GIL. One process runs Python on one core at a time, so the
   workers must cover the cores: a single process holding all the threads
-  shares one core between check-ins and caseloads.
+  shares one core between check-ins and caseloads. For the same reason a
+  worker with a request under way leaves new connections to a free one
+  (api/gunicorn_worker.py): stock gthread let whichever worker woke first
+  take every connection of a burst, and their keep-alive requests then
+  shared its one core while the other idled.
 * Behind other writers. On SQLite the app's per-process write lock
   (api/database.py) queues a process's threads fairly; writers of
   different processes still meet on SQLite's file lock, whose busy handler

@@ -33,10 +33,12 @@ headers) are held equal to the app's by tests/test_gunicorn_refusals.py.
 import errno
 import json
 import logging
+import math
 import os
 import selectors
 import socket
 import ssl
+import threading
 import time
 from functools import partial
 
@@ -45,9 +47,11 @@ from gunicorn.http import errors
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 LIVENESS_PATH = "/healthz"
-# How long a request (or a new connection not yet read from) keeps its worker
-# from taking new connections; see ProblemThreadWorker.
-BUSY_SECONDS = 1.0
+# How long a busy worker leaves a new connection to a free one before it takes
+# it itself (see ProblemThreadWorker): a few of the app's requests.
+HEAD_START_SECONDS = 0.01
+# How long a new connection that has sent nothing still makes its worker busy.
+SILENT_CONNECTION_SECONDS = 1.0
 # A probe is a request line and a few headers; a bigger head goes the usual way.
 _PEEK_BYTES = 4096
 # Not replayed from the rendering: each probe's own, or meaningless once cached.
@@ -110,37 +114,43 @@ class ProblemThreadWorker(ThreadWorker):
     """gthread, except that a liveness probe on a new connection never waits for a thread,
     gunicorn's own refusals are problem+json, and a busy worker leaves new connections to an idle one.
 
-    Why a busy worker stops taking new connections. Stock gthread accepts
-    whenever its listening socket is readable, whatever its threads are
-    doing; the workers share one socket and whichever wakes first takes the
-    lot. Clients keep their connections (keep-alive), so where a connection
-    lands is where its requests run: connections opened together (a
-    balancer's pool, the bench's load) all went to one worker in a quarter
+    Why a busy worker leaves new connections to the others. Stock gthread
+    accepts whenever its listening socket is readable, whatever its threads
+    are doing; the workers share one socket and whichever wakes first takes
+    the lot. Clients keep their connections (keep-alive), so where a
+    connection lands is where its requests run: connections opened together
+    (a balancer's pool, the bench's load) all went to one worker in 5 of 16
     of the bench's loads, and that process, one core under its GIL, served
-    them all while the other core sat idle (the caseload page: 268 against
-    571 requests a second). A process runs one request's Python at a time,
-    whatever its thread count (its threads are there for the waits), so a
-    worker takes a new connection only while none of its requests is under
-    way, as gunicorn's sync workers do by construction; the kernel's queue
-    holds a new connection meanwhile, for the first worker that is free.
-    Idle keep-alive connections count for nothing: they stay with their
-    worker, which serves them as before. A request counts only for its
-    first second (BUSY_SECONDS), and a new connection until its request is
-    read or for as long: a worker whose threads all wait on a silent
-    database, or a client that connects and says nothing, keeps taking
-    connections, so the liveness probe above is still answered.
+    them all while the other core sat idle (the caseload page: 272-294
+    against 585-629 requests a second). A process runs one request's Python
+    at a time whatever its thread count (its threads are there for the
+    waits), so a worker with a request under way leaves a new connection in
+    the kernel's queue for HEAD_START_SECONDS, where a free worker takes it
+    at once; if none does, the busy worker takes it itself, one connection
+    per head start (taking it only once free starved new connections under
+    steady keep-alive load: check-in p99 0.8-1 s). Idle keep-alive
+    connections count for nothing: they stay with their worker, which serves
+    them as before. A new connection that sends nothing makes its worker
+    busy for SILENT_CONNECTION_SECONDS at most.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # A new connection not yet read from, or a request in the thread pool -> until when it counts.
+        # New connections not yet read from (-> when they stop counting), and
+        # requests in the thread pool (-> never): while any counts, the worker is busy.
         self._on_hand: dict[TConn, float] = {}
         self._acceptors: dict[socket.socket, object] = {}  # a listener out of the poller -> its callback
+        self._our_turn_at = 0.0  # while out of the poller: when this busy worker takes a connection itself
+        self._take_one = False
+        self._turns: threading.Thread | None = None
+        self._paused = threading.Event()
 
     def accept(self, server, listener):
         with self._lock:
-            if self._busy():
-                # Leave it in the kernel's queue for a free worker; listen again when free.
+            if self._take_one or not self._busy():
+                self._take_one = False
+            else:
+                # Busy: leave it in the kernel's queue for a free worker a moment.
                 self._stop_listening()
                 return
         # gunicorn's own accept (gthread.py), which does not hand the connection back.
@@ -154,12 +164,12 @@ class ProblemThreadWorker(ThreadWorker):
         self.nr_conns += 1
         with self._lock:
             self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_client_socket_readable, conn))
-            self._on_hand[conn] = time.monotonic() + BUSY_SECONDS
+            # A client sends its request at once; a silent one stops counting after a while.
+            self._on_hand[conn] = time.monotonic() + SILENT_CONNECTION_SECONDS
 
     def enqueue_req(self, conn):
         with self._lock:
-            # A kept-alive connection's next request, or a new one's first: its clock starts.
-            self._on_hand[conn] = time.monotonic() + BUSY_SECONDS
+            self._on_hand[conn] = math.inf  # a request: it counts until it finishes
         try:
             super().enqueue_req(conn)
         except BaseException:
@@ -172,23 +182,14 @@ class ProblemThreadWorker(ThreadWorker):
         finally:
             self._count_out(fs.conn)
 
-    def murder_keepalived(self):
-        super().murder_keepalived()
-        # At least once a second: a request or a connection stops counting here once its time is up.
-        with self._lock:
-            if self._acceptors and not self._busy():
-                self._listen_again()
-
     def _count_out(self, conn: TConn) -> None:
         with self._lock:
             self._on_hand.pop(conn, None)
-            if self._acceptors and not self._busy():
-                self._listen_again()
+            self._listen_again_if_due()
 
     def _busy(self) -> bool:
-        """Tell whether a request, or a new connection, is on hand and still counts (self._lock held)."""
-        if self._on_hand:
-            now = time.monotonic()
+        now = time.monotonic()
+        if any(until <= now for until in self._on_hand.values()):
             self._on_hand = {conn: until for conn, until in self._on_hand.items() if until > now}
         return bool(self._on_hand)
 
@@ -201,8 +202,34 @@ class ProblemThreadWorker(ThreadWorker):
             if listener not in self._acceptors:
                 self._acceptors[listener] = self.poller.get_key(listener).data
                 self.poller.unregister(listener)
+        self._our_turn_at = time.monotonic() + HEAD_START_SECONDS
+        self._paused.set()
+        if self._turns is None:
+            # The loop wakes once a second at most: a thread of its own keeps the head start short.
+            self._turns = threading.Thread(target=self._keep_turns, name="waypoint-accept-turns", daemon=True)
+            self._turns.start()
 
-    def _listen_again(self) -> None:
+    def _keep_turns(self) -> None:
+        while self.alive:
+            self._paused.wait(1.0)
+            with self._lock:
+                due = self._our_turn_at if self._acceptors else None
+                if due is None:
+                    self._paused.clear()
+                    continue
+            time.sleep(max(due - time.monotonic(), 0.0))
+            with self._lock:
+                self._listen_again_if_due()
+                if not self._acceptors:
+                    self._paused.clear()
+
+    def _listen_again_if_due(self) -> None:
+        if not self._acceptors:
+            return
+        if self._busy():
+            if time.monotonic() < self._our_turn_at:
+                return
+            self._take_one = True  # nobody free took it in time: one connection, then wait again
         for listener, acceptor in self._acceptors.items():
             self.poller.register(listener, selectors.EVENT_READ, acceptor)
         self._acceptors.clear()
