@@ -68,6 +68,37 @@ def test_a_new_connection_goes_to_the_idle_worker_not_the_busy_one(workers):
             assert other != answers[0]
 
 
+def test_a_new_connection_is_served_soon_while_kept_alive_clients_keep_every_worker_busy(workers):
+    # Waiting for a worker to be free starved it: under steady keep-alive
+    # load a worker is hardly ever free. Measured in the busy clients' own
+    # requests, so a slow machine slows both sides alike.
+    served = [0]
+    stop = threading.Event()
+
+    def keep_busy(port: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while not stop.is_set():
+            connection.request("GET", "/?pause=0.02")
+            connection.getresponse().read()
+            served[0] += 1
+        connection.close()
+
+    with workers(1) as (server,):
+        # More clients than threads: the worker always has requests under way.
+        clients = [threading.Thread(target=keep_busy, args=(server.port,), daemon=True) for _ in range(8)]
+        for client in clients:
+            client.start()
+        time.sleep(0.5)
+        before = served[0]
+        pid_of(server.port)
+        meanwhile = served[0] - before
+        stop.set()
+        for client in clients:
+            client.join()
+        assert before > 20, "the busy clients never got going"
+        assert meanwhile < 100, f"the new connection waited while {meanwhile} kept-alive requests were served"
+
+
 def test_a_worker_whose_requests_all_run_long_still_takes_new_connections(workers):
     # Its threads all wait (a silent database, say): the liveness probe on a
     # new connection must still be answered, and another request queued.
