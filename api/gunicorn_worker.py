@@ -224,8 +224,8 @@ class ProblemThreadWorker(ThreadWorker):
                     self._paused.clear()
 
     def _listen_again_if_due(self) -> None:
-        if not self._acceptors:
-            return
+        if not self._acceptors or not self.alive:
+            return  # (once the worker stops, its poller closes: nothing to listen for)
         if self._busy():
             if time.monotonic() < self._our_turn_at:
                 return

@@ -15,7 +15,7 @@ from models import CaseloadRow, db
 from . import bare, batches, floor
 from .data import CARE_TEAM_SIZES, ClinicLogins, bench_app, writer_days
 from .load import CheckinWrites, Get, LoadGenerator, LoadResult
-from .server import WAYPOINT_APP, Server
+from .server import WAYPOINT_APP, Server, machine_idle_seconds
 from .settings import TARGETS, Settings, spread, verdict
 
 # The default caseload page (50 rows, risk first), and what every patient-data
@@ -134,8 +134,9 @@ class DatabaseRun:
         return server.start()
 
     def _load(self, server: Server, plan, seconds: float, connections: int | None = None) -> LoadResult:
-        before = server.cpu_seconds()
+        before, idle_before, started = server.cpu_seconds(), machine_idle_seconds(), time.monotonic()
         result = self.loadgen.run(server.host, plan, seconds, connections)
+        result.idle_cores = (machine_idle_seconds() - idle_before) / (time.monotonic() - started)
         _drain(server)
         result.server_cpu_s = server.cpu_seconds() - before
         total = result.requests + result.failures
@@ -324,6 +325,11 @@ def _cpu_ms(run: LoadResult) -> float:
     return run.cpu_ms_per_request
 
 
+def _median_idle(runs: list[LoadResult]) -> float | None:
+    idle = [r.idle_cores for r in runs if r.idle_cores is not None]
+    return statistics.median(idle) if idle else None
+
+
 def _divide(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else float("nan")
 
@@ -347,10 +353,12 @@ def _throughput_figure(label, runs, base_label, base_runs, ratios, target_key) -
     figure: dict[str, Any] = {
         "measured": {"label": label, "unit": "req/s", **spread([r.throughput for r in runs]),
                      "cpu_ms_per_request": statistics.median([r.cpu_ms_per_request for r in runs]),
+                     "idle_cores": _median_idle(runs),
                      "p99_ms": statistics.median([r.p99_ms for r in runs]),
                      "fewest_requests": min(r.requests for r in runs), "in_flight": runs[0].in_flight},
         "baseline": {"label": base_label, "unit": "req/s", **spread([r.throughput for r in base_runs]),
-                     "cpu_ms_per_request": statistics.median([r.cpu_ms_per_request for r in base_runs])},
+                     "cpu_ms_per_request": statistics.median([r.cpu_ms_per_request for r in base_runs]),
+                     "idle_cores": _median_idle(base_runs)},
         "ratio": spread(ratios),
     }
     if target_key:

@@ -31,6 +31,9 @@ class LoadResult:
     # (one per connection), which the server still finished.
     server_cpu_s: float = 0.0
     in_flight: int = 0
+    # The machine's cores left idle during the load (waiting on the disk
+    # included): a figure far from the CPU's limit is held by a wait, not by work.
+    idle_cores: float | None = None
 
     @property
     def throughput(self) -> float:
@@ -47,6 +50,7 @@ class LoadResult:
                 "p90_ms": round(self.p90_ms, 2), "p99_ms": round(self.p99_ms, 2),
                 "max_ms": round(self.max_ms, 2), "server_cpu_s": round(self.server_cpu_s, 3),
                 "in_flight": self.in_flight,
+                "idle_cores": None if self.idle_cores is None else round(self.idle_cores, 2),
                 "cpu_ms_per_request": None if self.cpu_ms_per_request is None
                 else round(self.cpu_ms_per_request, 3)}
 

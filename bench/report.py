@@ -236,8 +236,9 @@ def _range(values: dict, digits: int = 0) -> str:
 
 
 def _cpu(values: dict) -> str:
-    cpu = values.get("cpu_ms_per_request")
-    return f", {cpu:.2f} ms CPU/req" if cpu is not None else ""
+    cpu, idle = values.get("cpu_ms_per_request"), values.get("idle_cores")
+    return (f", {cpu:.2f} ms CPU/req" if cpu is not None else "") + (
+        f", {idle:.2f} of {os.cpu_count()} cores idle" if idle is not None else "")
 
 
 def _throughput(values: dict) -> str:

@@ -110,6 +110,14 @@ class Server:
         return total / _CLOCK_TICKS
 
 
+def machine_idle_seconds() -> float:
+    """Return the seconds all cores have spent idle or waiting on the disk since boot (/proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()
+    # cpu user nice system idle iowait ...
+    return (int(fields[4]) + int(fields[5])) / _CLOCK_TICKS
+
+
 def _stat_fields(pid: int) -> list[str]:
     with open(f"/proc/{pid}/stat") as stat:
         raw = stat.read()
