@@ -28,7 +28,7 @@ from models import db, utcnow
 from services.audit import AuditEntry, append_audit_event, stage_audit_event
 
 from .audit_plans import Audited, audit_plan
-from .database import transaction_wrote
+from .database import committed_statement_by_statement, transaction_wrote
 from .logs import trace_without_messages
 from .requests import client_address, current_request
 
@@ -122,7 +122,8 @@ def _commit_in_request_transaction(entry: AuditEntry) -> bool:
     session = db.session()
     try:
         connection = session.connection()
-        stage_audit_event(entry, connection)
+        with committed_statement_by_statement(connection):
+            stage_audit_event(entry, connection)
         if request.method in _READS and _session_ends_with_request():
             # The answer is built and the session is closed with the request,
             # which gives its connection back: nothing reads its rows again

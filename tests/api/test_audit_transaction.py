@@ -1,8 +1,9 @@
 """A read's audit event rides in the read's own transaction, never in one that wrote something to undo."""
+import sqlite3
 import threading
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from api.audit import _session_ends_with_request
@@ -76,3 +77,55 @@ def test_only_a_request_that_pushed_its_own_app_context_ends_its_session(app):
         seen.append(_session_ends_with_request())
 
     assert seen == [True, False]
+
+
+@pytest.fixture
+def driver_statements(app):
+    """Every statement SQLite's driver runs from here on, BEGIN and COMMIT included, on fresh connections."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's driver: PostgreSQL's transactions are the server's")
+    sent: list[str] = []
+
+    def trace(dbapi_connection, _record):
+        dbapi_connection.set_trace_callback(sent.append)
+
+    event.listen(db.engine, "connect", trace)
+    db.engine.dispose()
+    yield sent
+    event.remove(db.engine, "connect", trace)
+    db.engine.dispose()
+
+
+def test_on_sqlite_a_reads_audit_row_is_one_statement_that_commits_itself(client, patient, database_url,
+                                                                         driver_statements):
+    # No BEGIN before it and no COMMIT after it: the INSERT takes the write
+    # lock, commits with its fsync and lets go inside one call of the driver.
+    headers = bearer(login(client, patient.email).json["access_token"])
+    driver_statements.clear()
+
+    assert client.get("/api/v1/me/checkins?page_size=1", headers=headers).status_code == 200
+
+    words = [statement.split()[0].upper() for statement in driver_statements]
+    assert words.count("INSERT") == 1
+    assert "BEGIN" not in words and "COMMIT" not in words
+    # Committed when the answer left: another connection, another process's, sees it.
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as elsewhere:
+        newest = elsewhere.execute("SELECT resource, actor_id FROM audit_events ORDER BY id DESC LIMIT 1").fetchone()
+    assert newest == ("checkins.MyCheckins", patient.id)
+
+
+def test_on_sqlite_a_write_after_such_a_read_still_takes_the_write_lock_first(client, patient, driver_statements):
+    # The driver's own transactions come back once the audit row is in: on
+    # the same pooled connection, the next write request begins with BEGIN IMMEDIATE.
+    headers = bearer(login(client, patient.email).json["access_token"])
+    assert client.get("/api/v1/me/checkins?page_size=1", headers=headers).status_code == 200
+    driver_statements.clear()
+
+    day = {"craving": 3, "mood": 6, "sleep_hours": 7.5, "sleep_quality": 4, "used_substance": False,
+           "self_harm_thoughts": False}
+    written = client.put("/api/v1/me/checkins/2026-11-23", headers=headers, json=day)
+    assert written.status_code == 201, written.json
+
+    statements = [statement for statement in driver_statements if not statement.startswith("PRAGMA")]
+    assert statements[0] == "BEGIN IMMEDIATE"
+    assert statements[-1] == "COMMIT"
