@@ -121,14 +121,14 @@ class ProblemThreadWorker(ThreadWorker):
     connection lands is where its requests run: connections opened together
     (a balancer's pool, the bench's load) all went to one worker in 5 of 16
     of the bench's loads, and that process, one core under its GIL, served
-    them all while the other core sat idle (the caseload page: 272-294
-    against 585-629 requests a second). A process runs one request's Python
+    them all while the other core sat idle (the caseload page: 267-294
+    against 546-629 requests a second). A process runs one request's Python
     at a time whatever its thread count (its threads are there for the
     waits), so a worker with a request under way leaves a new connection in
     the kernel's queue for HEAD_START_SECONDS, where a free worker takes it
     at once; if none does, the busy worker takes it itself, one connection
     per head start (taking it only once free starved new connections under
-    steady keep-alive load: check-in p99 0.8-1 s). Idle keep-alive
+    steady keep-alive load: check-in p99 0.8-1.1 s). Idle keep-alive
     connections count for nothing: they stay with their worker, which serves
     them as before. A new connection that sends nothing makes its worker
     busy for SILENT_CONNECTION_SECONDS at most.
