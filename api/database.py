@@ -2,12 +2,13 @@
 import logging
 import random
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar, cast
 
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -16,15 +17,15 @@ from sqlalchemy.orm import Session
 from models import db
 
 from .security import limiter
+from .writer_turn import writer_turn
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 log = logging.getLogger("waypoint.database")
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# SQLite takes one writer at a time. Threads that queue on its file lock
-# spin in busy-wait and blow up the tail latency; queueing them on a
-# process lock instead is fair and cheap.
-_sqlite_write_lock = threading.Lock()
-# How long a write request waits for another process's writer (as busy_timeout), and how often it looks.
+# How long a write request waits for a writer without the turn (api.writer_turn), as
+# busy_timeout does, and how often it looks.
 SQLITE_WRITE_WAIT_SECONDS = 10.0
 _SQLITE_WRITE_POLL_SECONDS = 0.001
 
@@ -34,6 +35,10 @@ _SQLITE_WRITE_POLL_SECONDS = 0.001
 LOST_RACE_SQLSTATES = frozenset({"40P01", "40001"})
 RACE_ATTEMPTS = 4
 _COMMITTED = "waypoint.committed"
+# A write request holds the turn to write (api.writer_turn); its view takes it (writes_after_checks).
+_HOLDS_TURN = "waypoint.holds_turn"
+_TURN_IN_VIEW = "waypoint.turn_in_view"
+_TURN_TO_COMMIT = "waypoint.turn_to_commit"
 
 
 def sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -69,49 +74,105 @@ def configure_database(app: Flask) -> None:
             event.listen(engine, "connect", sqlite_pragmas)
         if not event.contains(engine, "begin", _begin_write_request):
             event.listen(engine, "begin", _begin_write_request)
+        if not event.contains(Session, "after_commit", _give_the_turn_at_commit):
+            event.listen(Session, "after_commit", _give_the_turn_at_commit)
+        turn = writer_turn(engine)
 
     @app.before_request
-    def _take_write_lock():
-        if request.method not in _SAFE_METHODS:
-            _sqlite_write_lock.acquire()
-            request.environ["waypoint.write_lock"] = True
+    def _take_the_turn():
+        if request.method in _SAFE_METHODS:
+            return
+        if _view_writes_after_checks():
+            request.environ[_TURN_IN_VIEW] = turn
+            return
+        turn.take()
+        request.environ[_HOLDS_TURN] = turn
 
     @app.teardown_request
-    def _release_write_lock(_exc):
-        if request.environ.pop("waypoint.write_lock", False):
+    def _give_the_turn(_exc):
+        holder = request.environ.pop(_HOLDS_TURN, None)
+        if holder is not None:
             # End any transaction (a refused request's) before the next writer starts.
             db.session.rollback()
-            _sqlite_write_lock.release()
+            holder.give()
+
+
+def writes_after_checks(view: View) -> View:
+    """Take the turn to write when the view starts: after the token's check and the reading of its arguments.
+
+    Every other write request takes it before anything else, because its
+    token's check may decide its write (a refresh token rotated once, a
+    password checked before it changes). A view marked so reads everything
+    that decides its writes again once it holds the turn (the check-in
+    PUT and the sync take the patient's lock first), so a PUT's token,
+    JSON and marshmallow, a third of its time, no longer queue on SQLite's
+    one writer. Its token is read just before the turn, as on PostgreSQL,
+    where no write request waits for another before its token's check. The
+    turn is given back at the commit (the answer is built without it) or,
+    failing that, when the request ends. Only SQLite has a turn.
+    """
+    @wraps(view)
+    def takes_the_turn(*args: Any, **kwargs: Any) -> Any:
+        turn = request.environ.pop(_TURN_IN_VIEW, None)
+        if turn is not None:
+            turn.take()
+            request.environ[_HOLDS_TURN] = turn
+            request.environ[_TURN_TO_COMMIT] = True
+            # The token's check read outside a transaction (pysqlite begins one
+            # only before a write): begin the view's with the write lock.
+            _begin_immediately(cast(sqlite3.Connection, db.session.connection().connection.dbapi_connection))
+        return view(*args, **kwargs)
+
+    takes_the_turn.writes_after_checks = True  # type: ignore[attr-defined]
+    return cast(View, takes_the_turn)
+
+
+def _view_writes_after_checks() -> bool:
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        view = getattr(view_class, request.method.lower(), None)
+    return getattr(view, "writes_after_checks", False)
+
+
+def _give_the_turn_at_commit(_session: Session) -> None:
+    if has_request_context() and request.environ.pop(_TURN_TO_COMMIT, False):
+        request.environ.pop(_HOLDS_TURN).give()
 
 
 def _begin_write_request(connection) -> None:
-    """Begin every transaction of a write request with SQLite's write lock: BEGIN IMMEDIATE.
+    """Begin every transaction of a write request that holds the turn with SQLite's write lock: BEGIN IMMEDIATE.
 
     pysqlite begins a transaction only before the first INSERT, UPDATE or
     DELETE, so a request's reads ran outside any transaction: two processes
     (gunicorn's workers) could both read "invite unused", "refresh token
-    current" or "four goals this week" and both write. The process lock
-    above covers only its own threads. Taking the database's write lock
+    current" or "four goals this week" and both write. The turn
+    (api.writer_turn) only orders writers. Taking the database's write lock
     when the transaction begins, before the first read, makes every
     read-then-write of a write request hold across processes; a writer of
     another process waits for the commit, never reads in between. This is
     SQLAlchemy's pysqlite recipe of emitting BEGIN ourselves, kept to write
-    requests: anything else (reads, the audit insert of a GET, the
-    scheduler, the CLI, the mail sender) keeps pysqlite's deferred BEGIN at
-    its first write, because a read-only BEGIN would pin a snapshot that a
-    later write (the caseload view keeping its figures) could not upgrade
-    once another process committed. SAVEPOINTs then sit inside this BEGIN.
+    requests while they hold the turn: anything else (reads, the audit
+    insert of a GET, a write view before it takes its turn, the scheduler,
+    the CLI, the mail sender) keeps pysqlite's deferred BEGIN at its first
+    write, because a read-only BEGIN would pin a snapshot that a later
+    write (the caseload view keeping its figures) could not upgrade once
+    another process committed. SAVEPOINTs then sit inside this BEGIN.
 
-    The wait is ours, a look every millisecond, not SQLite's busy handler:
-    that one sleeps longer after each miss (up to 100 ms), and a process
-    whose own threads hand the lock on at once starved the other process's
-    writers (bench P5, two workers: check-in p99 281 ms with SQLite's
-    handler, 98 ms with this loop). Sent on the driver's connection, like
-    the driver's own BEGIN (and PostgreSQL's): not a statement of the request.
+    With the turn, the lock is usually free. When a writer without one
+    holds it, the wait is ours, a look every millisecond, not SQLite's busy
+    handler: that one sleeps longer after each miss (up to 100 ms), and a
+    process whose own threads hand the lock on at once starved the other
+    process's writers (bench P5, two workers: check-in p99 281 ms with
+    SQLite's handler, 98 ms with this loop). Sent on the driver's
+    connection, like the driver's own BEGIN (and PostgreSQL's): not a
+    statement of the request.
     """
-    if not has_request_context() or request.method in _SAFE_METHODS:
-        return
-    dbapi_connection = connection.connection.dbapi_connection
+    if has_request_context() and _HOLDS_TURN in request.environ:
+        _begin_immediately(connection.connection.dbapi_connection)
+
+
+def _begin_immediately(dbapi_connection: sqlite3.Connection) -> None:
     if dbapi_connection.in_transaction:
         return
     deadline = time.monotonic() + SQLITE_WRITE_WAIT_SECONDS
@@ -145,7 +206,9 @@ def committed_statement_by_statement(connection: Connection) -> Iterator[None]:
     when the call returns; the caller's COMMIT then finds nothing to do.
     Measured under gunicorn (2 workers, 8 connections, paired): the floor
     993-1,005 requests a second against 849-895, 1.54 ms of CPU a request
-    against 1.64.
+    against 1.64. The INSERT waits for the turn to write first
+    (api.writer_turn), not in SQLite's busy handler, whose sleeps of 1 to
+    100 ms made the floor's p99 130-350 ms (with the turn, 18-24 ms).
     Anywhere else (PostgreSQL, or a transaction already open, as every
     write request's is) this changes nothing.
     """
@@ -156,7 +219,8 @@ def committed_statement_by_statement(connection: Connection) -> Iterator[None]:
     legacy = dbapi_connection.isolation_level
     dbapi_connection.isolation_level = None  # the driver's autocommit: no BEGIN of its own
     try:
-        yield
+        with writer_turn(connection.engine).holding():
+            yield
     finally:
         dbapi_connection.isolation_level = legacy
 

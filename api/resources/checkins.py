@@ -27,6 +27,7 @@ from services.errors import NotFound
 from ..audit import commit_with_audit
 from ..auth import current_user
 from ..authenticated import authenticated
+from ..database import writes_after_checks
 from ..errors import domain_problem, flatten_validation, problem_body
 from ..requests import current_patient, current_patient_id, etag, page_of, parse_day, parse_if_match
 
@@ -60,6 +61,7 @@ class MyCheckinDay(MethodView):
     @blp.alt_response(409, response="CONFLICT")
     @blp.alt_response(412, response="PRECONDITION_FAILED")
     @blp.alt_response(428, response="PRECONDITION_REQUIRED")
+    @writes_after_checks
     def put(self, headers, content, day):
         """Write the caller's check-in for one local day (idempotent)."""
         write = record_checkin(current_patient(), parse_day(day), content,
@@ -88,6 +90,7 @@ class MyCheckinSync(MethodView):
     @blp.doc(operationId="sync_my_checkins")
     @blp.arguments(SyncRequestSchema, example=examples.SYNC_REQUEST)
     @blp.response(200, SyncResponseSchema)
+    @writes_after_checks
     def post(self, body):
         """Write an offline queue of days; each entry gets its own result."""
         results = sync_queue(current_patient(), body["checkins"])
