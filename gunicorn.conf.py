@@ -7,7 +7,7 @@ Every default below can be overridden from the environment:
     GUNICORN_BIND         address to listen on (default 127.0.0.1:8000; behind a
                           load balancer on a private network, e.g. 0.0.0.0:8000)
     WEB_CONCURRENCY       worker processes (default: one per core)
-    GUNICORN_THREADS      threads per worker (default 4)
+    GUNICORN_THREADS      threads per worker (default 1 on SQLite, 4 on PostgreSQL)
     GUNICORN_KEEPALIVE    seconds an idle keep-alive connection stays open (75)
     GUNICORN_MAX_REQUESTS recycle a worker after this many requests (0: never)
     GUNICORN_ACCESS_LOG   "-" for gunicorn's own access line as well (default: none;
@@ -19,46 +19,48 @@ Every default below can be overridden from the environment:
                           touch the client's address: the app takes that from
                           X-Forwarded-For as TRUSTED_PROXY_HOPS says (api/config.py)
 
-Worker class gthread, one worker per core, 4 threads each, on both
-databases. A check-in is a short burst of Python (5-8 ms of CPU today)
-around a few database round trips and one durable commit; a caseload page
-is hundreds of milliseconds of Python. What decides a check-in's p99 is
-what it queues behind:
+Worker class gthread, one worker per core; one thread each on SQLite, four
+on PostgreSQL. A check-in is a short burst of Python (2-3 ms of CPU today)
+around a few database statements and one durable commit; a caseload page
+of 100 patients about the same, 5 ms for 500 (the figures are kept). What
+decides a request's p99 is what it queues behind:
 
-* Behind a slow request. A sync worker serves one request at a time, so a
-  check-in that lands on a worker busy with a caseload waits for all of it.
-  Threads let it run beside the caseload. They also keep the load
-  balancer's (or a phone's) connection open between requests, which a sync
-  worker closes after each one, and let a worker go on while a request
-  waits on the database.
 * Behind the GIL. One process runs Python on one core at a time, so the
-  workers must cover the cores: a single process holding all the threads
-  shares one core between check-ins and caseloads. For the same reason a
-  worker with a request under way leaves new connections to a free one
-  (api/gunicorn_worker.py): stock gthread let whichever worker woke first
-  take every connection of a burst, and their keep-alive requests then
-  shared its one core while the other idled.
-* Behind other writers. On SQLite the app's per-process write lock
-  (api/database.py) queues a process's threads fairly; writers of
-  different processes still meet on SQLite's file lock, whose busy handler
-  sleeps and polls. That costs some tail on pure write traffic, far less
-  than the GIL costs a single process once clinicians read.
+  workers must cover the cores, and threads of one worker share its core.
+  For the same reason a worker with a request under way leaves new
+  connections to a free one (api/gunicorn_worker.py): stock gthread let
+  whichever worker woke first take every connection of a burst, and their
+  keep-alive requests then shared its one core while the other idled.
+* Behind other writers. On SQLite every request writes (a read's audit
+  row too), one at a time, queued on a turn across the processes
+  (api/writer_turn.py). With four threads a worker, its threads took turns
+  on its core and its GIL while one of them held the turn that every
+  writer waits for: each request cost more CPU (a check-in 2.6-2.8 ms
+  against 2.4), check-ins queued, and a clinician's page starved.
+* Behind a slow request, which threads would let a request run beside.
+  On SQLite the slow requests (a login's password hash, a sync of many
+  days) hold the turn, which every request needs anyway; on PostgreSQL the
+  waits are round trips to the server, which threads overlap.
 
-Measured with bench/ on this 2-core machine, 2026-11-23: check-in p99 at
-8 connections, median of 3-4 alternating rounds, alone ("pure") and with
-one clinician loading a 100-patient caseload all the while ("mixed"):
+Measured with bench/ on this 2-core machine, 2026-12-03 (alternating runs,
+8 connections; "with a clinician" adds one connection loading a 500-patient
+caseload all the while):
 
-    SQLite        pure    mixed       PostgreSQL    pure    mixed
-    2 x 4 gthread 107 ms   76 ms      2 x 4 gthread 110 ms   93 ms
-    2 sync        112 ms   89 ms      2 sync        105 ms  202 ms
-    1 x 4 gthread  85 ms  320 ms      2 x 2 gthread 101 ms  107 ms
-    1 sync         70 ms  301 ms
+    SQLite         check-ins alone           with a clinician          the clinician's pages
+    2 x 1 gthread  677-706/s, p99 19-26 ms   520-534/s, p99 23-24 ms   60-72/s, p99 21-28 ms
+    2 x 4 gthread  488-503/s, p99 35-40 ms   444-470/s, p99 35-41 ms   16-18/s, p99 0.9-1.3 s
+    PostgreSQL, its server on this machine
+    2 x 1 gthread  471-472/s, p99 26 ms      336-356/s, p99 38-66 ms   46-58/s, p99 30-39 ms
+    2 x 4 gthread  362-385/s, p99 42-48 ms   314-331/s, p99 52-62 ms   34-36/s, p99 118-191 ms
 
-Four threads rather than two: the same p99 alone, better with the
-caseload running, and room for the longer round trips to a PostgreSQL on
-another machine. Each thread holds at most one database connection:
-workers x threads per machine (8 on 2 cores) count against PostgreSQL's
-max_connections.
+One thread on SQLite also served the floor (an audited read) at
+1,029-1,059 requests a second against 855-967, and a 100-patient caseload
+at 710-734 against 586-650. PostgreSQL keeps four: its server is usually
+another machine, and each request's three to five round trips to it are
+waits that only other threads can fill (with the server on this machine,
+one thread was as fast or faster). Each thread holds at
+most one database connection: workers x threads per machine (8 on 2
+cores) count against PostgreSQL's max_connections.
 
 P5 of `python -m bench` compares these settings with the same number of
 plain sync workers on pure check-in traffic in every run.
@@ -86,7 +88,9 @@ _gunicorn_worker = _load_by_path("gunicorn_worker")
 # (api/gunicorn_worker.py; gunicorn's own 400/431 answers go in the same class).
 worker_class = _gunicorn_worker.ProblemThreadWorker
 workers = int(os.environ.get("WEB_CONCURRENCY", _cores))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# The app's own default database is SQLite (api/config.py): one thread unless DATABASE_URL names a server.
+_on_sqlite = os.environ.get("DATABASE_URL", "sqlite").startswith("sqlite")
+threads = int(os.environ.get("GUNICORN_THREADS", "1" if _on_sqlite else "4"))
 
 # Longer than a load balancer's idle timeout (60 s on the common ones), so
 # the balancer closes idle connections first and never sends a request down
