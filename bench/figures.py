@@ -358,7 +358,8 @@ def _throughput_figure(label, runs, base_label, base_runs, ratios, target_key) -
                      "fewest_requests": min(r.requests for r in runs), "in_flight": runs[0].in_flight},
         "baseline": {"label": base_label, "unit": "req/s", **spread([r.throughput for r in base_runs]),
                      "cpu_ms_per_request": statistics.median([r.cpu_ms_per_request for r in base_runs]),
-                     "idle_cores": _median_idle(base_runs)},
+                     "idle_cores": _median_idle(base_runs),
+                     "p99_ms": statistics.median([r.p99_ms for r in base_runs])},
         "ratio": spread(ratios),
     }
     if target_key:

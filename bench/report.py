@@ -236,9 +236,11 @@ def _range(values: dict, digits: int = 0) -> str:
 
 
 def _cpu(values: dict) -> str:
-    cpu, idle = values.get("cpu_ms_per_request"), values.get("idle_cores")
+    cpu, idle, p99 = values.get("cpu_ms_per_request"), values.get("idle_cores"), values.get("p99_ms")
+    # The p99 says what a load's waits cost the one who waits; the idle cores, what they cost the machine.
     return (f", {cpu:.2f} ms CPU/req" if cpu is not None else "") + (
-        f", {idle:.2f} of {os.cpu_count()} cores idle" if idle is not None else "")
+        f", {idle:.2f} of {os.cpu_count()} cores idle" if idle is not None else "") + (
+        f", p99 {p99:.1f} ms" if p99 is not None else "")
 
 
 def _throughput(values: dict) -> str:
