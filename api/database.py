@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from models import db
 
 from .security import limiter
-from .writer_turn import writer_turn
+from .writer_turn import WriterTurn, writer_turn
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -39,6 +39,8 @@ _COMMITTED = "waypoint.committed"
 _HOLDS_TURN = "waypoint.holds_turn"
 _TURN_IN_VIEW = "waypoint.turn_in_view"
 _TURN_TO_COMMIT = "waypoint.turn_to_commit"
+# Set on a request that waited out the turn: its audit row does not wait for it a second time.
+_TURN_WAITED_OUT = "waypoint.turn_waited_out"
 
 
 def sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -85,8 +87,7 @@ def configure_database(app: Flask) -> None:
         if _view_writes_after_checks():
             request.environ[_TURN_IN_VIEW] = turn
             return
-        turn.take()
-        request.environ[_HOLDS_TURN] = turn
+        _take_for_request(turn)
 
     @app.teardown_request
     def _give_the_turn(_exc):
@@ -115,8 +116,7 @@ def writes_after_checks(view: View) -> View:
     def takes_the_turn(*args: Any, **kwargs: Any) -> Any:
         turn = request.environ.pop(_TURN_IN_VIEW, None)
         if turn is not None:
-            turn.take()
-            request.environ[_HOLDS_TURN] = turn
+            _take_for_request(turn)
             request.environ[_TURN_TO_COMMIT] = True
             # The token's check read outside a transaction (pysqlite begins one
             # only before a write): begin the view's with the write lock.
@@ -125,6 +125,15 @@ def writes_after_checks(view: View) -> View:
 
     takes_the_turn.writes_after_checks = True  # type: ignore[attr-defined]
     return cast(View, takes_the_turn)
+
+
+def _take_for_request(turn: WriterTurn) -> None:
+    try:
+        turn.take()
+    except OperationalError:
+        request.environ[_TURN_WAITED_OUT] = True  # the answer is a 503, after one wait
+        raise
+    request.environ[_HOLDS_TURN] = turn
 
 
 def _view_writes_after_checks() -> bool:
@@ -219,8 +228,11 @@ def committed_statement_by_statement(connection: Connection) -> Iterator[None]:
     legacy = dbapi_connection.isolation_level
     dbapi_connection.isolation_level = None  # the driver's autocommit: no BEGIN of its own
     try:
-        with writer_turn(connection.engine).holding():
-            yield
+        if has_request_context() and request.environ.get(_TURN_WAITED_OUT):
+            yield  # SQLite's own lock still orders it; a second wait would only delay the 503
+        else:
+            with writer_turn(connection.engine).holding():
+                yield
     finally:
         dbapi_connection.isolation_level = legacy
 
