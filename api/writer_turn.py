@@ -18,6 +18,7 @@ the mail sender, a server of an older release) meets that lock as before,
 and a writer with the turn waits for it as before.
 """
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -30,6 +31,8 @@ from sqlalchemy.exc import OperationalError
 
 # As long as a write waits for SQLite's own lock (api.database): past it, 503.
 TURN_WAIT_SECONDS = 10.0
+log = logging.getLogger("waypoint.database")
+
 # How often the process's waiting thread looks at the file lock. A flock
 # wait of the kernel's would wake at once but cannot be given a deadline.
 _LOOK_SECONDS = 0.0001
@@ -104,7 +107,15 @@ class WriterTurn:
         if self.lock_path is None:
             return
         if self._file is None:
-            self._file = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                self._file = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as error:
+                # Writers still write, one at a time by SQLite's own lock, only
+                # without the queue between processes: a slower wait, never a refusal.
+                log.warning("the writer turn's file cannot be opened (%s); writers of other processes "
+                            "now meet on SQLite's lock alone", error.strerror)
+                self.lock_path = None
+                return
         while True:
             try:
                 fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)

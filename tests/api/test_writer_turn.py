@@ -92,18 +92,19 @@ def held_elsewhere_for(turn: WriterTurn, seconds: float) -> threading.Thread:
 
 
 def can_be_taken_at_once(turn: WriterTurn) -> bool:
-    """Tell whether another thread gets the turn without waiting (it gives it back)."""
-    got = []
+    """Tell whether another thread gets the turn within half a second (and gives it back; one that waits takes it later)."""
+    taken = threading.Event()
 
     def take():
-        started = time.monotonic()
         with turn.holding():
-            got.append(time.monotonic() - started)
+            taken.set()
 
-    thread = threading.Thread(target=take)
+    thread = threading.Thread(target=take, daemon=True)
     thread.start()
+    if not taken.wait(0.5):
+        return False
     thread.join(5)
-    return bool(got) and got[0] < 0.1
+    return True
 
 
 # --- the turn itself ----------------------------------------------------------------------
@@ -179,6 +180,22 @@ def test_a_forked_child_does_not_share_its_parents_turn(tmp_path, short_wait):
     finally:
         del turns._turns["forked-test"]
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_turn_whose_file_cannot_be_opened_still_queues_this_processs_threads(tmp_path, monkeypatch, caplog):
+    turn = WriterTurn(str(tmp_path / "db-turn"))
+    real_open = os.open
+
+    def refused(path, *args, **kwargs):
+        if str(path).endswith("-turn"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)
+    with turn.holding():
+        assert not can_be_taken_at_once(turn)
+    assert can_be_taken_at_once(turn)
+    assert "cannot be opened" in caplog.text
 
 
 def test_each_sqlite_file_has_one_turn_beside_it_and_a_database_in_memory_none_on_disk(app, sqlite_only):
