@@ -92,7 +92,10 @@ def held_elsewhere_for(turn: WriterTurn, seconds: float) -> threading.Thread:
 
 
 def can_be_taken_at_once(turn: WriterTurn) -> bool:
-    """Tell whether another thread gets the turn within half a second (and gives it back; one that waits takes it later)."""
+    """Tell whether another thread gets the turn within half a second.
+
+    It gives the turn back at once; a thread that had to wait takes it (and gives it back) later.
+    """
     taken = threading.Event()
 
     def take():
