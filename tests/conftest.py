@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from werkzeug.serving import make_server
 
 from api import create_app
@@ -343,3 +343,20 @@ class DeliveredMessage:
 def sent_mail(app, tmp_path):
     """What the outbox delivered (as .eml files in the test's outbox folder); reading it sends what is owed."""
     return SentMail(tmp_path / "outbox")
+
+
+@pytest.fixture
+def driver_statements(app):
+    """Every statement SQLite's driver runs from here on, BEGIN and COMMIT included, on fresh connections."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's driver: PostgreSQL's transactions are the server's")
+    sent: list[str] = []
+
+    def trace(dbapi_connection, _record):
+        dbapi_connection.set_trace_callback(sent.append)
+
+    event.listen(db.engine, "connect", trace)
+    db.engine.dispose()
+    yield sent
+    event.remove(db.engine, "connect", trace)
+    db.engine.dispose()

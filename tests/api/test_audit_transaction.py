@@ -3,7 +3,7 @@ import sqlite3
 import threading
 
 import pytest
-from sqlalchemy import event, inspect, select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from api.audit import _session_ends_with_request
@@ -77,23 +77,6 @@ def test_only_a_request_that_pushed_its_own_app_context_ends_its_session(app):
         seen.append(_session_ends_with_request())
 
     assert seen == [True, False]
-
-
-@pytest.fixture
-def driver_statements(app):
-    """Every statement SQLite's driver runs from here on, BEGIN and COMMIT included, on fresh connections."""
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's driver: PostgreSQL's transactions are the server's")
-    sent: list[str] = []
-
-    def trace(dbapi_connection, _record):
-        dbapi_connection.set_trace_callback(sent.append)
-
-    event.listen(db.engine, "connect", trace)
-    db.engine.dispose()
-    yield sent
-    event.remove(db.engine, "connect", trace)
-    db.engine.dispose()
 
 
 def test_on_sqlite_a_reads_audit_row_is_one_statement_that_commits_itself(client, patient, database_url,

@@ -13,7 +13,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -210,21 +210,6 @@ def test_each_sqlite_file_has_one_turn_beside_it_and_a_database_in_memory_none_o
 
 
 # --- requests ----------------------------------------------------------------------------
-
-@pytest.fixture
-def driver_statements(app, sqlite_only):
-    """Every statement SQLite's driver runs from here on, BEGIN and COMMIT included."""
-    sent: list[str] = []
-
-    def trace(dbapi_connection, _record):
-        dbapi_connection.set_trace_callback(sent.append)
-
-    event.listen(db.engine, "connect", trace)
-    db.engine.dispose()
-    yield sent
-    event.remove(db.engine, "connect", trace)
-    db.engine.dispose()
-
 
 def test_a_check_in_put_checks_its_token_and_body_before_it_takes_the_turn(client, make, driver_statements):
     auth = make.headers(make.patient())
