@@ -217,7 +217,7 @@ def committed_statement_by_statement(connection: Connection) -> Iterator[None]:
     993-1,005 requests a second against 849-895, 1.54 ms of CPU a request
     against 1.64. The INSERT waits for the turn to write first
     (api.writer_turn), not in SQLite's busy handler, whose sleeps of 1 to
-    100 ms made the floor's p99 130-350 ms (with the turn, 18-24 ms).
+    100 ms made the floor's p99 135-410 ms (with the turn, 15-24 ms).
     Anywhere else (PostgreSQL, or a transaction already open, as every
     write request's is) this changes nothing.
     """
