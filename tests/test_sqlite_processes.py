@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from models import AuthSession, Invite, WeeklyGoal, db
+from models import AuthSession, Checkin, Invite, WeeklyGoal, db
 from services import accounts
 from services.goals import GOALS_PER_WEEK, week_start_of
 from tests import gunicorn
-from tests.factories import bearer, create_goal
+from tests.factories import bearer, checkin_body, create_goal
 
 ATTEMPTS_PER_PROCESS = 4
 # Each race is run a few times: without a lock across processes, a round lets two through more often than not.
@@ -145,6 +145,30 @@ def test_goals_added_through_both_processes_at_once_keep_the_weekly_cap(processe
             broken.append((round_, len(this_week)))
 
     assert not broken, f"{len(broken)} of {ROUNDS} rounds broke the cap of {GOALS_PER_WEEK}: (round, goals) {broken}"
+
+
+def test_edits_of_one_day_sent_through_both_processes_at_once_on_one_version_keep_exactly_one(processes, make,
+                                                                                              real_now):
+    # The check-in PUT reads its token and body before it takes the writer turn
+    # (api.database.writes_after_checks); the version it edits is read under it.
+    day = real_now.astimezone(ZoneInfo(ZONE)).date().isoformat()
+    broken = []
+    for round_ in range(ROUNDS):
+        patient = make.patient(timezone=ZONE)
+        auth = make.headers(patient)
+        assert processes[0].call("PUT", f"/api/v1/me/checkins/{day}", checkin_body(craving=1), auth).status == 201
+        edits = [checkin_body(craving=2 + n) for n in range(2 * ATTEMPTS_PER_PROCESS)]
+
+        answers = on_both_at_once(processes, "PUT", f"/api/v1/me/checkins/{day}", edits, {**auth, "If-Match": '"1"'})
+
+        assert set(statuses(answers)) <= {200, 412}, [answer.body for answer in answers]
+        db.session.expire_all()
+        stored = db.session.scalars(select(Checkin).where(Checkin.patient_id == patient.id)).one()
+        kept = [edits[index]["craving"] for index, answer in enumerate(answers) if answer.status == 200]
+        if kept != [stored.craving] or stored.version != 2:
+            broken.append((round_, statuses(answers), stored.version))
+
+    assert not broken, f"{len(broken)} of {ROUNDS} rounds kept more than one edit of version 1: {broken}"
 
 
 def test_a_write_request_that_cannot_get_the_write_lock_in_time_answers_503(app, client, make, database_url,
