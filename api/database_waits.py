@@ -30,6 +30,8 @@ from sqlalchemy import event
 
 from models import db
 
+from .psycopg_cursor import DescribedOnDemandCursor
+
 # A second past statement_timeout: the server's own cancel (which leaves the
 # connection usable) comes first whenever the server can still answer.
 ANSWER_GRACE_SECONDS = 1.0
@@ -81,7 +83,7 @@ def _connect(defaults: dict, _dialect, _record, cargs, cparams):
         raise psycopg.OperationalError("the database did not answer earlier in this request")
     try:
         # A parameter in DATABASE_URL's query string wins over the default.
-        return BoundedConnection.connect(*cargs, **{**defaults, **cparams})
+        return BoundedConnection.connect(*cargs, **{**defaults, **cparams}, cursor_factory=DescribedOnDemandCursor)
     except psycopg.OperationalError:
         if in_request:
             request.environ[_GAVE_UP] = True
