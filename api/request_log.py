@@ -109,7 +109,12 @@ def _log_request(response):
         return response
     started = current.environ.get(_STARTED)
     duration_ms = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
-    _request_log.log(
-        level, "%s %s %s %s ms", fields["method"], fields["route"] or "(no route)", response.status_code,
-        duration_ms, extra={RECORD_RESPONSE_FIELDS: {"status": response.status_code, "duration_ms": duration_ms}})
+    # The record made and handled as Logger.log would (the record factory,
+    # the logger's filters and handlers), but naming this function rather
+    # than walking the stack to find its caller: a third of the line's cost
+    # (callgrind: the floor 3.005 -> 2.967 M instructions; no line at all 2.891 M).
+    _request_log.handle(_request_log.makeRecord(
+        REQUEST_LOGGER, level, __file__, 0, "%s %s %s %s ms",
+        (fields["method"], fields["route"] or "(no route)", response.status_code, duration_ms), None,
+        "_log_request", {RECORD_RESPONSE_FIELDS: {"status": response.status_code, "duration_ms": duration_ms}}))
     return response

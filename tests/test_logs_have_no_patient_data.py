@@ -228,6 +228,32 @@ def test_every_json_line_parses_and_names_its_request(app, client, make, caplog)
     assert outside["level"] == "WARNING" and "request_id" not in outside
 
 
+def test_the_request_line_passes_the_request_loggers_filters_and_level_like_any_line(client, make, caplog):
+    caplog.set_level(logging.INFO)
+    patient = make.patient()
+    request_logger = logging.getLogger(REQUEST_LOGGER)
+    seen = []
+
+    def drop_reads(record: logging.LogRecord) -> bool:
+        seen.append(record)
+        return " GET " not in f" {record.getMessage()} "
+
+    request_logger.addFilter(drop_reads)
+    try:
+        client.get("/api/v1/me/checkins", headers=make.headers(patient))
+        client.put("/api/v1/me/checkins/2026-01-01", json={}, headers=make.headers(patient))
+        request_logger.setLevel(logging.WARNING)
+        client.get("/api/v1/me/checkins", headers=make.headers(patient))
+    finally:
+        request_logger.removeFilter(drop_reads)
+        request_logger.setLevel(logging.NOTSET)
+
+    written = [record.getMessage() for record in caplog.records if record.name == REQUEST_LOGGER]
+    assert [record.getMessage().split()[0] for record in seen] == ["GET", "PUT"]  # the third: below the level
+    assert len(written) == 1 and written[0].startswith("PUT /api/v1/me/checkins/<day:day> 4")
+    assert seen[0].funcName == "_log_request" and seen[0].levelname == "INFO"
+
+
 @pytest.mark.parametrize(("forwarded", "kept"), [
     ("0b6d1f1c-5f4e-4a61-9a0c-2f1d3b7c9e11", True),
     ("7f3a9c0e1d2b4a5f8e6c7b9a0d1e2f3a", True),
