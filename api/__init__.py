@@ -16,6 +16,7 @@ from .database import configure_database
 from .database_waits import bound_database_waits
 from .errors import register_error_handlers
 from .extensions import api, document_items_schemas, jwt, migrate
+from .postgres_reads import read_without_transactions
 from .request_log import configure_logging
 from .requests import DayConverter, RecordIdConverter, configure_requests
 from .resources import RESOURCES
@@ -38,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     configure_database(app)
     bound_database_waits(app)
+    read_without_transactions(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     jwt.init_app(app)
     app.url_map.converters["day"] = DayConverter

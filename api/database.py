@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from models import db
 
+from .postgres_reads import reading_without_transaction, run_alone
 from .security import limiter
 from .writer_turn import WriterTurn, writer_turn
 
@@ -218,9 +219,15 @@ def committed_statement_by_statement(connection: Connection) -> Iterator[None]:
     against 1.64. The INSERT waits for the turn to write first
     (api.writer_turn), not in SQLite's busy handler, whose sleeps of 1 to
     100 ms made the floor's p99 135-410 ms (with the turn, 15-24 ms).
-    Anywhere else (PostgreSQL, or a transaction already open, as every
-    write request's is) this changes nothing.
+    On PostgreSQL, a request that has only read runs without a transaction
+    already (api.postgres_reads); the statements inside commit as they
+    return there too, writes included. Anywhere else (a transaction already
+    open, as every write request's is) this changes nothing.
     """
+    if connection.dialect.name == "postgresql" and reading_without_transaction(connection):
+        with run_alone(connection):
+            yield
+        return
     dbapi_connection = connection.connection.dbapi_connection
     if connection.dialect.name != "sqlite" or dbapi_connection is None or dbapi_connection.in_transaction:
         yield
