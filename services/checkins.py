@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, TextualSelect, bindparam, insert, select, text, update
+from sqlalchemy import Table, TextClause, TextualSelect, bindparam, insert, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Alert, Checkin, CheckinRevision, Organization, PatientProfile, User, db
@@ -262,17 +262,25 @@ def apply_edits(desk: Desk, edits: list[tuple[Checkin, dict[str, Any]]]) -> None
     changed row was the largest cost of an edit. The objects take the
     values as stored (nothing of theirs is left to flush).
     """
-    changes = [{**content, "version": existing.version + 1, "updated_at": desk.now} for existing, content in edits]
-    db.session.connection().execute(_UPDATE_CHECKIN, [{"checkin_id": existing.id, **change}
-                                         for (existing, _content), change in zip(edits, changes, strict=True)])
+    changes = [{"checkin_id": existing.id, **content, "version": existing.version + 1, "updated_at": desk.now}
+               for existing, content in edits]
+    revisions = [{"revision": content, "recorded_at": desk.now, "recorded_by_id": desk.patient.id}
+                 for _existing, content in edits]
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        # Each UPDATE with its revision in one statement: a round trip to the server fewer.
+        driver_statement(connection, _edit_with_revision()).execute(
+            connection, *({**change, **revision} for change, revision in zip(changes, revisions, strict=True)))
+    else:
+        connection.execute(_UPDATE_CHECKIN, changes)
+        connection.execute(_INSERT_REVISIONS, [
+            {"checkin_id": change["checkin_id"], "version": change["version"], "content": revision["revision"],
+             "recorded_at": revision["recorded_at"], "recorded_by_id": revision["recorded_by_id"]}
+            for change, revision in zip(changes, revisions, strict=True)])
     for (existing, _content), change in zip(edits, changes, strict=True):
         for field, value in change.items():
-            set_committed_value(existing, field, value)
-    db.session.connection().execute(_INSERT_REVISIONS, [
-        {"checkin_id": existing.id, "version": existing.version, "content": content,
-         "recorded_at": desk.now, "recorded_by_id": desk.patient.id}
-        for existing, content in edits
-    ])
+            if field != "checkin_id":
+                set_committed_value(existing, field, value)
 
 
 def check_day_and_codes(desk: Desk, day: date, content: dict[str, Any]) -> None:
@@ -305,18 +313,23 @@ def insert_days(desk: Desk, days: list[tuple[date, dict[str, Any]]]) -> dict[dat
     """Insert the days (with their first revisions) unless they exist; return the new rows by day.
 
     One INSERT for all the days, RETURNING the id and day of each row it
-    wrote, and one for their revisions. A day another writer got to first is
+    wrote, and one for their revisions; on PostgreSQL both in one statement,
+    one round trip to the server fewer. A day another writer got to first is
     left out. The new rows are built from the values written rather than
     read back: loading them through the ORM was the largest cost of a write.
     They are not in the session (nothing of theirs is left to flush).
     """
     rows = [dict(patient_id=desk.patient.id, day=day, late=day < desk.today, version=1,
                  created_at=desk.now, updated_at=desk.now, **content) for day, content in days]
-    statement, parameter_names = _insert_checkins(len(rows))
+    connection = db.session.connection()
+    together = connection.dialect.name == "postgresql"
+    statement, parameter_names = _insert_checkins(len(rows), with_first_revisions=together)
     parameters = {name: row[column]
                   for row, names in zip(rows, parameter_names, strict=True) for column, name in names.items()}
+    if together:
+        parameters.update({f"revision_{number}": content for number, (_day, content) in enumerate(days)},
+                          recorded_at=desk.now, recorded_by_id=desk.patient.id)
     written = {row["day"]: row for row in rows}
-    connection = db.session.connection()
     form = driver_statement(connection, statement)
     read_day = form.result_processors[1] or (lambda day: day)  # SQLite gives the day back as text
     created = {}
@@ -324,7 +337,7 @@ def insert_days(desk: Desk, days: list[tuple[date, dict[str, Any]]]) -> dict[dat
         day = read_day(returned_day)
         created[day] = _stored_checkin({"id": checkin_id, **written[day]})
     contents = dict(days)
-    if created:
+    if created and not together:
         driver_statement(connection, _INSERT_FIRST_REVISIONS, _REVISION_COLUMNS).execute(connection, *(
             {"checkin_id": checkin.id, "version": 1, "content": contents[day], "recorded_at": desk.now,
              "recorded_by_id": desk.patient.id}
@@ -348,21 +361,66 @@ def _stored_checkin(values: Mapping[Any, Any]) -> Checkin:
 
 
 @cache
-def _insert_checkins(count: int) -> tuple[TextualSelect, list[dict[str, str]]]:
+def _insert_checkins(count: int, with_first_revisions: bool = False) -> tuple[TextualSelect, list[dict[str, str]]]:
     """Return INSERT ... ON CONFLICT DO NOTHING RETURNING id, day for count days, and its parameter names.
 
     Written as text (the same on SQLite and PostgreSQL) because SQLAlchemy
     cannot cache the compiled form of its own ON CONFLICT construct: that
     cost a compilation per write. Parameters are named <column>_<row>; the
     names come back as one {column: parameter} per row.
+
+    with_first_revisions (PostgreSQL only: SQLite has no INSERT inside WITH):
+    the same INSERT inside a WITH that also inserts version 1's revision of
+    each row it wrote, matched by day, and still answers id, day. It binds
+    revision_<row> (the content as written), recorded_at and recorded_by_id
+    as well.
     """
     table = cast(Table, Checkin.__table__)
     columns = [column for column in table.c if column.name != "id"]
     names = [{column.name: f"{column.name}_{number}" for column in columns} for number in range(count)]
     rows = [f"({', '.join(f':{name}' for name in row.values())})" for row in names]
-    statement = text(
-        f"INSERT INTO {table.name} ({', '.join(column.name for column in columns)}) "  # noqa: S608 - names from the model, values bound
-        f"VALUES {', '.join(rows)} ON CONFLICT (patient_id, day) DO NOTHING RETURNING id, day"
-    ).bindparams(*[bindparam(f"{column.name}_{number}", type_=column.type)
-                   for number in range(count) for column in columns]).columns(table.c.id, table.c.day)
-    return statement, names
+    sql = (f"INSERT INTO {table.name} ({', '.join(column.name for column in columns)}) "  # noqa: S608 - names from the model, values bound
+           f"VALUES {', '.join(rows)} ON CONFLICT (patient_id, day) DO NOTHING RETURNING id, day")
+    parameters = [bindparam(f"{column.name}_{number}", type_=column.type)
+                  for number in range(count) for column in columns]
+    if with_first_revisions:
+        # A sub-statement's RETURNING rows are all the revisions' INSERT sees of
+        # the new check-ins; every part of a WITH runs to its end, and the
+        # foreign key is checked at the end of the whole statement.
+        revisions = _REVISIONS.c
+        contents = ", ".join(f"(CAST(:day_{number} AS DATE), CAST(:revision_{number} AS JSON))"
+                             for number in range(count))
+        sql = (f"WITH written AS ({sql}), first_revisions AS ("  # noqa: S608 - names from the model, values bound
+               f"INSERT INTO {_REVISIONS.name} ({', '.join(_REVISION_COLUMNS)}) "
+               "SELECT written.id, 1, contents.content, CAST(:recorded_at AS TIMESTAMP WITH TIME ZONE), "
+               "CAST(:recorded_by_id AS INTEGER) "
+               f"FROM written JOIN (VALUES {contents}) AS contents (day, content) ON contents.day = written.day) "
+               "SELECT id, day FROM written")
+        parameters += [bindparam(f"revision_{number}", type_=revisions.content.type) for number in range(count)]
+        parameters += [bindparam("recorded_at", type_=revisions.recorded_at.type),
+                       bindparam("recorded_by_id", type_=revisions.recorded_by_id.type)]
+    return text(sql).bindparams(*parameters).columns(table.c.id, table.c.day), names
+
+
+@cache
+def _edit_with_revision() -> TextClause:
+    """Return the UPDATE of one check-in inside a WITH that inserts its revision (PostgreSQL only).
+
+    Binds checkin_id, the content fields, version and updated_at as
+    _UPDATE_CHECKIN does, and revision (the content as written),
+    recorded_at and recorded_by_id. The revision is inserted only for the
+    row the UPDATE changed, with the version the UPDATE wrote.
+    """
+    table = cast(Table, Checkin.__table__)
+    changed = (*CONTENT_FIELDS, "version", "updated_at")
+    revisions = _REVISIONS.c
+    sql = (f"WITH changed AS (UPDATE {table.name} SET {', '.join(f'{name} = :{name}' for name in changed)} "  # noqa: S608 - names from the model, values bound
+           "WHERE id = :checkin_id RETURNING id, version) "
+           f"INSERT INTO {_REVISIONS.name} ({', '.join(_REVISION_COLUMNS)}) "
+           "SELECT changed.id, changed.version, CAST(:revision AS JSON), "
+           "CAST(:recorded_at AS TIMESTAMP WITH TIME ZONE), CAST(:recorded_by_id AS INTEGER) FROM changed")
+    return text(sql).bindparams(
+        *[bindparam(name, type_=table.c[name].type) for name in changed],
+        bindparam("checkin_id", type_=table.c.id.type), bindparam("revision", type_=revisions.content.type),
+        bindparam("recorded_at", type_=revisions.recorded_at.type),
+        bindparam("recorded_by_id", type_=revisions.recorded_by_id.type))

@@ -77,3 +77,46 @@ def test_a_sync_creates_each_new_day_under_its_own_day_and_leaves_a_taken_day_al
         if result["outcome"] == "created":
             assert result["checkin"]["craving"] == _row(day).craving
             assert [revision.content["craving"] for revision in _revisions(_row(day).id)] == [_row(day).craving]
+
+
+def test_days_written_together_each_get_one_first_revision_and_a_day_taken_meanwhile_gets_none(make, patient, clock):
+    # What a sync does when another request wrote one of its days between its read and its insert:
+    # the INSERT leaves the taken day out, and no revision may be written for a row it did not write.
+    from services.checkins import Desk, insert_days
+
+    taken = make.checkin(patient, TODAY - timedelta(days=1), craving=1)
+    days = [TODAY - timedelta(days=offset) for offset in range(3)]
+    contents = {day: {**EVERY_FIELD_STORED, "craving": number + 4} for number, day in enumerate(days)}
+
+    created = insert_days(Desk.of(patient, clock()), list(contents.items()))
+    db.session.commit()
+
+    assert sorted(created) == [days[2], days[0]]
+    for day in (days[0], days[2]):
+        checkin = _row(day)
+        assert created[day].id == checkin.id
+        [revision] = _revisions(checkin.id)
+        assert (revision.version, revision.content, revision.recorded_by_id) == (1, contents[day], patient.id)
+        assert revision.recorded_at == clock().astimezone(timezone.utc)
+    assert _row(days[1]).craving == 1
+    assert [revision.content["craving"] for revision in _revisions(taken.id)] == [1]
+
+
+def test_an_edit_is_stored_with_its_revision_as_written(client, auth, patient, clock):
+    first = client.put(f"/api/v1/me/checkins/{TODAY}", headers=auth, json={**EVERY_FIELD, "craving": 2})
+    assert first.status_code == 201
+    clock.advance(minutes=30)
+
+    response = client.put(f"/api/v1/me/checkins/{TODAY}", headers={**auth, "If-Match": '"1"'}, json=EVERY_FIELD)
+
+    assert response.status_code == 200, response.json
+    checkin = _row(TODAY)
+    now = clock().astimezone(timezone.utc)
+    assert {field: getattr(checkin, field) for field in EVERY_FIELD_STORED} == EVERY_FIELD_STORED
+    assert (checkin.version, checkin.updated_at) == (2, now)
+    assert checkin.created_at == now - timedelta(minutes=30)
+    revisions = sorted(_revisions(checkin.id), key=lambda revision: revision.version)
+    assert [(revision.version, revision.content["craving"]) for revision in revisions] == [(1, 2), (2, 9)]
+    assert (revisions[1].content, revisions[1].recorded_by_id, revisions[1].recorded_at) == (
+        EVERY_FIELD_STORED, patient.id, now)
+    assert {field: response.json[field] for field in EVERY_FIELD_STORED} == EVERY_FIELD_STORED
