@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, TextClause, TextualSelect, bindparam, insert, select, text, update
+from sqlalchemy import BindParameter, Table, TextClause, TextualSelect, bindparam, insert, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Alert, Checkin, CheckinRevision, Organization, PatientProfile, User, db
@@ -264,8 +264,9 @@ def apply_edits(desk: Desk, edits: list[tuple[Checkin, dict[str, Any]]]) -> None
     """
     changes = [{"checkin_id": existing.id, **content, "version": existing.version + 1, "updated_at": desk.now}
                for existing, content in edits]
-    revisions = [{"revision": content, "recorded_at": desk.now, "recorded_by_id": desk.patient.id}
-                 for _existing, content in edits]
+    revisions = [{"checkin_id": change["checkin_id"], "version": change["version"], "content": content,
+                  "recorded_at": desk.now, "recorded_by_id": desk.patient.id}
+                 for change, (_existing, content) in zip(changes, edits, strict=True)]
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         # Each UPDATE with its revision in one statement: a round trip to the server fewer.
@@ -273,10 +274,7 @@ def apply_edits(desk: Desk, edits: list[tuple[Checkin, dict[str, Any]]]) -> None
             connection, *({**change, **revision} for change, revision in zip(changes, revisions, strict=True)))
     else:
         connection.execute(_UPDATE_CHECKIN, changes)
-        connection.execute(_INSERT_REVISIONS, [
-            {"checkin_id": change["checkin_id"], "version": change["version"], "content": revision["revision"],
-             "recorded_at": revision["recorded_at"], "recorded_by_id": revision["recorded_by_id"]}
-            for change, revision in zip(changes, revisions, strict=True)])
+        connection.execute(_INSERT_REVISIONS, revisions)
     for (existing, _content), change in zip(edits, changes, strict=True):
         for field, value in change.items():
             if field != "checkin_id":
@@ -392,13 +390,11 @@ def _insert_checkins(count: int, with_first_revisions: bool = False) -> tuple[Te
                              for number in range(count))
         sql = (f"WITH written AS ({sql}), first_revisions AS ("  # noqa: S608 - names from the model, values bound
                f"INSERT INTO {_REVISIONS.name} ({', '.join(_REVISION_COLUMNS)}) "
-               "SELECT written.id, 1, contents.content, CAST(:recorded_at AS TIMESTAMP WITH TIME ZONE), "
-               "CAST(:recorded_by_id AS INTEGER) "
+               f"SELECT written.id, 1, contents.content, {_RECORDED} "
                f"FROM written JOIN (VALUES {contents}) AS contents (day, content) ON contents.day = written.day) "
                "SELECT id, day FROM written")
         parameters += [bindparam(f"revision_{number}", type_=revisions.content.type) for number in range(count)]
-        parameters += [bindparam("recorded_at", type_=revisions.recorded_at.type),
-                       bindparam("recorded_by_id", type_=revisions.recorded_by_id.type)]
+        parameters += _recorded_parameters()
     return text(sql).bindparams(*parameters).columns(table.c.id, table.c.day), names
 
 
@@ -407,7 +403,7 @@ def _edit_with_revision() -> TextClause:
     """Return the UPDATE of one check-in inside a WITH that inserts its revision (PostgreSQL only).
 
     Binds checkin_id, the content fields, version and updated_at as
-    _UPDATE_CHECKIN does, and revision (the content as written),
+    _UPDATE_CHECKIN does, and content (the content as written),
     recorded_at and recorded_by_id. The revision is inserted only for the
     row the UPDATE changed, with the version the UPDATE wrote.
     """
@@ -417,10 +413,18 @@ def _edit_with_revision() -> TextClause:
     sql = (f"WITH changed AS (UPDATE {table.name} SET {', '.join(f'{name} = :{name}' for name in changed)} "  # noqa: S608 - names from the model, values bound
            "WHERE id = :checkin_id RETURNING id, version) "
            f"INSERT INTO {_REVISIONS.name} ({', '.join(_REVISION_COLUMNS)}) "
-           "SELECT changed.id, changed.version, CAST(:revision AS JSON), "
-           "CAST(:recorded_at AS TIMESTAMP WITH TIME ZONE), CAST(:recorded_by_id AS INTEGER) FROM changed")
+           f"SELECT changed.id, changed.version, CAST(:content AS JSON), {_RECORDED} FROM changed")
     return text(sql).bindparams(
         *[bindparam(name, type_=table.c[name].type) for name in changed],
-        bindparam("checkin_id", type_=table.c.id.type), bindparam("revision", type_=revisions.content.type),
-        bindparam("recorded_at", type_=revisions.recorded_at.type),
-        bindparam("recorded_by_id", type_=revisions.recorded_by_id.type))
+        bindparam("checkin_id", type_=table.c.id.type), bindparam("content", type_=revisions.content.type),
+        *_recorded_parameters())
+
+
+# A revision's time and author as both statements above select them: typed,
+# since a parameter in a SELECT list has no column to take its type from.
+_RECORDED = "CAST(:recorded_at AS TIMESTAMP WITH TIME ZONE), CAST(:recorded_by_id AS INTEGER)"
+
+
+def _recorded_parameters() -> list[BindParameter[Any]]:
+    return [bindparam("recorded_at", type_=_REVISIONS.c.recorded_at.type),
+            bindparam("recorded_by_id", type_=_REVISIONS.c.recorded_by_id.type)]

@@ -513,12 +513,17 @@ def test_a_bad_list_query_is_refused(client, auth, query, field):
 
 # --- what a write costs ------------------------------------------------------
 
-def test_a_new_day_costs_the_same_few_statements_whatever_the_history(client, make, dialect):
+def newcomer_and_veteran(make) -> tuple:
+    """Two patients: one with no history, one with 90 days of it."""
     newcomer, veteran = make.patient(), make.patient()
     for back in range(1, 91):
         make.checkin(veteran, date(2026, 11, 23) - timedelta(days=back), craving=3)
+    return newcomer, veteran
+
+
+def test_a_new_day_costs_the_same_few_statements_whatever_the_history(client, make):
     counts = []
-    for patient in (newcomer, veteran):
+    for patient in newcomer_and_veteran(make):
         auth = make.headers(patient)
         with count_queries() as statements:
             assert put(client, auth, TODAY, checkin_body()).status_code == 201
@@ -533,11 +538,8 @@ def test_a_new_day_costs_the_same_few_statements_whatever_the_history(client, ma
 
 
 def test_an_edit_costs_the_same_few_statements_whatever_the_history(client, make):
-    newcomer, veteran = make.patient(), make.patient()
-    for back in range(1, 91):
-        make.checkin(veteran, date(2026, 11, 23) - timedelta(days=back), craving=3)
     counts = []
-    for patient in (newcomer, veteran):
+    for patient in newcomer_and_veteran(make):
         auth = make.headers(patient)
         assert put(client, auth, TODAY, checkin_body(craving=3)).status_code == 201
         with count_queries() as statements:
