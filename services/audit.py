@@ -83,7 +83,9 @@ def _build_insert(actor_by_email: bool) -> Insert:
     patient_organization = select(patient.c.organization_id).where(*named_patient).scalar_subquery()
     # A mapped class's __table__ is a Table; SQLAlchemy types it as the wider FromClause.
     table = cast(Table, AuditEvent.__table__)
-    return insert(table).values(
+    # inline(): no RETURNING of the new row's id, which nothing reads (on
+    # PostgreSQL a row sent back on every request's audit INSERT).
+    return insert(table).inline().values(
         occurred_at=bindparam("occurred_at", type_=table.c.occurred_at.type),
         organization_id=func.coalesce(actor_organization, patient_organization),
         actor_id=lookup("id", actor) if actor_by_email else actor,
