@@ -334,8 +334,8 @@ def insert_days(desk: Desk, days: list[tuple[date, dict[str, Any]]]) -> dict[dat
     for checkin_id, returned_day in form.execute(connection, parameters):
         day = read_day(returned_day)
         created[day] = _stored_checkin({"id": checkin_id, **written[day]})
-    contents = dict(days)
     if created and not together:
+        contents = dict(days)
         driver_statement(connection, _INSERT_FIRST_REVISIONS, _REVISION_COLUMNS).execute(connection, *(
             {"checkin_id": checkin.id, "version": 1, "content": contents[day], "recorded_at": desk.now,
              "recorded_by_id": desk.patient.id}
