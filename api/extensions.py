@@ -5,7 +5,7 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 import marshmallow as ma
-from flask import Response, render_template, url_for
+from flask import Response, current_app, render_template, url_for
 from flask_jwt_extended import JWTManager
 from flask_jwt_extended import view_decorators as flask_jwt_view_decorators
 from flask_jwt_extended.config import config as jwt_config
@@ -285,10 +285,16 @@ class WaypointJWTManager(JWTManager):
     def _decode_jwt_from_config(self, encoded_token: str, csrf_value=None, allow_expired: bool = False) -> dict:
         if self._decode_key_callback is not default_decode_key_callback or allow_expired or csrf_value:
             return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
-        key = (encoded_token, jwt_config.decode_key, tuple(jwt_config.decode_algorithms), jwt_config.decode_audience,
-               jwt_config.decode_issuer, jwt_config.verify_sub, jwt_config.leeway)
+        # Every setting that decides whether a token passes (jwt_config derives the key, the
+        # algorithms and the claims' checks from these), as set, from one look at the config:
+        # each of jwt_config's derived settings looked through current_app again.
+        settings = current_app.config
+        key = (encoded_token, settings["JWT_SECRET_KEY"], settings["SECRET_KEY"], settings["JWT_PUBLIC_KEY"],
+               settings["JWT_ALGORITHM"], _hashable(settings["JWT_DECODE_ALGORITHMS"]),
+               _hashable(settings["JWT_DECODE_AUDIENCE"]), settings["JWT_DECODE_ISSUER"], settings["JWT_VERIFY_SUB"],
+               settings["JWT_DECODE_LEEWAY"], settings["JWT_IDENTITY_CLAIM"])
         claims = self._verified.get(key)
-        if claims is not None and claims.get("exp", float("inf")) + _seconds(jwt_config.leeway) > time.time():
+        if claims is not None and claims.get("exp", float("inf")) + _seconds(settings["JWT_DECODE_LEEWAY"]) > time.time():
             return dict(claims)
         claims = self._verify(encoded_token, csrf_value, allow_expired)
         if len(self._verified) >= self.VERIFIED_TOKENS_KEPT:
@@ -309,6 +315,15 @@ class WaypointJWTManager(JWTManager):
             )
         except ExpiredSignatureError:
             return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
+
+
+def _hashable(setting: Any) -> Any:
+    """Return a setting as part of a key: a list or set of values (algorithms, audiences) frozen."""
+    if isinstance(setting, list | tuple):
+        return tuple(setting)
+    if isinstance(setting, set | frozenset):
+        return frozenset(setting)
+    return setting
 
 
 def _seconds(leeway) -> float:

@@ -38,6 +38,24 @@ def test_a_token_already_verified_is_refused_once_it_expires(client, app, patien
     assert problem(client.get(MY_CHECKINS, headers=headers), 401)["type"].endswith("token-expired")
 
 
+def test_a_token_already_verified_is_refused_once_the_signing_key_changes(client, app, patient):
+    headers = bearer(login(client, patient.email).json["access_token"])
+    assert client.get(MY_CHECKINS, headers=headers).status_code == 200
+
+    app.config["JWT_SECRET_KEY"] = "another-key-" + "x" * 40  # a rotated key: tokens signed before it are forged now
+
+    assert problem(client.get(MY_CHECKINS, headers=headers), 401)["status"] == 401
+
+
+def test_a_token_already_verified_is_refused_once_its_audience_is_required(client, app, patient):
+    headers = bearer(login(client, patient.email).json["access_token"])
+    assert client.get(MY_CHECKINS, headers=headers).status_code == 200
+
+    app.config["JWT_DECODE_AUDIENCE"] = ["waypoint-web"]  # a list, as flask-jwt-extended allows
+
+    assert problem(client.get(MY_CHECKINS, headers=headers), 401)["status"] == 401
+
+
 def test_only_a_limited_route_answers_with_its_limit(client, patient):
     signed_in = login(client, patient.email)
     assert signed_in.status_code == 200 and "X-RateLimit-Limit" in signed_in.headers
