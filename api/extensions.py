@@ -294,7 +294,8 @@ class WaypointJWTManager(JWTManager):
                _hashable(settings["JWT_DECODE_AUDIENCE"]), settings["JWT_DECODE_ISSUER"], settings["JWT_VERIFY_SUB"],
                settings["JWT_DECODE_LEEWAY"], settings["JWT_IDENTITY_CLAIM"])
         claims = self._verified.get(key)
-        if claims is not None and claims.get("exp", float("inf")) + _seconds(settings["JWT_DECODE_LEEWAY"]) > time.time():
+        leeway = _seconds(settings["JWT_DECODE_LEEWAY"])
+        if claims is not None and claims.get("exp", float("inf")) + leeway > time.time():
             return dict(claims)
         claims = self._verify(encoded_token, csrf_value, allow_expired)
         if len(self._verified) >= self.VERIFIED_TOKENS_KEPT:
