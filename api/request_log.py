@@ -7,8 +7,8 @@ and the time taken, and the id goes back in X-Request-ID.
 """
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from flask import Flask, has_request_context, request
 
@@ -56,7 +56,8 @@ def request_id() -> str:
     if _REQUEST_ID not in environ:
         # The header as the WSGI server hands it over (what request.headers would read, without building them).
         forwarded = environ.get("HTTP_X_REQUEST_ID", "")
-        environ[_REQUEST_ID] = forwarded if _FORWARDED_REQUEST_ID.fullmatch(forwarded) else uuid.uuid4().hex
+        # 128 random bits in hex, as uuid4().hex but for its version bits, without building a UUID.
+        environ[_REQUEST_ID] = forwarded if _FORWARDED_REQUEST_ID.fullmatch(forwarded) else secrets.token_hex(16)
     return environ[_REQUEST_ID]
 
 
