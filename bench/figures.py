@@ -12,7 +12,7 @@ from sqlalchemy import event, update
 
 from models import CaseloadRow, db
 
-from . import bare, batches, floor
+from . import bare, batches, floor, promises
 from .data import CARE_TEAM_SIZES, ClinicLogins, bench_app, writer_days
 from .load import CheckinWrites, Get, LoadGenerator, LoadResult
 from .server import WAYPOINT_APP, Server, machine_idle_seconds
@@ -76,12 +76,17 @@ class DatabaseRun:
         # own loads, so the two check-in loads alternate within each round and
         # share whatever else the machine is doing at the time.
         plain = self._start("plain-sync", PLAIN_SYNC_WORKERS) if "P5" in wanted else None
+        # The floor's two promises and nothing else, on the same stack (bench/promises.py):
+        # what the floor would cost if Waypoint added nothing to them.
+        reference = self._start("promises", app=promises.APP) if wanted & {"P1", "P2"} else None
         plans: dict[str, tuple[Server, object]] = {"bare app": (bare_server, Get(bare.PATH)),
                                                    "healthz": (shipped, Get("/healthz"))}
         if wanted & {"P1", "P5"}:
             plans["checkin"] = (shipped, writes)
         if wanted & {"P1", "P2"}:
             plans["floor"] = (shipped, Get(FLOOR_PATH, self.clinic_logins.writers[0]))
+        if reference is not None:
+            plans["promises"] = (reference, Get(FLOOR_PATH, self.clinic_logins.writers[0]))
         if plain is not None:
             plans["checkin, plain sync workers"] = (plain, writes)
         if "P2" in wanted:
@@ -102,7 +107,7 @@ class DatabaseRun:
                 # finish after the window when a page takes seconds.
                 connections = max(2, self.settings.connections // 2) if label.startswith("caseload") else None
                 loads.setdefault(label, []).append(self._load(server, plan, self.settings.seconds, connections))
-        for side_server in (plain, bare_server):
+        for side_server in (plain, reference, bare_server):
             if side_server is not None:
                 side_server.stop()
         if "P4" in wanted:
@@ -160,6 +165,11 @@ class DatabaseRun:
         self.results["healthz"] = _throughput_figure("GET /healthz (answered by the gunicorn worker)",
                                                      loads["healthz"], BARE_LABEL, base,
                                                      _throughput_ratios(loads["healthz"], base), None)
+        if "promises" in loads:
+            self.results["promises"] = _throughput_figure(
+                f"GET {FLOOR_PATH} answered by bench/promises.py", loads["promises"], BARE_LABEL, base,
+                _throughput_ratios(loads["promises"], base), None)
+            self.results["promises"]["floor_share"] = spread(_throughput_ratios(floor, loads["promises"]))
         against = {"P1": "checkin", "P2": "caseload 100x90"}
         self.results["floor"]["shares"] = {
             key: spread(_throughput_ratios(loads[label], floor))

@@ -13,9 +13,12 @@ promises-stock with flask-jwt-extended's own manager, which reads every
 token three times; promises with Waypoint's, which verifies a token once).
 
 It answers the floor's request with the floor's body; it refuses a dead
-session but is not a product: no problem+json, no audit detail.
+session but is not a product: no problem+json, no audit detail. It runs on
+SQLite and on PostgreSQL; `python -m bench` serves it under the same
+gunicorn.conf.py as the bare app (APP) and prints its row beside the floor's.
 """
 import json
+import os
 from datetime import datetime, timezone
 
 from flask import Flask, jsonify, request
@@ -37,6 +40,8 @@ _AUDIT = text(
     "INSERT INTO audit_events (occurred_at, organization_id, actor_id, actor_role, action, resource, patient_id, "
     "outcome, status_code, client_address, detail) VALUES (:occurred_at, :organization_id, :user_id, :role, 'read', "
     "'checkins.MyCheckins', :user_id, 'allowed', 200, :client_address, '{}')")
+# What gunicorn is given to serve it (DATABASE_URL and JWT_SECRET_KEY from the environment, as Waypoint reads them).
+APP = "bench.promises:served()"
 _SHOWN = ("id", "day", "craving", "mood", "sleep_hours", "used_substance", "note", "version")
 
 
@@ -46,7 +51,13 @@ def create_app(database_url: str, jwt_secret: str, *, waypoint_tokens: bool = Tr
     app.config["JWT_SECRET_KEY"] = jwt_secret
     (WaypointJWTManager if waypoint_tokens else JWTManager)(app)
     engine = create_engine(database_url)
-    event.listen(engine, "connect", sqlite_pragmas)  # Waypoint's own: WAL, synchronous=FULL, foreign keys
+    on_sqlite = engine.dialect.name == "sqlite"
+    if on_sqlite:
+        event.listen(engine, "connect", sqlite_pragmas)  # Waypoint's own: WAL, synchronous=FULL, foreign keys
+
+    @app.get("/healthz")
+    def healthz():  # for the harness's start-up probe
+        return {"status": "ok"}
 
     @app.get("/api/v1/me/checkins")
     @jwt_required()
@@ -59,12 +70,20 @@ def create_app(database_url: str, jwt_secret: str, *, waypoint_tokens: bool = Tr
             if holder is None or holder.revoked_at is not None or not holder.is_active:
                 return {"title": "Unauthorized"}, 401
             rows = connection.execute(_PAGE, {"patient_id": user_id, "limit": page_size}).all()
+            now = datetime.now(timezone.utc)
             connection.execute(_AUDIT, {
-                "occurred_at": datetime.now(timezone.utc).isoformat(" "), "organization_id": holder.organization_id,
+                "occurred_at": now.isoformat(" ") if on_sqlite else now, "organization_id": holder.organization_id,
                 "user_id": user_id, "role": holder.role, "client_address": request.remote_addr})
             connection.commit()
+        # SQLite hands the JSON column over as text, PostgreSQL's driver as a list.
         items = [{**{name: row._mapping[name] for name in _SHOWN},
-                  "coping_skills": json.loads(row.coping_skills or "[]")} for row in rows]
+                  "coping_skills": json.loads(row.coping_skills or "[]") if on_sqlite else row.coping_skills or []}
+                 for row in rows]
         return jsonify({"items": items, "total": rows[0].total if rows else 0, "page": 1, "page_size": page_size})
 
     return app
+
+
+def served() -> Flask:
+    """Return the reference app on the database and secret of the environment (what gunicorn serves)."""
+    return create_app(os.environ["DATABASE_URL"], os.environ["JWT_SECRET_KEY"])

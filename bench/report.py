@@ -210,6 +210,13 @@ def _floor_rows(figures: dict) -> list[list[str]]:
         healthz = figures["healthz"]
         rows.append(["/healthz (answered by the gunicorn worker, not Flask)", _throughput(healthz["measured"]),
                      "the bare app", _percent(healthz["ratio"]), "", ""])
+    if "promises" in figures:
+        reference = figures["promises"]
+        rows.append(["The floor's two promises alone: the same request on the same stack, nothing else "
+                     "(bench/promises.py)", _throughput(reference["measured"]), _throughput(reference["baseline"]),
+                     _percent(reference["ratio"]), "", ""])
+        rows.append(["The floor as a share of the promises alone: what Waypoint's own work leaves", "",
+                     "the promises alone", _percent(reference["floor_share"]), "", ""])
     for key, label in (("P1", "P1 PUT check-in"), ("P2", "P2 caseload 100 x 90")):
         if key in figure["shares"]:
             rows.append([f"{label} as a share of that floor", "", "the floor", _percent(figure["shares"][key]), "", ""])
