@@ -289,13 +289,13 @@ class WaypointJWTManager(JWTManager):
         # algorithms and the claims' checks from these), as set, from one look at the config:
         # each of jwt_config's derived settings looked through current_app again.
         settings = current_app.config
+        leeway = settings["JWT_DECODE_LEEWAY"]
         key = (encoded_token, settings["JWT_SECRET_KEY"], settings["SECRET_KEY"], settings["JWT_PUBLIC_KEY"],
                settings["JWT_ALGORITHM"], _hashable(settings["JWT_DECODE_ALGORITHMS"]),
                _hashable(settings["JWT_DECODE_AUDIENCE"]), settings["JWT_DECODE_ISSUER"], settings["JWT_VERIFY_SUB"],
-               settings["JWT_DECODE_LEEWAY"], settings["JWT_IDENTITY_CLAIM"])
+               leeway, settings["JWT_IDENTITY_CLAIM"])
         claims = self._verified.get(key)
-        leeway = _seconds(settings["JWT_DECODE_LEEWAY"])
-        if claims is not None and claims.get("exp", float("inf")) + leeway > time.time():
+        if claims is not None and claims.get("exp", float("inf")) + _seconds(leeway) > time.time():
             return dict(claims)
         claims = self._verify(encoded_token, csrf_value, allow_expired)
         if len(self._verified) >= self.VERIFIED_TOKENS_KEPT:
