@@ -30,7 +30,6 @@ from services.audit import AuditEntry, append_audit_event, stage_audit_event
 from .audit_plans import Audited, audit_plan
 from .database import committed_statement_by_statement, transaction_wrote
 from .logs import trace_without_messages
-from .postgres_reads import reading_without_transaction, run_alone
 from .requests import client_address, current_request
 
 log = logging.getLogger("waypoint.audit")
@@ -168,8 +167,8 @@ def commit_with_audit(status: int, *shown, listed: list[int] | None = None) -> N
     order). The event then lands with the work or not at all; if the commit
     fails, nothing is marked recorded, and the failure is recorded like any
     other request's (after_request or teardown, in a transaction of its own).
-    On PostgreSQL, a read with no work to commit writes the event alone,
-    committed as it returns.
+    A read with no work to commit writes the event alone, committed as it
+    returns, as after_request does for any other read.
 
     shown: the rows the response shows as just written. They are detached
     before the commit, which would otherwise expire them and make the
@@ -180,18 +179,18 @@ def commit_with_audit(status: int, *shown, listed: list[int] | None = None) -> N
     if plan is not None and not named and (plan.action is not None or plan.patient not in ("caller", "path")):
         plan = None  # the event needs the response: after_request writes it
     session = db.session()
+    if plan is not None and not shown and request.method in _READS and not transaction_wrote(session):
+        # A read with nothing of its own to land with the event (a caseload
+        # whose figures were all kept): it goes in as the floor's does, one
+        # statement committed as it returns (no BEGIN or COMMIT round trip on
+        # PostgreSQL, SQLite's write lock held inside one call of the
+        # driver's) and no ORM commit to expire what the session holds. If
+        # that fails, after_request writes the event anew, as for any read.
+        if _commit_in_request_transaction(_entry(plan, status, None, listed)):
+            request.environ[_RECORDED] = True
+        return
     if plan is not None:
-        entry = _entry(plan, status, None, listed)
-        connection = session.connection()
-        if reading_without_transaction(connection) and not transaction_wrote(session):
-            # PostgreSQL, a read with nothing of its own to land with the
-            # event (a caseload whose figures were all kept): it goes in
-            # alone, as a read's does in _commit_in_request_transaction,
-            # with no BEGIN or COMMIT round trip (api.postgres_reads).
-            with run_alone(connection):
-                stage_audit_event(entry, connection)
-        else:
-            stage_audit_event(entry, connection)
+        stage_audit_event(_entry(plan, status, None, listed), session.connection())
     for row in shown:
         if row in session:
             session.expunge(row)

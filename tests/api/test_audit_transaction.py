@@ -1,6 +1,7 @@
 """A read's audit event rides in the read's own transaction, never in one that wrote something to undo."""
 import sqlite3
 import threading
+from datetime import date
 
 import pytest
 from sqlalchemy import inspect, select, text
@@ -9,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from api.audit import _session_ends_with_request
 from api.database import transaction_wrote
 from models import AuditEvent, CopingSkill, User, db
-from tests.factories import bearer, login
+from tests.factories import bearer, create_checkins, login
 
 
 def test_a_transaction_that_only_read_has_nothing_to_undo(app, patient):
@@ -115,3 +116,28 @@ def test_on_sqlite_a_write_after_such_a_read_still_takes_the_write_lock_first(cl
     begun = statements.index("BEGIN IMMEDIATE")
     assert [statement.split()[0] for statement in statements[:begun]] == ["SELECT"]  # the token's session
     assert statements[-1] == "COMMIT"
+
+
+def test_on_sqlite_a_caseload_of_kept_figures_writes_its_audit_row_as_one_statement_that_commits_itself(
+        client, make, database_url, driver_statements):
+    # As the floor's: the caseload's own work (figures recomputed and kept)
+    # commits with its audit row in one transaction; once every row is kept,
+    # there is nothing of its own to commit, and the row goes in alone.
+    clinician = make.clinician()
+    create_checkins(make.patient(clinician), {date(2026, 11, 20): {"craving": 3}})
+    headers = make.headers(clinician)
+    driver_statements.clear()
+
+    recomputing = client.get("/api/v1/caseload", headers=headers)
+    first = [statement.split()[0].upper() for statement in driver_statements]
+    driver_statements.clear()
+    kept = client.get("/api/v1/caseload", headers=headers)
+    second = [statement.split()[0].upper() for statement in driver_statements]
+
+    assert recomputing.status_code == kept.status_code == 200
+    assert recomputing.get_json()["items"] == kept.get_json()["items"]
+    assert first.count("BEGIN") == 1 and first[-1] == "COMMIT" and "INSERT" in first
+    assert "BEGIN" not in second and "COMMIT" not in second and second.count("INSERT") == 1
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as elsewhere:
+        newest = elsewhere.execute("SELECT resource, actor_id FROM audit_events ORDER BY id DESC LIMIT 2").fetchall()
+    assert newest == [("dashboards.Caseload", clinician.id)] * 2
