@@ -50,6 +50,10 @@ STAGES = (
     ("request log line and id", [("api/request_log.py", "_log_request"), ("api/request_log.py", "_start_clock")]),
     ("security headers", [("api/security.py", "add_security_headers")]),
 )
+# The stages the floor's two promises (and the token's check they start from)
+# cost on any stack: what bench.promises answers with too.
+PROMISE_STAGES = ("token signature and claims (PyJWT)", "token's session and the caller (one SELECT)",
+                  "audit event and its commit")
 VIEWS = (("api/resources/checkins.py", "put"), ("api/resources/checkins.py", "get"),
          ("api/resources/dashboards.py", "get"))
 VIEW_STAGE = "the view's own work (its SQL, rules, figures)"

@@ -15,6 +15,7 @@ import psycopg
 
 from .data import libpq_url
 from .figures import CASELOAD_CASES
+from .floor import PROMISE_STAGES
 from .server import ROOT
 from .settings import P1_AIM, TARGETS
 
@@ -233,7 +234,60 @@ def _floor_rows(figures: dict) -> list[list[str]]:
             shown = "; ".join(f"{stage} {micros_:.0f} µs" for stage, micros_ in stages.items())
             rows.append([f"Where the CPU of one {label} goes (in-process; cProfile shares of the µs above)", shown,
                          "", "", "", ""])
+    return rows + holding_rows(figures)
+
+
+# The in-process stages' label of each figure a share of the floor is given for.
+_STAGES_OF = {"P1": "P1 PUT", "P2": "P2 caseload 100x90"}
+
+
+def holding_rows(figures: dict) -> list[list[str]]:
+    """Name what holds each throughput target this run missed, from this run's own figures.
+
+    The floor: the two promises alone (bench.promises) if they already fall
+    short of its target, else Waypoint's own stages beyond them. P1 and P2:
+    the floor, if their share of it would meet their target once the floor
+    met its own, else their own stages beyond the floor's.
+    """
+    floor = figures["floor"]
+    floor_target = TARGETS["floor"][2]
+    stages = floor.get("in_process", {}).get("stages", {})
+    rows = []
+    if floor.get("met") is False:
+        reference = figures.get("promises")
+        if reference is not None and reference["ratio"]["median"] < floor_target:
+            held = (f"the two promises alone reach {100 * reference['ratio']['median']:.1f} % of the bare app: "
+                    "short of the target before any of Waypoint's own work")
+        else:
+            beyond = {stage: micros for stage, micros in stages.get("floor", {}).items()
+                      if stage not in PROMISE_STAGES}
+            held = ((f"the two promises alone reach {100 * reference['ratio']['median']:.1f} %; "
+                     if reference is not None else "") + "Waypoint's own work beyond them, largest first: "
+                    + _largest(beyond))
+        rows.append(["What holds the floor in this run", held, "", "", _target("floor"), ""])
+    for key, label in (("P1", "P1"), ("P2", "P2 caseload 100 x 90")):
+        figure = figures.get(key)
+        if figure is not None and key == "P2":
+            figure = figure["cases"]["100x90"]
+        if figure is None or figure.get("met") is not False or key not in floor.get("shares", {}):
+            continue
+        share = floor["shares"][key]["median"]
+        reach = share * floor_target
+        held = (f"at {100 * share:.1f} % of the floor, {100 * reach:.1f} % of the bare app once the floor met "
+                "its target: ")
+        if reach >= TARGETS[key][2]:
+            held += "the floor holds it (above)"
+        else:
+            own, base = stages.get(_STAGES_OF[key], {}), stages.get("floor", {})
+            held += "its own work beyond the floor's holds it, largest first: " + _largest(
+                {stage: micros - base.get(stage, 0.0) for stage, micros in own.items()}, "+")
+        rows.append([f"What holds {label} in this run", held, "", "", _target(key), ""])
     return rows
+
+
+def _largest(stages: dict[str, float], sign: str = "", count: int = 3) -> str:
+    shown = sorted(((micros, stage) for stage, micros in stages.items() if micros > 0), reverse=True)[:count]
+    return "; ".join(f"{stage} {sign}{micros:.0f} µs" for micros, stage in shown) or "no stage measured"
 
 
 
