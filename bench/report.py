@@ -245,7 +245,8 @@ def holding_rows(figures: dict) -> list[list[str]]:
     """Name what holds each throughput target this run missed, from this run's own figures.
 
     The floor: the two promises alone (bench.promises) if they already fall
-    short of its target, else Waypoint's own stages beyond them. P1 and P2:
+    short of its target, else its stages other than theirs (the rest holds
+    Flask and werkzeug, which the promises pay too). P1 and P2:
     the floor, if their share of it would meet their target once the floor
     met its own, else their own stages beyond the floor's.
     """
@@ -262,7 +263,7 @@ def holding_rows(figures: dict) -> list[list[str]]:
             beyond = {stage: micros for stage, micros in stages.get("floor", {}).items()
                       if stage not in PROMISE_STAGES}
             held = ((f"the two promises alone reach {100 * reference['ratio']['median']:.1f} %; "
-                     if reference is not None else "") + "Waypoint's own work beyond them, largest first: "
+                     if reference is not None else "") + "the floor's other stages, largest first: "
                     + _largest(beyond))
         rows.append(["What holds the floor in this run", held, "", "", _target("floor"), ""])
     for key, label in (("P1", "P1"), ("P2", "P2 caseload 100 x 90")):

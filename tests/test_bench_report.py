@@ -40,10 +40,10 @@ def test_a_floor_missed_where_the_promises_alone_miss_too_is_held_by_the_promise
     assert held(rows, "the floor").startswith("the two promises alone reach 18.0 % of the bare app: short")
 
 
-def test_a_floor_missed_where_the_promises_alone_reach_it_names_waypoints_own_stages_largest_first():
+def test_a_floor_missed_where_the_promises_alone_reach_it_names_its_other_stages_largest_first():
     text = held(holding_rows(run(floor=0.178, promises=0.286)), "the floor")
 
-    assert text.startswith("the two promises alone reach 28.6 %; Waypoint's own work beyond them, largest first: "
+    assert text.startswith("the two promises alone reach 28.6 %; the floor's other stages, largest first: "
                            "the rest: Flask and werkzeug, the other hooks 328 µs; the view's own work")
     assert not any(stage in text for stage in PROMISE_STAGES)
 

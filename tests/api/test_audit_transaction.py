@@ -4,12 +4,13 @@ import threading
 from datetime import date
 
 import pytest
-from sqlalchemy import inspect, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from api.audit import _session_ends_with_request
 from api.database import transaction_wrote
 from models import AuditEvent, CopingSkill, User, db
+from services.audit import stage_audit_event
 from tests.factories import bearer, create_checkins, login
 
 
@@ -141,3 +142,30 @@ def test_on_sqlite_a_caseload_of_kept_figures_writes_its_audit_row_as_one_statem
     with sqlite3.connect(database_url.removeprefix("sqlite:///")) as elsewhere:
         newest = elsewhere.execute("SELECT resource, actor_id FROM audit_events ORDER BY id DESC LIMIT 2").fetchall()
     assert newest == [("dashboards.Caseload", clinician.id)] * 2
+
+
+def test_a_caseload_whose_audit_row_fails_to_go_in_alone_has_it_written_anew_before_the_answer(
+        client, make, monkeypatch):
+    # As any read's: the first try is rolled back, after_request writes the
+    # event anew, and the answer stands.
+    clinician = make.clinician()
+    create_checkins(make.patient(clinician), {date(2026, 11, 20): {"craving": 3}})
+    headers = make.headers(clinician)
+    assert client.get("/api/v1/caseload", headers=headers).status_code == 200  # the figures kept
+    before = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    db.session.remove()
+    tries = []
+
+    def dropped_once(entry, connection=None):
+        tries.append(entry.resource)
+        if len(tries) == 1:
+            raise OperationalError("INSERT INTO audit_events", None, Exception("the link dropped"))
+        return stage_audit_event(entry, connection)
+
+    monkeypatch.setattr("api.audit.stage_audit_event", dropped_once)
+
+    answer = client.get("/api/v1/caseload", headers=headers)
+
+    assert answer.status_code == 200
+    assert tries == ["dashboards.Caseload"] * 2  # the view's try, then after_request's
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == before + 1
