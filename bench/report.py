@@ -246,9 +246,9 @@ def holding_rows(figures: dict) -> list[list[str]]:
 
     The floor: the two promises alone (bench.promises) if they already fall
     short of its target, else its stages other than theirs (the rest holds
-    Flask and werkzeug, which the promises pay too). P1 and P2:
-    the floor, if their share of it would meet their target once the floor
-    met its own, else their own stages beyond the floor's.
+    Flask and werkzeug, which the promises pay too). P1 and P2: the floor,
+    if their share of it would meet their target once the floor met its
+    own, else their own stages beyond the floor's.
     """
     floor = figures["floor"]
     floor_target = TARGETS["floor"][2]
@@ -289,8 +289,6 @@ def holding_rows(figures: dict) -> list[list[str]]:
 def _largest(stages: dict[str, float], sign: str = "", count: int = 3) -> str:
     shown = sorted(((micros, stage) for stage, micros in stages.items() if micros > 0), reverse=True)[:count]
     return "; ".join(f"{stage} {sign}{micros:.0f} µs" for micros, stage in shown) or "no stage measured"
-
-
 
 
 def _range(values: dict, digits: int = 0) -> str:

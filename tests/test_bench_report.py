@@ -63,6 +63,4 @@ def test_a_put_that_would_meet_its_target_with_the_floor_at_its_own_is_held_by_t
 
 
 def test_a_target_met_has_nothing_holding_it():
-    rows = holding_rows(run(floor=0.26, put=0.21, caseload=0.20))
-
-    assert [row[0] for row in rows] == []
+    assert holding_rows(run(floor=0.26, put=0.21, caseload=0.20)) == []
