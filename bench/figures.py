@@ -84,9 +84,10 @@ class DatabaseRun:
         if wanted & {"P1", "P5"}:
             plans["checkin"] = (shipped, writes)
         if wanted & {"P1", "P2"}:
-            plans["floor"] = (shipped, Get(FLOOR_PATH, self.clinic_logins.writers[0]))
-        if reference is not None:
-            plans["promises"] = (reference, Get(FLOOR_PATH, self.clinic_logins.writers[0]))
+            floor_request = Get(FLOOR_PATH, self.clinic_logins.writers[0])
+            plans["floor"] = (shipped, floor_request)
+            if reference is not None:  # the reference answers the floor's very request
+                plans["promises"] = (reference, floor_request)
         if plain is not None:
             plans["checkin, plain sync workers"] = (plain, writes)
         if "P2" in wanted:
