@@ -76,8 +76,8 @@ class DatabaseRun:
         # own loads, so the two check-in loads alternate within each round and
         # share whatever else the machine is doing at the time.
         plain = self._start("plain-sync", PLAIN_SYNC_WORKERS) if "P5" in wanted else None
-        # The floor's two promises and nothing else, on the same stack (bench/promises.py):
-        # what the floor would cost if Waypoint added nothing to them.
+        # The promises of the floor, P1 and P2 and nothing else, on the same stack
+        # (bench/promises.py): what each would cost if Waypoint added nothing to them.
         reference = self._start("promises", app=promises.APP) if wanted & {"P1", "P2"} else None
         plans: dict[str, tuple[Server, object]] = {"bare app": (bare_server, Get(bare.PATH)),
                                                    "healthz": (shipped, Get("/healthz"))}
@@ -86,13 +86,18 @@ class DatabaseRun:
         if wanted & {"P1", "P2"}:
             floor_request = Get(FLOOR_PATH, self.clinic_logins.writers[0])
             plans["floor"] = (shipped, floor_request)
-            if reference is not None:  # the reference answers the floor's very request
+            if reference is not None:  # each reference answers its figure's very requests
                 plans["promises"] = (reference, floor_request)
+                if "P1" in wanted:  # the same walk through the writers' days: every PUT a real write
+                    plans["promises, P1 PUT"] = (reference, writes)
         if plain is not None:
             plans["checkin, plain sync workers"] = (plain, writes)
         if "P2" in wanted:
             for case in CASELOAD_CASES:
                 plans[f"caseload {case}"] = (shipped, Get(CASELOAD_PATH, self.clinic_logins.caseload[case]))
+            if reference is not None:
+                plans["promises, caseload 100x90"] = (
+                    reference, Get(CASELOAD_PATH, self.clinic_logins.caseload["100x90"]))
         self.progress(f"  [{self.name}] warming up: {', '.join(plans)}")
         for server, plan in plans.values():
             # Two connections: enough to reach both workers, and little to
@@ -106,7 +111,7 @@ class DatabaseRun:
                 # Half the connections for the caseload: still more than the
                 # workers can run at once, and half the requests left to
                 # finish after the window when a page takes seconds.
-                connections = max(2, self.settings.connections // 2) if label.startswith("caseload") else None
+                connections = max(2, self.settings.connections // 2) if "caseload" in label else None
                 loads.setdefault(label, []).append(self._load(server, plan, self.settings.seconds, connections))
         for side_server in (plain, reference, bare_server):
             if side_server is not None:
@@ -157,6 +162,10 @@ class DatabaseRun:
         ratios = _throughput_ratios(loads["checkin"], loads["bare app"])
         self.results["P1"] = _throughput_figure("PUT /api/v1/me/checkins/{date}", loads["checkin"],
                                                 BARE_LABEL, loads["bare app"], ratios, "P1")
+        if "promises, P1 PUT" in loads:
+            self.results["P1"]["promises"] = _reference_figure(
+                "PUT /api/v1/me/checkins/{date} answered by bench/promises.py", loads["promises, P1 PUT"],
+                loads["checkin"], loads["bare app"])
 
     def _floor(self, loads) -> None:
         """The authenticated, audited read that bounds what P1 and P2 can reach, and /healthz, against the bare app."""
@@ -167,10 +176,8 @@ class DatabaseRun:
                                                      loads["healthz"], BARE_LABEL, base,
                                                      _throughput_ratios(loads["healthz"], base), None)
         if "promises" in loads:
-            self.results["promises"] = _throughput_figure(
-                f"GET {FLOOR_PATH} answered by bench/promises.py", loads["promises"], BARE_LABEL, base,
-                _throughput_ratios(loads["promises"], base), None)
-            self.results["promises"]["floor_share"] = spread(_throughput_ratios(floor, loads["promises"]))
+            self.results["promises"] = _reference_figure(
+                f"GET {FLOOR_PATH} answered by bench/promises.py", loads["promises"], floor, base)
         against = {"P1": "checkin", "P2": "caseload 100x90"}
         self.results["floor"]["shares"] = {
             key: spread(_throughput_ratios(loads[label], floor))
@@ -211,6 +218,10 @@ class DatabaseRun:
             cases[case] = _throughput_figure(f"GET /api/v1/caseload, {case.replace('x', ' patients x ')} days",
                                              runs, BARE_LABEL, base, ratios,
                                              "P2" if case == "100x90" else None)
+        if "promises, caseload 100x90" in loads:
+            cases["100x90"]["promises"] = _reference_figure(
+                f"GET {CASELOAD_PATH}, 100 patients x 90 days, answered by bench/promises.py",
+                loads["promises, caseload 100x90"], loads["caseload 100x90"], base)
         small, large, year = (loads["caseload 100x90"], loads["caseload 500x90"], loads["caseload 500x365"])
         size_ratios, size_basis = self._cost_ratios(large, small)
         year_ratios, year_basis = self._cost_ratios(large, year)
@@ -358,6 +369,14 @@ def _drain(server: Server, timeout: float = 120.0) -> None:
         now = server.cpu_seconds()
         quiet_samples = quiet_samples + 1 if now - last < 0.005 else 0
         last = now
+
+
+def _reference_figure(label: str, reference: list[LoadResult], runs: list[LoadResult],
+                      base: list[LoadResult]) -> dict:
+    """A figure's promises alone against the bare app, and the figure as a share of them ("share")."""
+    figure = _throughput_figure(label, reference, BARE_LABEL, base, _throughput_ratios(reference, base), None)
+    figure["share"] = spread(_throughput_ratios(runs, reference))
+    return figure
 
 
 def _throughput_figure(label, runs, base_label, base_runs, ratios, target_key) -> dict:

@@ -11,7 +11,8 @@ Kinds: bare (the baseline app), healthz, floor, p1 (check-in PUTs, the P1
 load's order), p2 (the 100 x 90 caseload), and promises / promises-stock:
 the floor's request answered by bench.promises, the floor's two promises on
 the same stack and nothing else (with Waypoint's token manager / with
-flask-jwt-extended's own). Only the measured requests are
+flask-jwt-extended's own); promises-p1 and promises-p2: P1's and P2's
+requests answered by bench.promises. Only the measured requests are
 counted: callgrind starts and stops around them through a two-line C shim
 built here with gcc against valgrind's callgrind.h.
 """
@@ -28,7 +29,8 @@ from . import data, floor, promises
 # The kinds by their short names, as bench.floor labels them.
 KINDS = {"bare": "bare app", "healthz": "/healthz (through Flask)", "floor": "floor", "p1": "P1 PUT",
          "p2": "P2 caseload 100x90"}
-PROMISES = ("promises", "promises-stock")
+# The references (bench.promises) by kind: the kind whose requests each answers.
+PROMISES = {"promises": "floor", "promises-stock": "floor", "promises-p1": "p1", "promises-p2": "p2"}
 _SHIM = """#include <valgrind/callgrind.h>
 void start(void) { CALLGRIND_ZERO_STATS; CALLGRIND_START_INSTRUMENTATION; }
 void stop(void) { CALLGRIND_DUMP_STATS; CALLGRIND_STOP_INSTRUMENTATION; }
@@ -55,8 +57,8 @@ def count(database: Path, clinic: Path, kind: str, requests: int) -> None:
     settings = json.loads(clinic.read_text())
     url = f"sqlite:///{database}"
     if kind in PROMISES:
-        app = promises.create_app(url, settings["secret"], waypoint_tokens=kind == "promises")
-        send = floor.get(floor.FLOOR_PATH, settings["logins"]["writers"][0])  # the floor's request, as sent
+        reference = promises.create_app(url, settings["secret"], waypoint_tokens=kind != "promises-stock")
+        app, send = floor.clinic_kinds(reference, settings["logins"])[KINDS[PROMISES[kind]]]  # as sent to Waypoint
     else:
         # Without the process's mail sender: its first look at the outbox (once
         # per process, started by the first request) ran in the counted window or

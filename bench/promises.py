@@ -1,4 +1,4 @@
-"""A reference for the floor: its two promises on the same stack, and nothing else.
+"""References for the floor, P1 and P2: each request's promises on the same stack, and nothing else.
 
 The floor (GET /me/checkins?page_size=1) checks the token and reads its
 session from the database, reads the page, and commits an audit row before
@@ -9,12 +9,23 @@ hooks, no flask-smorest, webargs or marshmallow, no session of the ORM,
 three hand-written statements on a pooled connection, each committed on
 its own. What it costs is what the stack charges for the promises; the
 floor's cost above it is Waypoint's own.
+
+P1 and P2 get the same treatment, each with what its own request promises:
+- PUT /me/checkins/{day} (P1): the session checked, then in one durable
+  commit the day written with its next version, that version kept as a
+  revision, and the audit row; no validation, no If-Match, no alert rules.
+- GET /caseload (P2): the session checked, the clinician's first 50
+  patients by risk read with their kept figures in one SELECT and spliced
+  into the page as Waypoint writes it, and the audit row naming them; no
+  ranking in Python, no stale rows recomputed.
+The database's own triggers (a written day marks the patient's caseload
+row stale) fire for these writes as for Waypoint's.
 `bash bench/callgrind.sh DB JSON promises 300` counts it (kind
 promises-stock with flask-jwt-extended's own manager, which reads every
 token three times; promises with Waypoint's, which verifies a token once).
 
-It answers the floor's request with the floor's body; it refuses a dead
-session but is not a product: no problem+json, no audit detail. It runs on
+Each answers with its request's body; it refuses a dead session but is
+not a product: no problem+json, little audit detail. It runs on
 SQLite and on PostgreSQL; `python -m bench` serves it under the same
 gunicorn.conf.py as the bare app (APP) and prints its row beside the floor's.
 """
@@ -22,7 +33,7 @@ import json
 import os
 from datetime import datetime, timezone
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from flask_jwt_extended import JWTManager, get_jwt, jwt_required
 from sqlalchemy import create_engine, event, text
 
@@ -41,6 +52,46 @@ _AUDIT = text(
     "INSERT INTO audit_events (occurred_at, organization_id, actor_id, actor_role, action, resource, patient_id, "
     "outcome, status_code, client_address, detail) VALUES (:occurred_at, :organization_id, :user_id, :role, 'read', "
     "'checkins.MyCheckins', :user_id, 'allowed', 200, :client_address, '{}')")
+_BEGIN = {"sqlite": text("BEGIN IMMEDIATE"), "postgresql": text("BEGIN")}  # SQLite: the write lock at once
+_COMMIT = text("COMMIT")
+_CONTENT = ("craving", "mood", "sleep_hours", "sleep_quality", "used_substance", "substances", "coping_skills",
+            "custom_coping_skills", "triggers", "medication_taken", "self_harm_thoughts", "note")
+_LISTS = ("substances", "coping_skills", "custom_coping_skills", "triggers")
+_WRITE = text(
+    "INSERT INTO checkins (patient_id, day, craving, mood, sleep_hours, sleep_quality, used_substance, substances, "
+    "coping_skills, custom_coping_skills, triggers, medication_taken, self_harm_thoughts, note, late, version, "
+    "created_at, updated_at) VALUES (:patient_id, :day, :craving, :mood, :sleep_hours, :sleep_quality, "
+    ":used_substance, :substances, :coping_skills, :custom_coping_skills, :triggers, :medication_taken, "
+    ":self_harm_thoughts, :note, false, 1, :now, :now) "
+    "ON CONFLICT (patient_id, day) DO UPDATE SET craving = excluded.craving, mood = excluded.mood, "
+    "sleep_hours = excluded.sleep_hours, sleep_quality = excluded.sleep_quality, "
+    "used_substance = excluded.used_substance, substances = excluded.substances, "
+    "coping_skills = excluded.coping_skills, custom_coping_skills = excluded.custom_coping_skills, "
+    "triggers = excluded.triggers, medication_taken = excluded.medication_taken, "
+    "self_harm_thoughts = excluded.self_harm_thoughts, note = excluded.note, version = checkins.version + 1, "
+    "updated_at = excluded.updated_at RETURNING id, version, created_at")
+_REVISION = text(
+    "INSERT INTO checkin_revisions (checkin_id, version, content, recorded_at, recorded_by_id) "
+    "VALUES (:checkin_id, :version, :content, :now, :user_id)")
+_WRITTEN = text(
+    "INSERT INTO audit_events (occurred_at, organization_id, actor_id, actor_role, action, resource, patient_id, "
+    "outcome, status_code, client_address, detail) VALUES (:occurred_at, :organization_id, :user_id, :role, "
+    "'write', 'checkins.MyCheckinDay', :user_id, 'allowed', :status, :client_address, '{}')")
+_CASELOAD = text(
+    "SELECT users.id, users.display_name, patient_profiles.level_of_care, programs.id AS program_id, "
+    "programs.name AS program_name, caseload_rows.figures "
+    "FROM care_team_members JOIN patient_profiles ON patient_profiles.user_id = care_team_members.patient_id "
+    "JOIN users ON users.id = patient_profiles.user_id "
+    "LEFT OUTER JOIN programs ON programs.id = patient_profiles.program_id "
+    "JOIN caseload_rows ON caseload_rows.patient_id = patient_profiles.user_id "
+    "WHERE care_team_members.clinician_id = :clinician_id AND users.organization_id = :organization_id "
+    "AND users.is_active AND caseload_rows.figures IS NOT NULL "
+    "ORDER BY caseload_rows.risk_rank DESC, caseload_rows.risk_reasons DESC, "
+    "caseload_rows.last_checkin IS NOT NULL, caseload_rows.last_checkin, users.id LIMIT 50")
+_LISTED = text(
+    "INSERT INTO audit_events (occurred_at, organization_id, actor_id, actor_role, action, resource, patient_id, "
+    "outcome, status_code, client_address, detail) VALUES (:occurred_at, :organization_id, :user_id, :role, 'read', "
+    "'dashboards.Caseload', NULL, 'allowed', 200, :client_address, :detail)")
 # What gunicorn is given to serve it (DATABASE_URL and JWT_SECRET_KEY from the environment, as Waypoint reads them).
 APP = "bench.promises:served()"
 _SHOWN = ("id", "day", "craving", "mood", "sleep_hours", "used_substance", "note", "version")
@@ -54,6 +105,7 @@ def create_app(database_url: str, jwt_secret: str, *, waypoint_tokens: bool = Tr
     # Each statement its own transaction, as the floor runs them: the reads take no
     # BEGIN and COMMIT (on PostgreSQL two round trips more) and the audit row commits itself.
     engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    app.extensions["bench.promises.engine"] = engine  # for whoever ends the app early (the tests)
     on_sqlite = engine.dialect.name == "sqlite"
     if on_sqlite:
         event.listen(engine, "connect", sqlite_pragmas)  # Waypoint's own: WAL, synchronous=FULL, foreign keys
@@ -82,6 +134,68 @@ def create_app(database_url: str, jwt_secret: str, *, waypoint_tokens: bool = Tr
                   "coping_skills": json.loads(row.coping_skills or "[]") if on_sqlite else row.coping_skills or []}
                  for row in rows]
         return jsonify({"items": items, "total": rows[0].total if rows else 0, "page": 1, "page_size": page_size})
+
+    @app.put("/api/v1/me/checkins/<day>")
+    @jwt_required()
+    def checkin(day: str):
+        claims = get_jwt()
+        user_id = int(claims["sub"])
+        content = request.get_json()
+        values = {name: content.get(name) for name in _CONTENT}
+        for name in _LISTS:  # JSON columns: SQLite keeps text, PostgreSQL casts the text it is sent
+            values[name] = json.dumps(content.get(name) or [])
+        now = datetime.now(timezone.utc)
+        stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if on_sqlite else now
+        with engine.connect() as connection:
+            holder = connection.execute(_SESSION, {"session_id": claims["sid"], "user_id": user_id}).first()
+            if holder is None or holder.revoked_at is not None or not holder.is_active:
+                return {"title": "Unauthorized"}, 401
+            connection.execute(_BEGIN[engine.dialect.name])
+            try:
+                written = connection.execute(_WRITE, {**values, "patient_id": user_id, "day": day, "now": stamp}).one()
+                connection.execute(_REVISION, {
+                    "checkin_id": written.id, "version": written.version, "now": stamp, "user_id": user_id,
+                    "content": json.dumps({name: content.get(name) for name in _CONTENT})})
+                status = 201 if written.version == 1 else 200
+                connection.execute(_WRITTEN, {
+                    "occurred_at": stamp, "organization_id": holder.organization_id, "user_id": user_id,
+                    "role": holder.role, "status": status, "client_address": request.remote_addr})
+                connection.execute(_COMMIT)
+            except BaseException:
+                connection.execute(text("ROLLBACK"))
+                raise
+        created = written.created_at if on_sqlite else written.created_at.isoformat()
+        return jsonify({**content, "date": day, "patient_id": user_id, "version": written.version,
+                        "created_at": created, "updated_at": now.isoformat()}), status
+
+    @app.get("/api/v1/caseload")
+    @jwt_required()
+    def caseload():
+        claims = get_jwt()
+        user_id = int(claims["sub"])
+        with engine.connect() as connection:
+            holder = connection.execute(_SESSION, {"session_id": claims["sid"], "user_id": user_id}).first()
+            if holder is None or holder.revoked_at is not None or not holder.is_active:
+                return {"title": "Unauthorized"}, 401
+            rows = connection.execute(
+                _CASELOAD, {"clinician_id": user_id, "organization_id": holder.organization_id}).all()
+            now = datetime.now(timezone.utc)
+            listed = [row.id for row in rows]
+            connection.execute(_LISTED, {
+                "occurred_at": now.isoformat(" ") if on_sqlite else now, "organization_id": holder.organization_id,
+                "user_id": user_id, "role": holder.role, "client_address": request.remote_addr,
+                "detail": json.dumps({"method": "GET", "count": len(listed), "patient_ids": listed})})
+        # The page as Waypoint writes it: each row's live part, then its kept figures as they are stored.
+        parts = ['{"items":[']
+        for row in rows:
+            program = "null" if row.program_id is None else json.dumps({"id": row.program_id, "name": row.program_name})
+            parts += (f'{{"patient": {json.dumps({"id": row.id, "display_name": row.display_name})}, '
+                      f'"level_of_care": {json.dumps(row.level_of_care)}, "program": {program},',
+                      row.figures[1:], ",")
+        if rows:
+            parts.pop()
+        parts.append(f'],"total":{len(rows)},"page":1,"page_size":50}}')
+        return Response("".join(parts), mimetype="application/json")
 
     return app
 

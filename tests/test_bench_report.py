@@ -62,5 +62,22 @@ def test_a_put_that_would_meet_its_target_with_the_floor_at_its_own_is_held_by_t
     assert held(holding_rows(run(put_share=0.9)), "P1").endswith("the floor holds it (above)")
 
 
+def test_a_put_whose_own_promises_alone_miss_its_target_is_held_by_them():
+    figures = run(put_share=0.507)
+    figures["P1"]["promises"] = {"ratio": spread(0.153)}
+
+    assert held(holding_rows(figures), "P1") == ("its promises alone reach 15.3 % of the bare app: "
+                                                 "short of the target before any of Waypoint's own work")
+
+
+def test_a_caseload_whose_promises_alone_reach_its_target_goes_on_to_the_floor_and_its_own_work():
+    figures = run(caseload=0.107)
+    figures["P2"]["cases"]["100x90"]["promises"] = {"ratio": spread(0.241)}
+
+    assert held(holding_rows(figures), "P2 caseload 100 x 90").startswith(
+        "its promises alone reach 24.1 %; at 65.2 % of the floor, 16.3 % of the bare app once the floor met its "
+        "target: its own work beyond the floor's holds it, largest first: ")
+
+
 def test_a_target_met_has_nothing_holding_it():
     assert holding_rows(run(floor=0.26, put=0.21, caseload=0.20)) == []
