@@ -77,6 +77,9 @@ _WRITTEN = text(
     "INSERT INTO audit_events (occurred_at, organization_id, actor_id, actor_role, action, resource, patient_id, "
     "outcome, status_code, client_address, detail) VALUES (:occurred_at, :organization_id, :user_id, :role, "
     "'write', 'checkins.MyCheckinDay', :user_id, 'allowed', :status, :client_address, '{}')")
+# From the clinician's care team, each patient looked up by id, as Waypoint's caseload does: the
+# organization is checked on the patient found (unary "+": not through its index, which the
+# planner chose on statistics older than the clinic, walking the whole organization).
 _CASELOAD = text(
     "SELECT users.id, users.display_name, patient_profiles.level_of_care, programs.id AS program_id, "
     "programs.name AS program_name, caseload_rows.figures "
@@ -84,7 +87,7 @@ _CASELOAD = text(
     "JOIN users ON users.id = patient_profiles.user_id "
     "LEFT OUTER JOIN programs ON programs.id = patient_profiles.program_id "
     "JOIN caseload_rows ON caseload_rows.patient_id = patient_profiles.user_id "
-    "WHERE care_team_members.clinician_id = :clinician_id AND users.organization_id = :organization_id "
+    "WHERE care_team_members.clinician_id = :clinician_id AND +users.organization_id = :organization_id "
     "AND users.is_active AND caseload_rows.figures IS NOT NULL "
     "ORDER BY caseload_rows.risk_rank DESC, caseload_rows.risk_reasons DESC, "
     "caseload_rows.last_checkin IS NOT NULL, caseload_rows.last_checkin, users.id LIMIT 50")
