@@ -7,7 +7,9 @@ on (Flask, flask-jwt-extended, SQLAlchemy Core, SQLite in WAL mode with
 synchronous=FULL; or PostgreSQL) and none of Waypoint's other work: no
 hooks, no flask-smorest, webargs or marshmallow, no session of the ORM,
 three hand-written statements on a pooled connection, each committed on
-its own. What it costs is what the stack charges for the promises; the
+its own (on SQLite, a write after Waypoint's writer turn, api.writer_turn,
+as Waypoint's writes: without it the workers met on SQLite's busy handler
+and its sleeps). What it costs is what the stack charges for the promises; the
 floor's cost above it is Waypoint's own.
 
 P1 and P2 get the same treatment, each with what its own request promises:
@@ -32,6 +34,7 @@ gunicorn.conf.py as the bare app (APP) and prints its row beside the floor's.
 """
 import json
 import os
+from contextlib import nullcontext
 from datetime import datetime, timezone
 
 from flask import Flask, Response, jsonify, request
@@ -40,6 +43,7 @@ from sqlalchemy import Connection, Row, create_engine, event, text
 
 from api.database import sqlite_pragmas
 from api.extensions import WaypointJWTManager
+from api.writer_turn import writer_turn
 
 _SESSION = text(
     "SELECT auth_sessions.revoked_at, users.role, users.organization_id, users.is_active "
@@ -120,6 +124,9 @@ def create_app(database_url: str, jwt_secret: str, *, waypoint_tokens: bool = Tr
     engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
     app.extensions["bench.promises.engine"] = engine  # for whoever ends the app early (the tests)
     on_sqlite = engine.dialect.name == "sqlite"
+    # SQLite's writers queue on Waypoint's turn (api.writer_turn), as Waypoint's do: without it
+    # the two workers met on SQLite's busy handler, whose sleeps left most of a core idle.
+    turn = writer_turn(engine).holding if on_sqlite else nullcontext
     if on_sqlite:
         event.listen(engine, "connect", sqlite_pragmas)  # Waypoint's own: WAL, synchronous=FULL, foreign keys
 
@@ -139,9 +146,11 @@ def create_app(database_url: str, jwt_secret: str, *, waypoint_tokens: bool = Tr
                 return {"title": "Unauthorized"}, 401
             rows = connection.execute(_PAGE, {"patient_id": user_id, "limit": page_size}).all()
             now = datetime.now(timezone.utc)
-            connection.execute(_AUDIT, {
-                "occurred_at": now.isoformat(" ") if on_sqlite else now, "organization_id": holder.organization_id,
-                "user_id": user_id, "role": holder.role, "client_address": request.remote_addr})
+            with turn():
+                connection.execute(_AUDIT, {
+                    "occurred_at": now.isoformat(" ") if on_sqlite else now,
+                    "organization_id": holder.organization_id, "user_id": user_id, "role": holder.role,
+                    "client_address": request.remote_addr})
         # SQLite hands the JSON column over as text, PostgreSQL's driver as a list.
         items = [{**{name: row._mapping[name] for name in _SHOWN},
                   "coping_skills": json.loads(row.coping_skills or "[]") if on_sqlite else row.coping_skills or []}
@@ -168,7 +177,8 @@ def create_app(database_url: str, jwt_secret: str, *, waypoint_tokens: bool = Tr
                          "organization_id": holder.organization_id, "role": holder.role,
                          "client_address": request.remote_addr}
             if on_sqlite:
-                written = _in_one_transaction(connection, arguments)
+                with turn():
+                    written = _in_one_transaction(connection, arguments)
             else:
                 written = connection.execute(_WRITES["postgresql"][0], arguments).one()
         status = 201 if written.version == 1 else 200
@@ -189,10 +199,12 @@ def create_app(database_url: str, jwt_secret: str, *, waypoint_tokens: bool = Tr
                 _CASELOAD, {"clinician_id": user_id, "organization_id": holder.organization_id}).all()
             now = datetime.now(timezone.utc)
             listed = [row.id for row in rows]
-            connection.execute(_LISTED, {
-                "occurred_at": now.isoformat(" ") if on_sqlite else now, "organization_id": holder.organization_id,
-                "user_id": user_id, "role": holder.role, "client_address": request.remote_addr,
-                "detail": json.dumps({"method": "GET", "count": len(listed), "patient_ids": listed})})
+            with turn():
+                connection.execute(_LISTED, {
+                    "occurred_at": now.isoformat(" ") if on_sqlite else now,
+                    "organization_id": holder.organization_id, "user_id": user_id, "role": holder.role,
+                    "client_address": request.remote_addr,
+                    "detail": json.dumps({"method": "GET", "count": len(listed), "patient_ids": listed})})
         # The page as Waypoint writes it: each row's live part, then its kept figures as they are stored.
         parts = ['{"items":[']
         for row in rows:
