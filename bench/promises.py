@@ -23,9 +23,10 @@ P1 and P2 get the same treatment, each with what its own request promises:
   ranking in Python, no stale rows recomputed.
 The database's own triggers (a written day marks the patient's caseload
 row stale) fire for these writes as for Waypoint's.
-`bash bench/callgrind.sh DB JSON promises 300` counts it (kind
+`bash bench/callgrind.sh DB JSON promises 300` counts the floor's (kind
 promises-stock with flask-jwt-extended's own manager, which reads every
-token three times; promises with Waypoint's, which verifies a token once).
+token three times; promises with Waypoint's, which verifies a token once),
+and kinds promises-p1 and promises-p2 count P1's and P2's.
 
 Each answers with its request's body; it refuses a dead session but is
 not a product: no problem+json, little audit detail. It runs on
