@@ -138,12 +138,10 @@ def create_app(database_url: str, jwt_secret: str, *, waypoint_tokens: bool = Tr
     @app.get("/api/v1/me/checkins")
     @jwt_required()
     def checkins():
-        claims = get_jwt()
-        user_id = int(claims["sub"])
         page_size = int(request.args.get("page_size", 50))
         with engine.connect() as connection:
-            holder = connection.execute(_SESSION, {"session_id": claims["sid"], "user_id": user_id}).first()
-            if holder is None or holder.revoked_at is not None or not holder.is_active:
+            user_id, holder = _token_holder(connection)
+            if holder is None:
                 return {"title": "Unauthorized"}, 401
             rows = connection.execute(_PAGE, {"patient_id": user_id, "limit": page_size}).all()
             now = datetime.now(timezone.utc)
@@ -161,8 +159,6 @@ def create_app(database_url: str, jwt_secret: str, *, waypoint_tokens: bool = Tr
     @app.put("/api/v1/me/checkins/<day>")
     @jwt_required()
     def checkin(day: str):
-        claims = get_jwt()
-        user_id = int(claims["sub"])
         content = request.get_json()
         values = {name: content.get(name) for name in _CONTENT}
         for name in _LISTS:  # JSON columns: SQLite keeps text, PostgreSQL casts the text it is sent
@@ -170,8 +166,8 @@ def create_app(database_url: str, jwt_secret: str, *, waypoint_tokens: bool = Tr
         now = datetime.now(timezone.utc)
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if on_sqlite else now
         with engine.connect() as connection:
-            holder = connection.execute(_SESSION, {"session_id": claims["sid"], "user_id": user_id}).first()
-            if holder is None or holder.revoked_at is not None or not holder.is_active:
+            user_id, holder = _token_holder(connection)
+            if holder is None:
                 return {"title": "Unauthorized"}, 401
             arguments = {**values, "patient_id": user_id, "day": day, "now": stamp, "user_id": user_id,
                          "content": json.dumps({name: content.get(name) for name in _CONTENT}),
@@ -190,11 +186,9 @@ def create_app(database_url: str, jwt_secret: str, *, waypoint_tokens: bool = Tr
     @app.get("/api/v1/caseload")
     @jwt_required()
     def caseload():
-        claims = get_jwt()
-        user_id = int(claims["sub"])
         with engine.connect() as connection:
-            holder = connection.execute(_SESSION, {"session_id": claims["sid"], "user_id": user_id}).first()
-            if holder is None or holder.revoked_at is not None or not holder.is_active:
+            user_id, holder = _token_holder(connection)
+            if holder is None:
                 return {"title": "Unauthorized"}, 401
             rows = connection.execute(
                 _CASELOAD, {"clinician_id": user_id, "organization_id": holder.organization_id}).all()
@@ -219,6 +213,16 @@ def create_app(database_url: str, jwt_secret: str, *, waypoint_tokens: bool = Tr
         return Response("".join(parts), mimetype="application/json")
 
     return app
+
+
+def _token_holder(connection: Connection) -> tuple[int, Row | None]:
+    """Return the verified token's user id and its session's holder, None if the session is dead."""
+    claims = get_jwt()
+    user_id = int(claims["sub"])
+    holder = connection.execute(_SESSION, {"session_id": claims["sid"], "user_id": user_id}).first()
+    if holder is None or holder.revoked_at is not None or not holder.is_active:
+        return user_id, None
+    return user_id, holder
 
 
 def _in_one_transaction(connection: Connection, arguments: dict) -> Row:
