@@ -272,16 +272,11 @@ def holding_rows(figures: dict) -> list[list[str]]:
     stages = floor.get("in_process", {}).get("stages", {})
     rows = []
     if floor.get("met") is False:
-        reference = figures.get("promises")
-        if reference is not None and reference["ratio"]["median"] < floor_target:
-            held = (f"the two promises alone reach {100 * reference['ratio']['median']:.1f} % of the bare app: "
-                    "short of the target before any of Waypoint's own work")
-        else:
+        short, held = _promises_reach(figures.get("promises"), floor_target, "the two promises")
+        if not short:
             beyond = {stage: micros for stage, micros in stages.get("floor", {}).items()
                       if stage not in PROMISE_STAGES}
-            held = ((f"the two promises alone reach {100 * reference['ratio']['median']:.1f} %; "
-                     if reference is not None else "") + "the floor's other stages, largest first: "
-                    + _largest(beyond))
+            held += "the floor's other stages, largest first: " + _largest(beyond)
         rows.append(["What holds the floor in this run", held, "", "", _target("floor"), ""])
     for key, label in (("P1", "P1"), ("P2", "P2 caseload 100 x 90")):
         figure = figures.get(key)
@@ -289,26 +284,35 @@ def holding_rows(figures: dict) -> list[list[str]]:
             figure = figure["cases"]["100x90"]
         if figure is None or figure.get("met") is not False or key not in floor.get("shares", {}):
             continue
-        reference = figure.get("promises")
-        if reference is not None and reference["ratio"]["median"] < TARGETS[key][2]:
-            held = (f"its promises alone reach {100 * reference['ratio']['median']:.1f} % of the bare app: "
-                    "short of the target before any of Waypoint's own work")
-            rows.append([f"What holds {label} in this run", held, "", "", _target(key), ""])
-            continue
-        share = floor["shares"][key]["median"]
-        reach = share * floor_target
-        held = ((f"its promises alone reach {100 * reference['ratio']['median']:.1f} %; "
-                 if reference is not None else "")
-                + f"at {100 * share:.1f} % of the floor, {100 * reach:.1f} % of the bare app once the floor met "
-                "its target: ")
-        if reach >= TARGETS[key][2]:
-            held += "the floor holds it (above)"
-        else:
-            own, base = stages.get(_STAGES_OF[key], {}), stages.get("floor", {})
-            held += "its own work beyond the floor's holds it, largest first: " + _largest(
-                {stage: micros - base.get(stage, 0.0) for stage, micros in own.items()}, "+")
+        short, held = _promises_reach(figure.get("promises"), TARGETS[key][2], "its promises")
+        if not short:
+            share = floor["shares"][key]["median"]
+            reach = share * floor_target
+            held += (f"at {100 * share:.1f} % of the floor, {100 * reach:.1f} % of the bare app once the floor met "
+                     "its target: ")
+            if reach >= TARGETS[key][2]:
+                held += "the floor holds it (above)"
+            else:
+                own, base = stages.get(_STAGES_OF[key], {}), stages.get("floor", {})
+                held += "its own work beyond the floor's holds it, largest first: " + _largest(
+                    {stage: micros - base.get(stage, 0.0) for stage, micros in own.items()}, "+")
         rows.append([f"What holds {label} in this run", held, "", "", _target(key), ""])
     return rows
+
+
+def _promises_reach(reference: dict | None, target: float, whose: str) -> tuple[bool, str]:
+    """Say whether a figure's promises alone (bench.promises) fall short of its target, and how far they reach.
+
+    Short: the whole of what holds the figure. Else the start of it, or
+    nothing where no reference ran.
+    """
+    if reference is None:
+        return False, ""
+    reach = reference["ratio"]["median"]
+    if reach < target:
+        return True, (f"{whose} alone reach {100 * reach:.1f} % of the bare app: "
+                      "short of the target before any of Waypoint's own work")
+    return False, f"{whose} alone reach {100 * reach:.1f} %; "
 
 
 def _largest(stages: dict[str, float], sign: str = "", count: int = 3) -> str:
